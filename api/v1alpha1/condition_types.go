@@ -1,0 +1,108 @@
+package v1alpha1
+
+// Condition types of an AuditPipeline. Ready summarises the others; Reconciling and Stalled follow the
+// kstatus conventions and are present only while true; each component condition is True when that
+// component is healthy.
+const (
+	// ConditionReady is True when every component is ready and the schema is at its target version.
+	ConditionReady = "Ready"
+
+	// ConditionReconciling is True while the operator is making changes or waiting for a component to
+	// converge. It is removed when the pipeline is Ready or Stalled.
+	ConditionReconciling = "Reconciling"
+
+	// ConditionStalled is True when the operator cannot make progress without a change from a person
+	// (an invalid spec, a changed migration file). It is removed when the cause is gone.
+	ConditionStalled = "Stalled"
+
+	// ConditionClickHouseReady is True when ClickHouse is reachable (external) or its installation is
+	// complete (managed).
+	ConditionClickHouseReady = "ClickHouseReady"
+
+	// ConditionStreamReady is True when the JetStream stream and consumer exist with the desired settings.
+	ConditionStreamReady = "StreamReady"
+
+	// ConditionCollectorReady is True when every Vector agent pod runs the current configuration.
+	ConditionCollectorReady = "CollectorReady"
+
+	// ConditionAggregatorReady is True when the Vector aggregator pods run the current configuration.
+	ConditionAggregatorReady = "AggregatorReady"
+
+	// ConditionSchemaReady is True when the ClickHouse schema is at the target version.
+	ConditionSchemaReady = "SchemaReady"
+)
+
+// ComponentConditions are the conditions that Ready summarises, in pipeline order.
+var ComponentConditions = []string{
+	ConditionClickHouseReady,
+	ConditionSchemaReady,
+	ConditionStreamReady,
+	ConditionCollectorReady,
+	ConditionAggregatorReady,
+}
+
+// Reasons of the Ready, Reconciling and Stalled conditions.
+const (
+	// ReasonSucceeded means every component is ready (Ready=True).
+	ReasonSucceeded = "Succeeded"
+
+	// ReasonProgressing means the operator is acting on the spec or waiting for components (Reconciling).
+	ReasonProgressing = "Progressing"
+
+	// ReasonComponentsNotReady means at least one component condition is not True (Ready=False); the
+	// message names them.
+	ReasonComponentsNotReady = "ComponentsNotReady"
+
+	// ReasonSuspended means spec.suspend is true and the operator changes nothing (Ready=False).
+	ReasonSuspended = "Suspended"
+
+	// ReasonDeleting means the AuditPipeline is being deleted (Ready=False).
+	ReasonDeleting = "Deleting"
+
+	// ReasonInvalidSpec means the spec passed the API server's validation but cannot be acted on, e.g. a
+	// schema target version this operator does not ship (Stalled=True).
+	ReasonInvalidSpec = "InvalidSpec"
+
+	// ReasonReconcileFailed means the last reconciliation hit an error and will be retried with backoff
+	// (Ready=False); the message holds the error.
+	ReasonReconcileFailed = "ReconcileFailed"
+)
+
+// Reasons of the component conditions.
+const (
+	// ReasonNotImplemented means this version of the operator does not reconcile that component yet, so
+	// it cannot vouch for it (component condition Unknown).
+	ReasonNotImplemented = "NotImplemented"
+
+	// ReasonReady means the component is healthy (component condition True).
+	ReasonReady = "Ready"
+
+	// ReasonSecretNotFound means a referenced Secret or key does not exist (component condition False).
+	ReasonSecretNotFound = "SecretNotFound"
+
+	// ReasonWaitingForClickHouse means the schema cannot be migrated until ClickHouse is ready
+	// (SchemaReady=False).
+	ReasonWaitingForClickHouse = "WaitingForClickHouse"
+
+	// ReasonMigrating means migrations are being applied (SchemaReady=False).
+	ReasonMigrating = "Migrating"
+
+	// ReasonApplied means every migration up to the target is applied (SchemaReady=True).
+	ReasonApplied = "Applied"
+
+	// ReasonChecksumMismatch means an applied migration no longer matches the file the operator ships
+	// (changed, missing or renumbered); migration stops and the pipeline is Stalled (SchemaReady=False).
+	ReasonChecksumMismatch = "ChecksumMismatch"
+
+	// ReasonMigrationFailed means a migration failed and will be retried with backoff (SchemaReady=False).
+	ReasonMigrationFailed = "Failed"
+
+	// ReasonLocked means another migrator holds the schema lock (SchemaReady=False).
+	ReasonLocked = "Locked"
+
+	// ReasonUnreachable means the component's server could not be reached (component condition False).
+	ReasonUnreachable = "Unreachable"
+
+	// ReasonRollingOut means a workload is rolling out a new configuration (component condition False).
+	ReasonRollingOut = "RollingOut"
+)

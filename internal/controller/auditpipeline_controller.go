@@ -1,0 +1,201 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// AuditPipelineReconciler reconciles AuditPipeline objects into the pipeline's components.
+type AuditPipelineReconciler struct {
+	client.Client
+
+	// APIReader reads objects the operator must not cache, such as Secrets.
+	APIReader client.Reader
+
+	// Recorder emits Events on condition transitions.
+	Recorder events.EventRecorder
+
+	// WaitInterval is the base delay before a pipeline that waits for a component is looked at again;
+	// a jitter of up to 50% is added. Zero means 10s.
+	WaitInterval time.Duration
+}
+
+// step is one component's reconciliation. It records its own condition on the pipeline's status.
+type step func(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error)
+
+// +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=clickhouse.altinity.com,resources=clickhouseinstallations,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=clickhouse-keeper.altinity.com,resources=clickhousekeeperinstallations,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=jetstream.nats.io,resources=streams;consumers,verbs=get;list;watch;patch
+
+// Reconcile brings one AuditPipeline closer to its spec and writes its status once.
+func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	p := &v1alpha1.AuditPipeline{}
+	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	base := p.DeepCopy()
+
+	defer func() {
+		if err := r.patchStatus(ctx, base, p, retErr); err != nil {
+			retErr = kerrors.NewAggregate([]error{retErr, err})
+		}
+	}()
+
+	if !p.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, p)
+	}
+	if !controllerutil.ContainsFinalizer(p, Finalizer) {
+		controllerutil.AddFinalizer(p, Finalizer)
+		if err := r.Patch(ctx, p, client.MergeFrom(base.DeepCopy())); err != nil {
+			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
+		}
+		base.Finalizers, base.ResourceVersion = p.Finalizers, p.ResourceVersion
+	}
+	if p.Spec.Suspend {
+		markSuspended(p)
+		return ctrl.Result{}, nil
+	}
+	return r.runSteps(ctx, p, []step{
+		r.reconcileClickHouse,
+		r.reconcileSchema,
+		r.reconcileStream,
+		r.reconcileCollector,
+		r.reconcileAggregator,
+	})
+}
+
+// runSteps runs every step in order, keeps the shortest requeue, aggregates the errors and summarises the
+// conditions. A pipeline that is still converging is looked at again after a jittered wait.
+func (r *AuditPipelineReconciler) runSteps(ctx context.Context, p *v1alpha1.AuditPipeline, steps []step) (ctrl.Result, error) {
+	var result ctrl.Result
+	var errs []error
+	for _, s := range steps {
+		res, err := s(ctx, p)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		result = lowestRequeue(result, res)
+	}
+	err := kerrors.NewAggregate(errs)
+	summarize(p, err)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionReconciling) {
+		result = lowestRequeue(result, ctrl.Result{RequeueAfter: r.jitteredWait()})
+	}
+	return result, nil
+}
+
+// patchStatus summarises the outcome and writes status once. observedGeneration moves only when the pass
+// succeeded, so status never claims more than happened.
+func (r *AuditPipelineReconciler) patchStatus(ctx context.Context, base, p *v1alpha1.AuditPipeline, reconcileErr error) error {
+	if reconcileErr != nil && !errors.Is(reconcileErr, context.Canceled) {
+		if p.DeletionTimestamp.IsZero() {
+			summarize(p, reconcileErr)
+		}
+	} else if reconcileErr == nil {
+		p.Status.ObservedGeneration = p.Generation
+	}
+	r.recordTransitions(base, p)
+	err := r.Status().Patch(ctx, p, client.MergeFrom(base))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("patch status: %w", err)
+	}
+	return nil
+}
+
+// recordTransitions emits an Event for each component or Ready condition whose status changed.
+func (r *AuditPipelineReconciler) recordTransitions(base, p *v1alpha1.AuditPipeline) {
+	types := append([]string{v1alpha1.ConditionReady}, v1alpha1.ComponentConditions...)
+	for _, t := range types {
+		now := apimeta.FindStatusCondition(p.Status.Conditions, t)
+		if now == nil {
+			continue
+		}
+		before := apimeta.FindStatusCondition(base.Status.Conditions, t)
+		if before != nil && before.Status == now.Status && before.Reason == now.Reason {
+			continue
+		}
+		eventType := corev1.EventTypeNormal
+		if now.Status == metav1.ConditionFalse && now.Reason != v1alpha1.ReasonSuspended {
+			eventType = corev1.EventTypeWarning
+		}
+		r.event(p, eventType, now.Reason, t, "%s is %s: %s", t, now.Status, now.Message)
+	}
+}
+
+func (r *AuditPipelineReconciler) event(p *v1alpha1.AuditPipeline, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(p, nil, eventType, reason, action, note, args...)
+	}
+}
+
+func (r *AuditPipelineReconciler) jitteredWait() time.Duration {
+	wait := r.WaitInterval
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	return wait + time.Duration(rand.Int64N(int64(wait/2)+1))
+}
+
+// lowestRequeue keeps the sooner of two requeue requests.
+func lowestRequeue(a, b ctrl.Result) ctrl.Result {
+	switch {
+	case a.RequeueAfter == 0:
+		return b
+	case b.RequeueAfter == 0 || a.RequeueAfter <= b.RequeueAfter:
+		return a
+	default:
+		return b
+	}
+}
+
+// SetupWithManager registers the reconciler, its field index and its watches with mgr.
+func (r *AuditPipelineReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.AuditPipeline{}, secretRefsIndex,
+		func(o client.Object) []string { return referencedSecretNames(o.(*v1alpha1.AuditPipeline)) }); err != nil {
+		return fmt.Errorf("index AuditPipelines by Secret: %w", err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.AuditPipeline{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			deletionPredicate()))).
+		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.pipelinesForSecret)).
+		Named("auditpipeline").
+		Complete(r)
+}
+
+// deletionPredicate lets through the update that sets deletionTimestamp, which changes no generation.
+func deletionPredicate() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool { return !e.ObjectNew.GetDeletionTimestamp().IsZero() },
+	}
+}

@@ -1,0 +1,157 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// secretRefsIndex is the field index of AuditPipelines by the names of the Secrets they reference.
+const secretRefsIndex = ".spec.secretRefs"
+
+// secretRequirement is a Secret a component needs, the keys it must hold, and the spec field naming it.
+type secretRequirement struct {
+	field string
+	name  string
+	keys  []string
+}
+
+// missingSecretError says which referenced Secret or key does not exist.
+type missingSecretError struct {
+	req secretRequirement
+	key string
+}
+
+func (e *missingSecretError) Error() string {
+	if e.key == "" {
+		return fmt.Sprintf("Secret %q named by %s does not exist", e.req.name, e.req.field)
+	}
+	return fmt.Sprintf("Secret %q named by %s has no key %q", e.req.name, e.req.field, e.key)
+}
+
+func keyRef(field string, ref *v1alpha1.SecretKeyReference) []secretRequirement {
+	if ref == nil {
+		return nil
+	}
+	return []secretRequirement{{field: field, name: ref.Name, keys: []string{ref.Key}}}
+}
+
+func tlsRefs(field string, tls *v1alpha1.TLSSpec) []secretRequirement {
+	if tls == nil {
+		return nil
+	}
+	reqs := keyRef(field+".caSecretRef", tls.CASecretRef)
+	if tls.ClientCertSecretRef != nil {
+		reqs = append(reqs, secretRequirement{field: field + ".clientCertSecretRef",
+			name: tls.ClientCertSecretRef.Name, keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}})
+	}
+	return reqs
+}
+
+// clickHouseSecrets are the Secrets the operator needs to run and reach ClickHouse.
+func clickHouseSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
+	ch := &p.Spec.ClickHouse
+	reqs := keyRef("spec.clickhouse.credentials.passwordSecretRef", &ch.Credentials.PasswordSecretRef)
+	if ch.External != nil {
+		reqs = append(reqs, tlsRefs("spec.clickhouse.external.tls", ch.External.TLS)...)
+	}
+	if ch.Storage != nil && ch.Storage.Cold != nil {
+		reqs = append(reqs, secretRequirement{field: "spec.clickhouse.storage.cold.credentialsSecretRef",
+			name: ch.Storage.Cold.CredentialsSecretRef.Name, keys: []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}})
+	}
+	return reqs
+}
+
+// natsSecrets are the Secrets every NATS client of the pipeline needs.
+func natsSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
+	reqs := keyRef("spec.nats.credentialsSecretRef", p.Spec.NATS.CredentialsSecretRef)
+	return append(reqs, tlsRefs("spec.nats.tls", p.Spec.NATS.TLS)...)
+}
+
+// collectorSecrets are the Secrets the Vector agent needs.
+func collectorSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
+	reqs := natsSecrets(p)
+	if tls := p.Spec.Collector.Webhook.TLS; tls != nil {
+		reqs = append(reqs, secretRequirement{field: "spec.collector.webhook.tls", name: tls.Name,
+			keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}})
+	}
+	return reqs
+}
+
+// aggregatorSecrets are the Secrets the Vector aggregator needs.
+func aggregatorSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
+	return append(natsSecrets(p), clickHouseSecrets(p)...)
+}
+
+// referencedSecretNames lists every Secret p names, for the field index.
+func referencedSecretNames(p *v1alpha1.AuditPipeline) []string {
+	seen := map[string]bool{}
+	for _, r := range append(aggregatorSecrets(p), collectorSecrets(p)...) {
+		seen[r.name] = true
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// checkSecrets verifies that every required Secret and key exists. It reads through the API reader so the
+// operator never caches Secret data; a *missingSecretError says what is missing.
+func (r *AuditPipelineReconciler) checkSecrets(ctx context.Context, namespace string, reqs []secretRequirement) error {
+	for _, req := range reqs {
+		var s corev1.Secret
+		err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: req.name}, &s)
+		if apierrors.IsNotFound(err) {
+			return &missingSecretError{req: req}
+		}
+		if err != nil {
+			return fmt.Errorf("get Secret %s/%s: %w", namespace, req.name, err)
+		}
+		for _, k := range req.keys {
+			if _, ok := s.Data[k]; !ok {
+				return &missingSecretError{req: req, key: k}
+			}
+		}
+	}
+	return nil
+}
+
+// requireSecrets checks reqs and, when one is missing, marks condType False with reason SecretNotFound
+// and returns ok=false. Other errors are returned for backoff.
+func (r *AuditPipelineReconciler) requireSecrets(ctx context.Context, p *v1alpha1.AuditPipeline, condType string, reqs []secretRequirement) (bool, error) {
+	err := r.checkSecrets(ctx, p.Namespace, reqs)
+	var missing *missingSecretError
+	switch {
+	case errors.As(err, &missing):
+		markComponentNotReady(p, condType, v1alpha1.ReasonSecretNotFound, "%s; create it in namespace %s", missing.Error(), p.Namespace)
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}
+
+// pipelinesForSecret maps a Secret event to the AuditPipelines in its namespace that reference it.
+func (r *AuditPipelineReconciler) pipelinesForSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list v1alpha1.AuditPipelineList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()),
+		client.MatchingFields{secretRefsIndex: obj.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, p := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&p)})
+	}
+	return reqs
+}

@@ -1,0 +1,116 @@
+package controller
+
+import (
+	"fmt"
+	"strings"
+
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// The helpers in this file only change the in-memory status; Reconcile writes it once per pass.
+
+// stalledReasons are component reasons that need a person (or a newer operator) to change something.
+var stalledReasons = map[string]bool{
+	v1alpha1.ReasonInvalidSpec:      true,
+	v1alpha1.ReasonChecksumMismatch: true,
+	v1alpha1.ReasonNotImplemented:   true,
+}
+
+func setCondition(p *v1alpha1.AuditPipeline, condType string, status metav1.ConditionStatus, reason, message string) {
+	apimeta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
+		Type:               condType,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: p.Generation,
+	})
+}
+
+// markComponentReady sets a component condition True.
+func markComponentReady(p *v1alpha1.AuditPipeline, condType, message string) {
+	setCondition(p, condType, metav1.ConditionTrue, v1alpha1.ReasonReady, message)
+}
+
+// markComponentNotReady sets a component condition False with a reason that says why.
+func markComponentNotReady(p *v1alpha1.AuditPipeline, condType, reason, format string, args ...any) {
+	setCondition(p, condType, metav1.ConditionFalse, reason, fmt.Sprintf(format, args...))
+}
+
+// markNotImplemented sets a component condition Unknown: this operator version cannot vouch for it.
+func markNotImplemented(p *v1alpha1.AuditPipeline, condType, what string) {
+	setCondition(p, condType, metav1.ConditionUnknown, v1alpha1.ReasonNotImplemented,
+		what+" is not reconciled by this version of the operator yet")
+}
+
+// summarize derives Ready, Reconciling and Stalled from the component conditions. reconcileErr is the
+// error of the pass, if any: it makes Ready False with reason ReconcileFailed.
+func summarize(p *v1alpha1.AuditPipeline, reconcileErr error) {
+	var notReady, stalled []string
+	progressing := false
+	for _, t := range v1alpha1.ComponentConditions {
+		c := apimeta.FindStatusCondition(p.Status.Conditions, t)
+		switch {
+		case c == nil:
+			notReady = append(notReady, t+": not observed yet")
+			progressing = true
+		case c.Status == metav1.ConditionTrue:
+			continue
+		case stalledReasons[c.Reason]:
+			notReady = append(notReady, t+": "+c.Message)
+			stalled = append(stalled, t+": "+c.Message)
+		default:
+			notReady = append(notReady, t+": "+c.Message)
+			progressing = true
+		}
+	}
+
+	switch {
+	case reconcileErr != nil:
+		setCondition(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReconcileFailed, reconcileErr.Error())
+	case len(notReady) == 0:
+		setCondition(p, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, "every component is ready and the schema is at its target version")
+	default:
+		setCondition(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonComponentsNotReady, strings.Join(notReady, "; "))
+	}
+
+	switch {
+	case len(stalled) > 0:
+		setCondition(p, v1alpha1.ConditionStalled, metav1.ConditionTrue, firstReason(p, stalled), strings.Join(stalled, "; "))
+		apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionReconciling)
+	case progressing || reconcileErr != nil:
+		setCondition(p, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, "waiting for: "+strings.Join(notReady, "; "))
+		apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionStalled)
+	default:
+		apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionReconciling)
+		apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionStalled)
+	}
+}
+
+// firstReason is the reason of the first stalled component condition, so Stalled says why at a glance.
+func firstReason(p *v1alpha1.AuditPipeline, stalled []string) string {
+	condType, _, _ := strings.Cut(stalled[0], ":")
+	if c := apimeta.FindStatusCondition(p.Status.Conditions, condType); c != nil {
+		return c.Reason
+	}
+	return v1alpha1.ReasonInvalidSpec
+}
+
+// markSuspended reports that the operator changes nothing while spec.suspend is true.
+func markSuspended(p *v1alpha1.AuditPipeline) {
+	setCondition(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSuspended,
+		"spec.suspend is true: the operator changes nothing until it is false")
+	apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionReconciling)
+	apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionStalled)
+}
+
+// markDeleting reports that the deletion policy is being carried out.
+func markDeleting(p *v1alpha1.AuditPipeline) {
+	setCondition(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonDeleting,
+		fmt.Sprintf("deleting with deletionPolicy %s", p.Spec.DeletionPolicy))
+	setCondition(p, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonDeleting,
+		"carrying out the deletion policy")
+	apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionStalled)
+}
