@@ -145,7 +145,7 @@ func (r *AuditPipelineReconciler) recordTransitions(base, p *v1alpha1.AuditPipel
 			continue
 		}
 		eventType := corev1.EventTypeNormal
-		if now.Status == metav1.ConditionFalse && now.Reason != v1alpha1.ReasonSuspended {
+		if now.Status == metav1.ConditionFalse {
 			eventType = corev1.EventTypeWarning
 		}
 		r.event(p, eventType, now.Reason, t, "%s is %s: %s", t, now.Status, now.Message)

@@ -98,10 +98,11 @@ func firstReason(p *v1alpha1.AuditPipeline, stalled []string) string {
 	return v1alpha1.ReasonInvalidSpec
 }
 
-// markSuspended reports that the operator changes nothing while spec.suspend is true.
+// markSuspended reports that the operator neither changes nor checks anything while spec.suspend is
+// true. Ready becomes Unknown: the components keep running as last reconciled, unobserved.
 func markSuspended(p *v1alpha1.AuditPipeline) {
-	setCondition(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonSuspended,
-		"spec.suspend is true: the operator changes nothing until it is false")
+	setCondition(p, v1alpha1.ConditionReady, metav1.ConditionUnknown, v1alpha1.ReasonSuspended,
+		"spec.suspend is true: the operator neither changes nor checks the pipeline until it is false")
 	apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionReconciling)
 	apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionStalled)
 }
