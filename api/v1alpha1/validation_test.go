@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -431,5 +433,32 @@ func TestImmutableFieldsAreRefused(t *testing.T) {
 	cur.Spec.Aggregator.Batch.MaxEvents = 5000
 	if err := k8s.Update(ctx, cur); err != nil {
 		t.Fatalf("changing mutable fields: %v", err)
+	}
+}
+
+// TestSamplesAreAccepted creates every object of config/samples/*.yaml on the API server.
+func TestSamplesAreAccepted(t *testing.T) {
+	ctx := context.Background()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "audit"}}); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "config", "samples", "auditpipeline*.yaml"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("samples: %v %v", files, err)
+	}
+	for _, f := range files {
+		objs, err := testenv.ReadObjects(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if err := k8s.Create(ctx, o, client.DryRunAll); err != nil {
+				t.Errorf("%s: %s %s: %v", filepath.Base(f), o.GetKind(), o.GetName(), err)
+			}
+		}
 	}
 }

@@ -42,7 +42,7 @@ func markComponentNotReady(p *v1alpha1.AuditPipeline, condType, reason, format s
 // markNotImplemented sets a component condition Unknown: this operator version cannot vouch for it.
 func markNotImplemented(p *v1alpha1.AuditPipeline, condType, what string) {
 	setCondition(p, condType, metav1.ConditionUnknown, v1alpha1.ReasonNotImplemented,
-		what+" is not reconciled by this version of the operator yet")
+		"this version of the operator does not reconcile "+what+" yet")
 }
 
 // summarize derives Ready, Reconciling and Stalled from the component conditions. reconcileErr is the

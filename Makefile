@@ -1,0 +1,80 @@
+# AuditPipeline operator. `make help` lists the targets.
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+CONTROLLER_GEN := go tool controller-gen
+GO_TEST_FLAGS ?= -count=1 -timeout=30m
+IMG ?= auditpipeline-operator:latest
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: ## Generate the CRDs and RBAC from the API types and markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Format the Go code.
+	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: ## Fail on unformatted code, vet findings, or generated files that are out of date.
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	go vet ./...
+	$(MAKE) --no-print-directory verify-generated
+
+.PHONY: verify-generated
+verify-generated: manifests generate ## Fail when `make manifests generate` changes tracked files.
+	@git diff --exit-code --stat -- api config || \
+		{ echo "generated files are out of date: run 'make manifests generate' and commit the result"; exit 1; }
+
+.PHONY: envtest
+envtest: ## Build (or reuse) the control-plane binaries (cached outside the clone) and print their directory.
+	@bash hack/envtest/install.sh
+
+.PHONY: test
+test: manifests generate vet ## Run every test against a real kube-apiserver and etcd.
+	@if [ -n "$$CI" ]; then $(MAKE) --no-print-directory verify-generated; fi
+	assets=$$(bash hack/envtest/install.sh); KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./...
+
+##@ Run
+
+.PHONY: run
+run: manifests ## Run the operator: against a local control plane, or the cluster of your kubeconfig.
+	bash hack/run.sh
+
+.PHONY: build
+build: generate ## Build the manager binary into bin/manager.
+	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd
+
+.PHONY: docker-build
+docker-build: ## Build the operator image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Deployment (needs a cluster)
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster of your kubeconfig.
+	kubectl apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: ## Remove the CRDs (and with them every AuditPipeline) from the cluster.
+	kubectl delete -k config/crd
+
+.PHONY: deploy
+deploy: manifests ## Deploy the operator with kustomize (config/default).
+	kubectl apply --server-side -k config/default

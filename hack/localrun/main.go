@@ -1,0 +1,195 @@
+// Command localrun runs the operator on a machine with no cluster: it starts a local control plane
+// (kube-apiserver and etcd from hack/envtest), installs the CRDs, runs the operator in-process, applies
+// config/samples/auditpipeline_local.yaml and prints the pipeline's status whenever it changes. Ctrl-C
+// stops everything it started. `make run` calls it when no kubeconfig is at hand.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
+)
+
+type options struct {
+	sample           string
+	kubeconfigOut    string
+	exitWhenObserved bool
+}
+
+func main() {
+	var opts options
+	flag.StringVar(&opts.sample, "sample", "config/samples/auditpipeline_local.yaml", "Manifest to apply once the operator runs.")
+	flag.StringVar(&opts.kubeconfigOut, "kubeconfig-out", ".tmp/localrun/kubeconfig",
+		"Where to write a kubeconfig for the local control plane, for kubectl in another terminal.")
+	flag.BoolVar(&opts.exitWhenObserved, "exit-when-observed", false,
+		"Stop once every pipeline's status reflects its current spec (for smoke tests).")
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.Level(zapLevelFromEnv())))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, opts, os.Stdout); err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "localrun:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, opts options, out io.Writer) error {
+	fmt.Fprintln(out, "Starting the local control plane (kube-apiserver and etcd; the first run builds them, ~6-20 min)...")
+	env, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(out, "Stopping the local control plane.")
+		if err := env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop control plane:", err)
+		}
+	}()
+	if err := writeKubeconfig(env, opts.kubeconfigOut); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Control plane up. In another terminal: KUBECONFIG=%s kubectl get auditpipelines -A\n", opts.kubeconfigOut)
+
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 env.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &controller.AuditPipelineReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("auditpipeline-operator"),
+	}
+	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	errs := make(chan error, 1)
+	go func() { errs <- mgr.Start(ctx) }()
+
+	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		return err
+	}
+	if err := applyFile(ctx, c, filepath.Join(env.Root, opts.sample), out); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Operator running. Status follows; Ctrl-C stops everything.")
+	watchErr := watchStatus(ctx, c, out, opts.exitWhenObserved)
+	cancel()
+	if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return watchErr
+}
+
+// applyFile applies every object of a multi-document YAML file with server-side apply.
+func applyFile(ctx context.Context, c client.Client, path string, out io.Writer) error {
+	objs, err := testenv.ReadObjects(path)
+	if err != nil {
+		return err
+	}
+	for _, obj := range objs {
+		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj),
+			client.FieldOwner("localrun"), client.ForceOwnership); err != nil {
+			return fmt.Errorf("apply %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		fmt.Fprintf(out, "applied %s %s/%s\n", obj.GetKind(), obj.GetNamespace(), obj.GetName())
+	}
+	return nil
+}
+
+// watchStatus prints every pipeline's status whenever it changes.
+func watchStatus(ctx context.Context, c client.Client, out io.Writer, exitWhenObserved bool) error {
+	last := ""
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		var list v1alpha1.AuditPipelineList
+		if err := c.List(ctx, &list); err != nil {
+			return err
+		}
+		if text := render(list.Items); text != last {
+			fmt.Fprintf(out, "\n%s%s", time.Now().Format(time.TimeOnly), text)
+			last = text
+		}
+		if exitWhenObserved && allObserved(list.Items) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func allObserved(items []v1alpha1.AuditPipeline) bool {
+	for _, p := range items {
+		if p.Status.ObservedGeneration != p.Generation || len(p.Status.Conditions) == 0 {
+			return false
+		}
+	}
+	return len(items) > 0
+}
+
+func render(items []v1alpha1.AuditPipeline) string {
+	var b strings.Builder
+	for _, p := range items {
+		fmt.Fprintf(&b, "  AuditPipeline %s/%s (generation %d, observed %d)\n",
+			p.Namespace, p.Name, p.Generation, p.Status.ObservedGeneration)
+		tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  CONDITION\tSTATUS\tREASON\tMESSAGE")
+		for _, c := range p.Status.Conditions {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, c.Message)
+		}
+		_ = tw.Flush()
+	}
+	return b.String()
+}
+
+func writeKubeconfig(env *testenv.Env, path string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
+	cfg.AuthInfos["local"] = &clientcmdapi.AuthInfo{ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData}
+	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "local", Namespace: "default"}
+	cfg.CurrentContext = "local"
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return clientcmd.WriteToFile(*cfg, path)
+}
+
+// zapLevelFromEnv shows the operator's info logs only when LOCALRUN_LOGS is set, so status stays readable.
+func zapLevelFromEnv() zapcore.Level {
+	if os.Getenv("LOCALRUN_LOGS") != "" {
+		return zapcore.InfoLevel
+	}
+	return zapcore.ErrorLevel
+}
