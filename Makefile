@@ -15,12 +15,13 @@ help: ## Show the targets.
 
 .PHONY: manifests
 manifests: ## Generate the CRDs and RBAC from the API types and markers.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." \
-		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./cmd/..." paths="./internal/controller/..." \
+		output:rbac:artifacts:config=config/rbac
 
 .PHONY: generate
 generate: ## Generate the DeepCopy methods of the API types.
-	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..." paths="./internal/altinity/..."
 
 .PHONY: fmt
 fmt: ## Format the Go code.
