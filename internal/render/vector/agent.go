@@ -1,0 +1,190 @@
+package vector
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// Paths inside the Vector containers. Secrets are mounted read-only, one directory each.
+const (
+	// ConfigDir holds vector.yaml, mounted from the component's ConfigMap.
+	ConfigDir = "/etc/vector"
+	// ConfigFile is the key of the rendered configuration in the ConfigMap.
+	ConfigFile = "vector.yaml"
+	// DataDir holds Vector's disk buffer: a host path (agent) or a PersistentVolumeClaim (aggregator).
+	DataDir = "/var/lib/vector"
+
+	secretsDir          = "/etc/vector-secrets"
+	webhookTLSDir       = secretsDir + "/webhook-tls"
+	natsCredentialsDir  = secretsDir + "/nats-credentials"
+	natsCredentialsFile = "nats.creds"
+	natsCADir           = secretsDir + "/nats-ca"
+	natsClientDir       = secretsDir + "/nats-client"
+	clickHouseCADir     = secretsDir + "/clickhouse-ca"
+	clickHouseClientDir = secretsDir + "/clickhouse-client"
+	caFile              = "ca.crt"
+)
+
+// Ports of the Vector containers.
+const (
+	// APIPort serves Vector's /health endpoint for the probes.
+	APIPort = 8686
+	// MetricsPort serves Prometheus metrics.
+	MetricsPort = 9598
+)
+
+// SubjectPrefix is the subject prefix the agent publishes under: each event goes to
+// audit.k8s.<verb>, which the stream's audit.k8s.> captures.
+const SubjectPrefix = "audit.k8s."
+
+// minDiskBufferBytes is the smallest disk buffer Vector accepts.
+const minDiskBufferBytes = 268435488
+
+// The agent's component ids.
+const (
+	agentWebhook   = "apiserver_webhook"
+	agentSplit     = "split_event_list"
+	agentTimestamp = "event_timestamp"
+	agentPublish   = "jetstream"
+	metricsSource  = "vector_metrics"
+	metricsSink    = "prometheus"
+)
+
+// splitEventListVRL turns one webhook request body, an audit.k8s.io EventList, into one event per item.
+// Anything else is dropped with a rate-limited error log: the API server sends nothing else.
+const splitEventListVRL = `items, err = array(.items)
+if err != null {
+  log("dropped a webhook request body that is not an audit EventList", level: "error", rate_limit_secs: 60)
+  abort
+}
+. = items
+`
+
+// eventTimestampVRL makes the event's Vector timestamp the moment the API server emitted it.
+const eventTimestampVRL = `.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
+`
+
+// AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, a
+// remap that splits each EventList into events and takes their timestamp from stageTimestamp, and a
+// nats sink that publishes each event as JSON to JetStream subject audit.k8s.<verb> with its auditID as
+// the message id, so JetStream drops retried duplicates. A disk buffer that blocks when full holds
+// events while JetStream is unreachable, and the webhook is answered only once events are in it.
+func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
+	c := &p.Spec.Collector
+	webhook := &HTTPServerSource{
+		Header:   Header{Type: "http_server"},
+		Address:  fmt.Sprintf("0.0.0.0:%d", webhookPort(p)),
+		Path:     webhookPath(p),
+		Method:   "POST",
+		Decoding: &Decoding{Codec: "json"},
+		Framing:  &Framing{Method: "bytes"},
+	}
+	if c.Webhook.TLS != nil {
+		webhook.TLS = &TLS{Enabled: ptr.To(true),
+			CrtFile: webhookTLSDir + "/tls.crt", KeyFile: webhookTLSDir + "/tls.key"}
+	}
+	auth, tls := natsClient(p)
+	return &Config{
+		DataDir: DataDir,
+		API:     &API{Enabled: true, Address: fmt.Sprintf("0.0.0.0:%d", APIPort)},
+		Sources: map[string]Component{
+			agentWebhook:  webhook,
+			metricsSource: &InternalMetricsSource{Header: Header{Type: "internal_metrics"}},
+		},
+		Transforms: map[string]Component{
+			agentSplit:     &RemapTransform{Header: remap(agentWebhook), Source: splitEventListVRL},
+			agentTimestamp: &RemapTransform{Header: remap(agentSplit), Source: eventTimestampVRL},
+		},
+		Sinks: map[string]Component{
+			agentPublish: &NATSSink{
+				Header:         Header{Type: "nats", Inputs: []string{agentTimestamp}},
+				URL:            natsURL(p),
+				Subject:        SubjectPrefix + "{{ verb }}",
+				ConnectionName: connectionName(p, "collector"),
+				// The published message is the audit event exactly as the API server sent it.
+				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp"}},
+				JetStream:        &JetStreamSink{Enabled: true, Headers: &JetStreamHeaders{MessageID: "{{ auditID }}"}},
+				Auth:             auth,
+				TLS:              tls,
+				Acknowledgements: &Acknowledgements{Enabled: true},
+				Buffer:           diskBuffer(c.Buffer.MaxSize.Value()),
+			},
+			metricsSink: prometheusExporter(),
+		},
+	}
+}
+
+func remap(input string) Header {
+	return Header{Type: "remap", Inputs: []string{input}}
+}
+
+func prometheusExporter() *PrometheusExporterSink {
+	return &PrometheusExporterSink{
+		Header:  Header{Type: "prometheus_exporter", Inputs: []string{metricsSource}},
+		Address: fmt.Sprintf("0.0.0.0:%d", MetricsPort),
+	}
+}
+
+func diskBuffer(maxSize int64) *Buffer {
+	return &Buffer{Type: "disk", MaxSize: max(maxSize, minDiskBufferBytes), WhenFull: "block"}
+}
+
+// natsURL is the comma-separated server list Vector's nats components accept.
+func natsURL(p *v1alpha1.AuditPipeline) string {
+	return strings.Join(p.Spec.NATS.Servers, ",")
+}
+
+// natsClient is the authentication and TLS of a NATS client, reading the files mounted from the
+// referenced Secrets.
+func natsClient(p *v1alpha1.AuditPipeline) (*NATSAuth, *TLS) {
+	n := &p.Spec.NATS
+	var auth *NATSAuth
+	if n.CredentialsSecretRef != nil {
+		auth = &NATSAuth{Strategy: "credentials_file",
+			CredentialsFile: &CredentialsFile{Path: natsCredentialsDir + "/" + natsCredentialsFile}}
+	}
+	var tls *TLS
+	if n.TLS != nil {
+		tls = clientTLS(n.TLS, natsCADir, natsClientDir)
+		tls.Enabled = ptr.To(true)
+	}
+	return auth, tls
+}
+
+// clientTLS is Vector's TLS block for a client with the given spec and Secret mount directories.
+func clientTLS(spec *v1alpha1.TLSSpec, caDir, clientDir string) *TLS {
+	tls := &TLS{}
+	if spec.CASecretRef != nil {
+		tls.CAFile = caDir + "/" + caFile
+	}
+	if spec.ClientCertSecretRef != nil {
+		tls.CrtFile, tls.KeyFile = clientDir+"/tls.crt", clientDir+"/tls.key"
+	}
+	if spec.InsecureSkipVerify {
+		tls.VerifyCertificate, tls.VerifyHostname = ptr.To(false), ptr.To(false)
+	}
+	return tls
+}
+
+// connectionName names the NATS connections of one pipeline's component, for NATS monitoring.
+func connectionName(p *v1alpha1.AuditPipeline, component string) string {
+	return fmt.Sprintf("auditpipeline/%s/%s/%s", p.Namespace, p.Name, component)
+}
+
+func webhookPort(p *v1alpha1.AuditPipeline) int32 {
+	if port := p.Spec.Collector.Webhook.Port; port != 0 {
+		return port
+	}
+	return 8080
+}
+
+func webhookPath(p *v1alpha1.AuditPipeline) string {
+	if path := p.Spec.Collector.Webhook.Path; path != "" {
+		return path
+	}
+	return "/events"
+}

@@ -1,0 +1,190 @@
+package vector
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"k8s.io/utils/ptr"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render"
+)
+
+// Environment variables of the aggregator container that Vector interpolates into its configuration, so
+// that the ClickHouse password reaches Vector from the Secret and never appears in the ConfigMap.
+const (
+	// EnvClickHouseUser holds spec.clickhouse.credentials.username.
+	EnvClickHouseUser = "CLICKHOUSE_USER"
+	// EnvClickHousePassword is filled from spec.clickhouse.credentials.passwordSecretRef.
+	EnvClickHousePassword = "CLICKHOUSE_PASSWORD"
+	// EnvAllowInterpolation turns Vector's ${VAR} interpolation on: since Vector 0.57 it is off by
+	// default. Older versions ignore the variable.
+	EnvAllowInterpolation = "VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION"
+)
+
+// EventsTable is the table the aggregator inserts into.
+const EventsTable = "events"
+
+// PullBatch is the largest number of messages the aggregator pulls from JetStream in one request.
+const PullBatch = 1000
+
+// The aggregator's component ids.
+const (
+	aggregatorPull  = "jetstream"
+	keepStages      = "keep_stages"
+	dropPrivateIPs  = "drop_private_source_ips"
+	toRow           = "events_row"
+	clickHouseWrite = "clickhouse"
+)
+
+// PrivateNetworks are the source networks spec.aggregator.filter.dropPrivateSourceIPs drops: RFC 1918,
+// RFC 4193 and loopback.
+var PrivateNetworks = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128"}
+
+// AggregatorConfig renders the Vector aggregator: a nats source pulling the pipeline's stream through
+// its durable consumer, filters that keep the configured stages and optionally drop events from private
+// source IPs, a remap that shapes each event into a row of the events table (see EventColumns), and a
+// clickhouse sink that inserts large gzip-compressed batches with end-to-end acknowledgements, unlimited
+// retries and a disk buffer that blocks when full. The ClickHouse user and password come from
+// environment variables (EnvClickHouseUser, EnvClickHousePassword).
+func AggregatorConfig(p *v1alpha1.AuditPipeline) *Config {
+	a := &p.Spec.Aggregator
+	auth, tls := natsClient(p)
+	transforms := map[string]Component{
+		keepStages: &FilterTransform{Header: Header{Type: "filter", Inputs: []string{aggregatorPull}},
+			Condition: stagesCondition(a.Filter.Stages)},
+	}
+	last := keepStages
+	if a.Filter.DropPrivateSourceIPs {
+		transforms[dropPrivateIPs] = &FilterTransform{Header: Header{Type: "filter", Inputs: []string{last}},
+			Condition: publicSourceCondition()}
+		last = dropPrivateIPs
+	}
+	transforms[toRow] = &RemapTransform{Header: remap(last), Source: rowVRL()}
+	return &Config{
+		DataDir: DataDir,
+		API:     &API{Enabled: true, Address: fmt.Sprintf("0.0.0.0:%d", APIPort)},
+		Sources: map[string]Component{
+			aggregatorPull: &NATSSource{
+				Header:         Header{Type: "nats"},
+				URL:            natsURL(p),
+				Subject:        SubjectPrefix + ">",
+				ConnectionName: connectionName(p, "aggregator"),
+				Decoding:       &Decoding{Codec: "json"},
+				JetStream: &JetStreamSource{Stream: streamName(p), Consumer: consumerName(p),
+					BatchConfig: &JetStreamPull{Batch: pullBatch(p)}},
+				Auth: auth,
+				TLS:  tls,
+			},
+			metricsSource: &InternalMetricsSource{Header: Header{Type: "internal_metrics"}},
+		},
+		Transforms: transforms,
+		Sinks: map[string]Component{
+			clickHouseWrite: clickHouseSink(p, toRow),
+			metricsSink:     prometheusExporter(),
+		},
+	}
+}
+
+// unlimitedRetries is Vector's "retry forever".
+const unlimitedRetries = int64(9223372036854775807)
+
+func clickHouseSink(p *v1alpha1.AuditPipeline, input string) *ClickHouseSink {
+	ch := &p.Spec.ClickHouse
+	s := &ClickHouseSink{
+		Header:   Header{Type: "clickhouse", Inputs: []string{input}},
+		Endpoint: render.ClickHouseHTTPEndpoint(p),
+		Database: database(p),
+		Table:    EventsTable,
+		Format:   "json_each_row",
+		// The whole event is always in event_json, so a column the table does not have (yet) is
+		// skipped rather than stopping every insert.
+		SkipUnknownFields: true,
+		Compression:       "gzip",
+		Auth: &HTTPAuth{Strategy: "basic",
+			User: "${" + EnvClickHouseUser + "}", Password: "${" + EnvClickHousePassword + "}"},
+		Batch:            batch(&p.Spec.Aggregator.Batch),
+		Request:          &Request{RetryAttempts: ptr.To(unlimitedRetries), RetryInitialBackoffSecs: 1, RetryMaxDurationSecs: 30, TimeoutSecs: 60},
+		Acknowledgements: &Acknowledgements{Enabled: true},
+		Buffer:           diskBuffer(p.Spec.Aggregator.Buffer.MaxSize.Value()),
+	}
+	if ch.External != nil && ch.External.TLS != nil {
+		s.TLS = clientTLS(ch.External.TLS, clickHouseCADir, clickHouseClientDir)
+	}
+	return s
+}
+
+func batch(b *v1alpha1.BatchSpec) *Batch {
+	out := &Batch{MaxEvents: 10000, MaxBytes: 10_000_000, TimeoutSecs: 10}
+	if b.MaxEvents > 0 {
+		out.MaxEvents = int64(b.MaxEvents)
+	}
+	if v := b.MaxBytes.Value(); v > 0 {
+		out.MaxBytes = v
+	}
+	if b.Timeout.Duration > 0 {
+		out.TimeoutSecs = b.Timeout.Seconds()
+	}
+	return out
+}
+
+// stagesCondition keeps events of the given stages (ResponseComplete when none are given).
+func stagesCondition(stages []v1alpha1.AuditStage) string {
+	if len(stages) == 0 {
+		stages = []v1alpha1.AuditStage{v1alpha1.StageResponseComplete}
+	}
+	quoted := make([]string, len(stages))
+	for i, s := range stages {
+		quoted[i] = strconv.Quote(string(s))
+	}
+	return fmt.Sprintf("includes([%s], .stage)", strings.Join(quoted, ", "))
+}
+
+// publicSourceCondition keeps events whose first source IP is not in PrivateNetworks; events without a
+// parseable first source IP are kept.
+func publicSourceCondition() string {
+	quoted := make([]string, len(PrivateNetworks))
+	for i, n := range PrivateNetworks {
+		quoted[i] = strconv.Quote(n)
+	}
+	return fmt.Sprintf("!(ip_cidr_contains(cidr: [%s], value: string(.sourceIPs[0]) ?? \"\") ?? false)",
+		strings.Join(quoted, ", "))
+}
+
+func streamName(p *v1alpha1.AuditPipeline) string {
+	if n := p.Spec.NATS.Stream.Name; n != "" {
+		return n
+	}
+	return "AUDIT_EVENTS"
+}
+
+func consumerName(p *v1alpha1.AuditPipeline) string {
+	if n := p.Spec.NATS.Consumer.DurableName; n != "" {
+		return n
+	}
+	return "clickhouse-ingest"
+}
+
+// pullBatch is PullBatch, but never more than the consumer lets be unacknowledged at once.
+func pullBatch(p *v1alpha1.AuditPipeline) int64 {
+	if pending := int64(p.Spec.NATS.Consumer.MaxAckPending); pending > 0 && pending < PullBatch {
+		return pending
+	}
+	return PullBatch
+}
+
+func database(p *v1alpha1.AuditPipeline) string {
+	if d := p.Spec.ClickHouse.Database; d != "" {
+		return d
+	}
+	return "audit"
+}
+
+// ClickHouseUser is the user the aggregator inserts as.
+func ClickHouseUser(p *v1alpha1.AuditPipeline) string {
+	if u := p.Spec.ClickHouse.Credentials.Username; u != "" {
+		return u
+	}
+	return "audit"
+}

@@ -1,0 +1,66 @@
+package vector
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateTopology(t *testing.T) {
+	src := func() Component { return &InternalMetricsSource{Header: Header{Type: "internal_metrics"}} }
+	sink := func(inputs ...string) Component {
+		return &PrometheusExporterSink{Header: Header{Type: "prometheus_exporter", Inputs: inputs}}
+	}
+	filter := func(inputs ...string) Component {
+		return &FilterTransform{Header: Header{Type: "filter", Inputs: inputs}, Condition: "true"}
+	}
+	cases := map[string]struct {
+		config *Config
+		want   []string
+	}{
+		"valid": {&Config{
+			Sources:    map[string]Component{"in": src()},
+			Transforms: map[string]Component{"keep": filter("in")},
+			Sinks:      map[string]Component{"out": sink("keep")},
+		}, nil},
+		"unknown input and unconsumed components": {&Config{
+			Sources:    map[string]Component{"in": src(), "spare": src()},
+			Transforms: map[string]Component{"keep": filter("in"), "dangling": filter("in")},
+			Sinks:      map[string]Component{"out": sink("keep", "missing")},
+		}, []string{`sink "out" takes "missing" as input, which is no component`,
+			`source "spare" feeds no component`, `transform "dangling" feeds no component`}},
+		"sink as input, no inputs, duplicate id": {&Config{
+			Sources:    map[string]Component{"in": src(), "out": src()},
+			Transforms: map[string]Component{"keep": filter()},
+			Sinks:      map[string]Component{"out": sink("in"), "again": sink("out")},
+		}, []string{`component id "out" is both a`, `transform "keep" has no inputs`}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := Validate(tc.config)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderedConfigsHaveAValidTopology(t *testing.T) {
+	for name, p := range renderCases() {
+		for role, c := range map[string]*Config{"agent": AgentConfig(p), "aggregator": AggregatorConfig(p)} {
+			if err := Validate(c); err != nil {
+				t.Errorf("%s %s: %v", name, role, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package vector
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+
+	yamlv3 "go.yaml.in/yaml/v3"
+	"sigs.k8s.io/yaml"
+)
+
+// Config is a Vector configuration file: the global options the pipeline uses and its components, keyed
+// by component id. Only options Vector really has are modelled (the package's tests check every key
+// against Vector's reference); the json names are Vector's option names.
+type Config struct {
+	// DataDir is where Vector keeps its disk buffers.
+	DataDir string `json:"data_dir"`
+	// API serves /health for the probes.
+	API *API `json:"api,omitempty"`
+	// Sources, Transforms and Sinks by component id.
+	Sources    map[string]Component `json:"sources"`
+	Transforms map[string]Component `json:"transforms,omitempty"`
+	Sinks      map[string]Component `json:"sinks"`
+}
+
+// API is Vector's global api section. Newer Vector versions accept only these two keys.
+type API struct {
+	Enabled bool   `json:"enabled"`
+	Address string `json:"address"`
+}
+
+// Component is a source, transform or sink.
+type Component interface {
+	componentType() string
+	componentInputs() []string
+}
+
+// Header holds the options every component has: its type and, for transforms and sinks, its inputs.
+type Header struct {
+	Type   string   `json:"type"`
+	Inputs []string `json:"inputs,omitempty"`
+}
+
+func (h Header) componentType() string     { return h.Type }
+func (h Header) componentInputs() []string { return h.Inputs }
+
+// TLS is Vector's TLS block for clients and servers. Enabled exists only where Vector has it (the
+// clickhouse sink decides TLS from the endpoint's scheme and has no such key).
+type TLS struct {
+	Enabled           *bool  `json:"enabled,omitempty"`
+	CAFile            string `json:"ca_file,omitempty"`
+	CrtFile           string `json:"crt_file,omitempty"`
+	KeyFile           string `json:"key_file,omitempty"`
+	VerifyCertificate *bool  `json:"verify_certificate,omitempty"`
+	VerifyHostname    *bool  `json:"verify_hostname,omitempty"`
+}
+
+// Acknowledgements turns end-to-end acknowledgements on for a sink.
+type Acknowledgements struct {
+	Enabled bool `json:"enabled"`
+}
+
+// Buffer is a sink's buffer. The pipeline only uses disk buffers that block when full.
+type Buffer struct {
+	Type     string `json:"type"`
+	MaxSize  int64  `json:"max_size"`
+	WhenFull string `json:"when_full"`
+}
+
+// Request is the retry and timeout policy of a sink's requests.
+type Request struct {
+	RetryAttempts           *int64 `json:"retry_attempts,omitempty"`
+	RetryInitialBackoffSecs int64  `json:"retry_initial_backoff_secs,omitempty"`
+	RetryMaxDurationSecs    int64  `json:"retry_max_duration_secs,omitempty"`
+	TimeoutSecs             int64  `json:"timeout_secs,omitempty"`
+}
+
+// Marshal renders c as YAML. Values that reference environment variables (${NAME}) are written
+// double-quoted, so that a value Vector substitutes into the text before parsing it stays one YAML
+// string even when it holds characters such as ':' or '#'.
+func Marshal(c *Config) ([]byte, error) {
+	if err := Validate(c); err != nil {
+		return nil, err
+	}
+	plain, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("marshal vector config: %w", err)
+	}
+	var doc yamlv3.Node
+	if err := yamlv3.Unmarshal(plain, &doc); err != nil {
+		return nil, fmt.Errorf("reparse vector config: %w", err)
+	}
+	quoteEnvReferences(&doc)
+	var out bytes.Buffer
+	enc := yamlv3.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, fmt.Errorf("marshal vector config: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("marshal vector config: %w", err)
+	}
+	return out.Bytes(), nil
+}
+
+// envReference matches Vector's ${NAME} environment variable interpolation.
+var envReference = regexp.MustCompile(`\$\{[A-Za-z0-9_.]+\}`)
+
+func quoteEnvReferences(n *yamlv3.Node) {
+	if n.Kind == yamlv3.ScalarNode && envReference.MatchString(n.Value) {
+		n.Style = yamlv3.DoubleQuotedStyle
+	}
+	for _, c := range n.Content {
+		quoteEnvReferences(c)
+	}
+}

@@ -1,0 +1,172 @@
+package vector
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// Labels and annotations of the rendered workloads.
+const (
+	// LabelName, LabelComponent, LabelInstance and LabelPartOf are the recommended app.kubernetes.io labels;
+	// the first three select a workload's pods.
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+
+	// AnnotationConfigHash on a pod template is the sha256 of the Vector configuration its pods run, so a
+	// configuration change rolls the pods.
+	AnnotationConfigHash = "auditpipeline.io/config-hash"
+
+	// ComponentCollector and ComponentAggregator are the values of LabelComponent.
+	ComponentCollector  = "collector"
+	ComponentAggregator = "aggregator"
+)
+
+// vectorUID is the unprivileged user and group the Vector containers run as.
+const vectorUID = int64(65532)
+
+// configHash is the hex sha256 of a rendered configuration.
+func configHash(config []byte) string {
+	sum := sha256.Sum256(config)
+	return hex.EncodeToString(sum[:])
+}
+
+func selectorLabels(component, instance string) map[string]string {
+	return map[string]string{LabelName: "vector", LabelComponent: component, LabelInstance: instance}
+}
+
+func podLabels(component, instance string) map[string]string {
+	l := selectorLabels(component, instance)
+	l[LabelPartOf] = "auditpipeline"
+	return l
+}
+
+// podSecurityContext runs every container as vectorUID unless it says otherwise; fsGroup makes Secret,
+// ConfigMap and claimed volumes readable and writable by that group.
+func podSecurityContext() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsUser:      ptr.To(vectorUID),
+		RunAsGroup:     ptr.To(vectorUID),
+		FSGroup:        ptr.To(vectorUID),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// restrictedContainer is the security context of the Vector container: non-root, no privilege
+// escalation, no capabilities, read-only root filesystem.
+func restrictedContainer() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             ptr.To(true),
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+// vectorContainer is the Vector container common to the agent and the aggregator.
+func vectorContainer(image string, resources corev1.ResourceRequirements, ports []corev1.ContainerPort) corev1.Container {
+	if image == "" {
+		image = v1alpha1.DefaultVectorImage
+	}
+	probe := func(period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Path: "/health", Port: intstr.FromString("api")}},
+			PeriodSeconds: period, TimeoutSeconds: 3, FailureThreshold: 3,
+		}
+	}
+	return corev1.Container{
+		Name:  "vector",
+		Image: image,
+		Args:  []string{"--config-yaml", ConfigDir + "/" + ConfigFile},
+		Ports: append([]corev1.ContainerPort{
+			{Name: "api", ContainerPort: APIPort, Protocol: corev1.ProtocolTCP},
+			{Name: "metrics", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
+		}, ports...),
+		Resources:       resources,
+		LivenessProbe:   probe(10),
+		ReadinessProbe:  probe(5),
+		SecurityContext: restrictedContainer(),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: "config", MountPath: ConfigDir, ReadOnly: true},
+			{Name: "data", MountPath: DataDir},
+		},
+	}
+}
+
+// resourcesOr returns spec when it sets anything, else the defaults.
+func resourcesOr(spec corev1.ResourceRequirements, cpuRequest, memRequest, cpuLimit, memLimit string) corev1.ResourceRequirements {
+	if len(spec.Requests) > 0 || len(spec.Limits) > 0 || len(spec.Claims) > 0 {
+		return spec
+	}
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse(cpuRequest), corev1.ResourceMemory: resource.MustParse(memRequest)},
+		Limits: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse(cpuLimit), corev1.ResourceMemory: resource.MustParse(memLimit)},
+	}
+}
+
+func configVolume(configMap string) corev1.Volume {
+	return corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: configMap}}}}
+}
+
+// secretMount is a Secret mounted read-only into the Vector container, with chosen keys at chosen paths.
+type secretMount struct {
+	volume, dir, secret string
+	items               []corev1.KeyToPath
+}
+
+func (m secretMount) volumeAndMount() (corev1.Volume, corev1.VolumeMount) {
+	return corev1.Volume{Name: m.volume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: m.secret, Items: m.items, DefaultMode: ptr.To(int32(0o440))}}},
+		corev1.VolumeMount{Name: m.volume, MountPath: m.dir, ReadOnly: true}
+}
+
+func tlsPairItems() []corev1.KeyToPath {
+	return []corev1.KeyToPath{{Key: corev1.TLSCertKey, Path: "tls.crt"}, {Key: corev1.TLSPrivateKeyKey, Path: "tls.key"}}
+}
+
+// tlsMounts are the Secrets of a TLS client spec, at the directories clientTLS points Vector at.
+func tlsMounts(prefix string, spec *v1alpha1.TLSSpec, caDir, clientDir string) []secretMount {
+	if spec == nil {
+		return nil
+	}
+	var mounts []secretMount
+	if ref := spec.CASecretRef; ref != nil {
+		mounts = append(mounts, secretMount{prefix + "-ca", caDir, ref.Name,
+			[]corev1.KeyToPath{{Key: ref.Key, Path: caFile}}})
+	}
+	if ref := spec.ClientCertSecretRef; ref != nil {
+		mounts = append(mounts, secretMount{prefix + "-client", clientDir, ref.Name, tlsPairItems()})
+	}
+	return mounts
+}
+
+// natsMounts are the Secrets every NATS client of the pipeline reads.
+func natsMounts(p *v1alpha1.AuditPipeline) []secretMount {
+	var mounts []secretMount
+	if ref := p.Spec.NATS.CredentialsSecretRef; ref != nil {
+		mounts = append(mounts, secretMount{"nats-credentials", natsCredentialsDir, ref.Name,
+			[]corev1.KeyToPath{{Key: ref.Key, Path: natsCredentialsFile}}})
+	}
+	return append(mounts, tlsMounts("nats", p.Spec.NATS.TLS, natsCADir, natsClientDir)...)
+}
+
+// addSecretMounts adds each Secret as a volume of spec and a mount of its first container.
+func addSecretMounts(spec *corev1.PodSpec, mounts []secretMount) {
+	for _, m := range mounts {
+		v, vm := m.volumeAndMount()
+		spec.Volumes = append(spec.Volumes, v)
+		spec.Containers[0].VolumeMounts = append(spec.Containers[0].VolumeMounts, vm)
+	}
+}
