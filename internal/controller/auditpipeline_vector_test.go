@@ -74,6 +74,38 @@ func rollOutStatefulSet(g Gomega, sts *appsv1.StatefulSet) {
 	}, timeout, interval).Should(Succeed())
 }
 
+// expectVectorChildren waits until every child exists with p as its controller and status names what the
+// API server needs, and checks that no Secret data reached a ConfigMap and no buffer is on emptyDir.
+func expectVectorChildren(g Gomega, p *v1alpha1.AuditPipeline, children map[string]client.Object) {
+	url := "http://audit-collector." + p.Namespace + ".svc:8080/events"
+	g.Eventually(func(g Gomega) {
+		for what, obj := range children {
+			get(g, obj)
+			g.Expect(metav1.IsControlledBy(obj, p)).To(BeTrue(), what)
+			g.Expect(obj.GetLabels()).To(HaveKeyWithValue(LabelPipeline, p.Name), what)
+		}
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(cur.Status.Collector).NotTo(BeNil())
+		g.Expect(cur.Status.Collector.WebhookURL).To(Equal(url))
+		g.Expect(cur.Status.Collector.WebhookConfigMap).To(Equal("audit-apiserver-webhook"))
+		g.Expect(cur.Status.Aggregator).NotTo(BeNil())
+		g.Expect(conditionOf(cur, v1alpha1.ConditionCollectorReady)).To(Equal("False/" + v1alpha1.ReasonRollingOut))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionAggregatorReady)).To(Equal("False/" + v1alpha1.ReasonRollingOut))
+	}, timeout, interval).Should(Succeed())
+
+	webhook := children["webhook ConfigMap"].(*corev1.ConfigMap)
+	g.Expect(webhook.Data[vector.WebhookConfigKey]).To(ContainSubstring("server: " + url))
+	aggConfig := children["aggregator ConfigMap"].(*corev1.ConfigMap)
+	g.Expect(aggConfig.Data[vector.ConfigFile]).NotTo(ContainSubstring("not-a-real-password"))
+	sts := children["aggregator STS"].(*appsv1.StatefulSet)
+	g.Expect(sts.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: vector.EnvClickHousePassword,
+		ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "clickhouse-auth"}, Key: "password"}}}))
+	g.Expect(sts.Spec.VolumeClaimTemplates).To(HaveLen(1))
+	g.Expect(sts.Spec.Template.Spec.Volumes).NotTo(ContainElement(HaveField("VolumeSource.EmptyDir", Not(BeNil()))))
+}
+
 func TestVectorWorkloadsRollOutAndFollowTheSpec(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
@@ -83,34 +115,9 @@ func TestVectorWorkloadsRollOutAndFollowTheSpec(t *testing.T) {
 	g.Expect(k8s.Create(ctx, p)).To(Succeed())
 	children := vectorChildren(p)
 
-	// Every child is applied with p as its controller, and status names what the API server needs.
-	g.Eventually(func(g Gomega) {
-		for what, obj := range children {
-			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed(), what)
-			g.Expect(metav1.IsControlledBy(obj, p)).To(BeTrue(), what)
-			g.Expect(obj.GetLabels()).To(HaveKeyWithValue(LabelPipeline, p.Name), what)
-		}
-		cur, err := fetch(p)()
-		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(cur.Status.Collector).NotTo(BeNil())
-		g.Expect(cur.Status.Collector.WebhookURL).To(Equal("http://audit-collector." + ns + ".svc:8080/events"))
-		g.Expect(cur.Status.Collector.WebhookConfigMap).To(Equal("audit-apiserver-webhook"))
-		g.Expect(cur.Status.Aggregator).NotTo(BeNil())
-		g.Expect(conditionOf(cur, v1alpha1.ConditionCollectorReady)).To(Equal("False/" + v1alpha1.ReasonRollingOut))
-		g.Expect(conditionOf(cur, v1alpha1.ConditionAggregatorReady)).To(Equal("False/" + v1alpha1.ReasonRollingOut))
-	}, timeout, interval).Should(Succeed())
-
+	expectVectorChildren(g, p, children)
 	ds := children["agent DaemonSet"].(*appsv1.DaemonSet)
 	sts := children["aggregator STS"].(*appsv1.StatefulSet)
-	webhook := children["webhook ConfigMap"].(*corev1.ConfigMap)
-	g.Expect(webhook.Data[vector.WebhookConfigKey]).To(ContainSubstring("server: http://audit-collector." + ns + ".svc:8080/events"))
-	aggConfig := children["aggregator ConfigMap"].(*corev1.ConfigMap)
-	g.Expect(aggConfig.Data[vector.ConfigFile]).NotTo(ContainSubstring("not-a-real-password"))
-	g.Expect(sts.Spec.Template.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: vector.EnvClickHousePassword,
-		ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: "clickhouse-auth"}, Key: "password"}}}))
-	g.Expect(sts.Spec.VolumeClaimTemplates).To(HaveLen(1))
-	g.Expect(sts.Spec.Template.Spec.Volumes).NotTo(ContainElement(HaveField("VolumeSource.EmptyDir", Not(BeNil()))))
 
 	// Status follows the workloads' rollout.
 	rollOutDaemonSet(g, ds, 3)
@@ -145,6 +152,11 @@ func TestVectorWorkloadsRollOutAndFollowTheSpec(t *testing.T) {
 	}, timeout, interval).Should(Equal("True/" + v1alpha1.ReasonReady))
 
 	// Once converged, a reconciliation writes none of the children.
+	expectNoWrites(g, p, children)
+}
+
+// expectNoWrites runs two more reconciliations of p and fails if they wrote any of children.
+func expectNoWrites(g Gomega, p *v1alpha1.AuditPipeline, children map[string]client.Object) {
 	versions := map[string]string{}
 	for what, obj := range children {
 		get(g, obj)
@@ -152,7 +164,7 @@ func TestVectorWorkloadsRollOutAndFollowTheSpec(t *testing.T) {
 	}
 	r := &AuditPipelineReconciler{Client: k8s, APIReader: k8s}
 	for range 2 {
-		_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+		_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
 		g.Expect(err).NotTo(HaveOccurred())
 	}
 	for what, obj := range children {
