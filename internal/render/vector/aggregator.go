@@ -148,7 +148,7 @@ func publicSourceCondition() string {
 	for i, n := range PrivateNetworks {
 		quoted[i] = strconv.Quote(n)
 	}
-	return fmt.Sprintf("!(ip_cidr_contains(cidr: [%s], value: string(.sourceIPs[0]) ?? \"\") ?? false)",
+	return fmt.Sprintf("!(ip_cidr_contains([%s], string(.sourceIPs[0]) ?? \"\") ?? false)",
 		strings.Join(quoted, ", "))
 }
 
