@@ -7,7 +7,7 @@
 #   ${CHDB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auditpipeline-operator/chdb/<version>}/libchdb.so
 # A cached copy is reused when its stamp (size and sha256 written after a complete extraction) matches its
 # size. Concurrent runs wait for each other. Prints the absolute path of libchdb.so on stdout; progress
-# goes to stderr.
+# goes to stderr. An interrupted run stops its download and leaves only the lock file behind.
 set -euo pipefail
 
 pkg=@chdb/lib-linux-x64-gnu
@@ -24,6 +24,7 @@ case "$(uname -s)/$(uname -m)" in
 esac
 
 dest=${CHDB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auditpipeline-operator/chdb/$version}
+case $dest in /*) ;; *) dest="$PWD/$dest" ;; esac
 lib="$dest/libchdb.so"
 stamp="$dest/libchdb.so.stamp"
 
@@ -56,18 +57,35 @@ command -v npm >/dev/null || { echo "hack/clickhouse: npm is required (Debian: a
 # Holding the lock, any temporary directory left here is from an interrupted run.
 rm -rf "$dest"/.tmp.*
 tmp=$(mktemp -d "$dest/.tmp.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+child=
+# On an interrupt, stop the running step too, then remove the temporary directory.
+cleanup() {
+  if [ -n "$child" ]; then kill "$child" 2>/dev/null || true; wait "$child" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# step runs a command in the background and waits for it, so that a signal interrupts the wait at once;
+# the command does not inherit the lock.
+step() {
+  "$@" 9>&- &
+  child=$!
+  wait "$child"
+  child=
+}
 rm -f "$stamp"
+cd "$tmp"
 
 echo "hack/clickhouse: fetching $pkg@$version (about 180 MB) into $dest" >&2
 start=$(date +%s)
 # A private npm cache keeps a second copy of the tarball out of ~/.npm.
-tarball=$(cd "$tmp" && npm pack "$pkg@$version" --pack-destination "$tmp" --cache "$tmp/npm-cache" \
-  --no-fund --no-audit --loglevel=error | tail -n1)
-[ -f "$tmp/$tarball" ] || { echo "hack/clickhouse: npm pack produced no tarball" >&2; exit 1; }
+step npm pack "$pkg@$version" --pack-destination "$tmp" --cache "$tmp/npm-cache" \
+  --no-fund --no-audit --loglevel=error >"$tmp/pack.out"
+tarball=$(tail -n1 "$tmp/pack.out")
+[ -n "$tarball" ] && [ -f "$tmp/$tarball" ] || { echo "hack/clickhouse: npm pack produced no tarball" >&2; exit 1; }
 echo "hack/clickhouse: fetched in $(($(date +%s) - start)) s, extracting libchdb.so" >&2
 
-tar -xzf "$tmp/$tarball" -C "$tmp" package/libchdb.so
+step tar -xzf "$tmp/$tarball" -C "$tmp" package/libchdb.so
 size=$(stat -c %s "$tmp/package/libchdb.so")
 sum=$(sha256sum "$tmp/package/libchdb.so" | awk '{print $1}')
 if [ "$sum" != "$lib_sha256" ]; then
