@@ -103,6 +103,10 @@ const (
 	// ReasonUnreachable means the component's server could not be reached (component condition False).
 	ReasonUnreachable = "Unreachable"
 
+	// ReasonAuthenticationFailed means a server refused the configured credentials; the operator waits
+	// for the referenced Secret or the spec to change (component condition False, Stalled).
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+
 	// ReasonRollingOut means a workload is rolling out a new configuration (component condition False).
 	ReasonRollingOut = "RollingOut"
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/altinity"
+	"github.com/auditpipeline/auditpipeline-operator/internal/clickhouse"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render"
 )
 
@@ -26,11 +27,34 @@ func (r *AuditPipelineReconciler) reconcileClickHouse(ctx context.Context, p *v1
 		return ctrl.Result{}, err
 	}
 	if p.Spec.ClickHouse.Managed == nil {
-		p.Status.ClickHouse = externalClickHouseStatus(p)
-		markNotImplemented(p, v1alpha1.ConditionClickHouseReady, "the connection check of an external ClickHouse")
-		return ctrl.Result{}, nil
+		return r.reconcileExternalClickHouse(ctx, p)
 	}
 	return r.reconcileManagedClickHouse(ctx, p)
+}
+
+// reconcileExternalClickHouse checks that the external ClickHouse answers and accepts the credentials.
+// An unreachable server is retried with backoff; refused credentials wait for the Secret to change.
+func (r *AuditPipelineReconciler) reconcileExternalClickHouse(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
+	p.Status.ClickHouse = externalClickHouseStatus(p)
+	ep, err := r.clickHouseEndpoint(ctx, p)
+	if err != nil {
+		markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, v1alpha1.ReasonInvalidSpec, "%v", err)
+		return ctrl.Result{}, nil
+	}
+	version, err := clickhouse.ServerVersion(ctx, ep)
+	switch {
+	case clickhouse.IsAuthError(err):
+		markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, v1alpha1.ReasonAuthenticationFailed,
+			"ClickHouse at %s refused user %q: check spec.clickhouse.credentials and its Secret (%v)",
+			p.Status.ClickHouse.NativeEndpoint, ep.Username, err)
+		return ctrl.Result{}, nil
+	case err != nil:
+		markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, v1alpha1.ReasonUnreachable, "%v", err)
+		return ctrl.Result{}, fmt.Errorf("reach external ClickHouse: %w", err)
+	}
+	markComponentReady(p, v1alpha1.ConditionClickHouseReady,
+		fmt.Sprintf("ClickHouse %s answers at %s", version, p.Status.ClickHouse.NativeEndpoint))
+	return ctrl.Result{}, nil
 }
 
 // reconcileManagedClickHouse applies the Keeper and ClickHouse installations and reads their status.
