@@ -125,8 +125,10 @@ func (r *AuditPipelineReconciler) patchStatus(ctx context.Context, base, p *v1al
 	r.recordTransitions(base, p)
 	err := r.Status().Patch(ctx, p, client.MergeFrom(base))
 	if apierrors.IsNotFound(err) {
+		forgetMetrics(p)
 		return nil
 	}
+	recordMetrics(p)
 	if err != nil {
 		return fmt.Errorf("patch status: %w", err)
 	}
