@@ -48,9 +48,10 @@ envtest: ## Build (or reuse) the control-plane binaries (cached outside the clon
 	@bash hack/envtest/install.sh
 
 .PHONY: test
-test: manifests generate vet ## Run every test against a real kube-apiserver and etcd.
+test: manifests generate vet ## Run every test against a real kube-apiserver, etcd and ClickHouse.
 	@if [ -n "$$CI" ]; then $(MAKE) --no-print-directory verify-generated; fi
-	assets=$$(bash hack/envtest/install.sh); KUBEBUILDER_ASSETS="$$assets" go test $(GO_TEST_FLAGS) ./...
+	assets=$$(bash hack/envtest/install.sh); chdb=$$(bash hack/clickhouse/install.sh); \
+	KUBEBUILDER_ASSETS="$$assets" CHDB_LIB="$$chdb" go test $(GO_TEST_FLAGS) ./...
 
 ##@ Run
 

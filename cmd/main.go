@@ -18,6 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/altinity"
 	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
 )
 
@@ -56,6 +57,7 @@ func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr 
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	utilruntime.Must(altinity.AddToScheme(scheme))
 
 	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: metricsSecure}
 	if metricsSecure {

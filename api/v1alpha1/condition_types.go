@@ -103,6 +103,23 @@ const (
 	// ReasonUnreachable means the component's server could not be reached (component condition False).
 	ReasonUnreachable = "Unreachable"
 
+	// ReasonAuthenticationFailed means a server refused the configured credentials; the operator waits
+	// for the referenced Secret or the spec to change (component condition False, Stalled).
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+
 	// ReasonRollingOut means a workload is rolling out a new configuration (component condition False).
 	ReasonRollingOut = "RollingOut"
+
+	// ReasonInstalling means the Altinity operator is still creating or updating the ClickHouse (or
+	// Keeper) installation (ClickHouseReady=False).
+	ReasonInstalling = "Installing"
+
+	// ReasonInstallationFailed means the Altinity operator reports an error or an aborted reconcile of
+	// the installation (ClickHouseReady=False); the message holds its error.
+	ReasonInstallationFailed = "InstallationFailed"
+
+	// ReasonDependencyMissing means a CRD the pipeline needs is not installed in the cluster, e.g. the
+	// Altinity clickhouse-operator's or NACK's; install it and restart the operator (component
+	// condition False, Stalled).
+	ReasonDependencyMissing = "DependencyMissing"
 )

@@ -18,11 +18,17 @@ fi
 cache_root=${ENVTEST_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auditpipeline-operator/envtest}
 dest="$cache_root/k8s-${k8s_version}-etcd-${etcd_version}-$(go env GOOS)-$(go env GOARCH)"
 
+# cached_ok checks that every binary is there and reports the pinned version. Outputs are captured
+# first: `cmd | grep -q` under pipefail fails at random when grep exits before cmd has written all.
 cached_ok() {
   [ -x "$dest/kube-apiserver" ] && [ -x "$dest/kubectl" ] && [ -x "$dest/etcd" ] || return 1
-  "$dest/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes ${k8s_version}" || return 1
-  "$dest/kubectl" version --client 2>/dev/null | grep -q "Client Version: ${k8s_version}" || return 1
-  "$dest/etcd" --version 2>/dev/null | grep -q "etcd Version: ${etcd_version#v}" || return 1
+  local out
+  out=$("$dest/kube-apiserver" --version 2>/dev/null) || return 1
+  [[ "$out" == "Kubernetes ${k8s_version}" ]] || return 1
+  out=$("$dest/kubectl" version --client 2>/dev/null) || return 1
+  [[ "$out" == *"Client Version: ${k8s_version}"* ]] || return 1
+  out=$("$dest/etcd" --version 2>/dev/null) || return 1
+  [[ "$out" == *"etcd Version: ${etcd_version#v}"* ]] || return 1
 }
 
 if cached_ok; then
@@ -48,8 +54,10 @@ export CGO_ENABLED=0 GOFLAGS=-mod=mod
 (cd "$here/kubernetes" && go build -trimpath -ldflags "$ldflags" -o "$tmp/kubectl" k8s.io/kubernetes/cmd/kubectl)
 (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
 
-rm -rf "$dest"
+# Swap the new set in with renames, so a concurrent reader never finds the directory half-empty.
+if [ -d "$dest" ]; then mv "$dest" "$dest.old.$$"; fi
 mv "$tmp" "$dest"
+rm -rf "$dest.old.$$"
 trap - EXIT
 if ! cached_ok; then
   echo "hack/envtest: the built binaries do not report the expected versions:" >&2

@@ -1,7 +1,8 @@
 // Command localrun runs the operator on a machine with no cluster: it starts a local control plane
-// (kube-apiserver and etcd from hack/envtest), installs the CRDs, runs the operator in-process, applies
-// config/samples/auditpipeline_local.yaml and prints the pipeline's status whenever it changes. Ctrl-C
-// stops everything it started. `make run` calls it when no kubeconfig is at hand.
+// (kube-apiserver and etcd from hack/envtest) and a local ClickHouse (libchdb, see internal/chtest),
+// installs the CRDs, runs the operator in-process, applies config/samples/auditpipeline_local.yaml with
+// its external ClickHouse pointed at the local one, and prints the pipeline's status whenever it changes.
+// Ctrl-C stops everything it started. `make run` calls it when no kubeconfig is at hand.
 package main
 
 import (
@@ -10,15 +11,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -27,6 +31,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
 )
@@ -70,6 +75,18 @@ func run(ctx context.Context, opts options, out io.Writer) error {
 	if err := writeKubeconfig(env, opts.kubeconfigOut); err != nil {
 		return err
 	}
+	fmt.Fprintln(out, "Starting a local ClickHouse (the first run downloads it, ~20 s)...")
+	chServer, err := chtest.Start(chtest.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(out, "Stopping the local ClickHouse.")
+		if err := chServer.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop ClickHouse:", err)
+		}
+	}()
+	fmt.Fprintf(out, "ClickHouse serves the native protocol on %s and HTTP on %s.\n", chServer.Addr, chServer.HTTPAddr)
 	fmt.Fprintf(out, "Control plane up. In another terminal: KUBECONFIG=%s kubectl get auditpipelines -A\n", opts.kubeconfigOut)
 
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
@@ -97,7 +114,7 @@ func run(ctx context.Context, opts options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := applyFile(ctx, c, filepath.Join(env.Root, opts.sample), out); err != nil {
+	if err := applyFile(ctx, c, filepath.Join(env.Root, opts.sample), chServer, out); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "Operator running. Status follows; Ctrl-C stops everything.")
@@ -109,18 +126,44 @@ func run(ctx context.Context, opts options, out io.Writer) error {
 	return watchErr
 }
 
-// applyFile applies every object of a multi-document YAML file with server-side apply.
-func applyFile(ctx context.Context, c client.Client, path string, out io.Writer) error {
+// applyFile applies every object of a multi-document YAML file with server-side apply, pointing the
+// external ClickHouse of each AuditPipeline at the local server.
+func applyFile(ctx context.Context, c client.Client, path string, ch *chtest.Server, out io.Writer) error {
 	objs, err := testenv.ReadObjects(path)
 	if err != nil {
 		return err
 	}
 	for _, obj := range objs {
+		if obj.GetKind() == "AuditPipeline" {
+			if err := pointAt(obj, ch); err != nil {
+				return err
+			}
+		}
 		if err := c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj),
 			client.FieldOwner("localrun"), client.ForceOwnership); err != nil {
 			return fmt.Errorf("apply %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 		fmt.Fprintf(out, "applied %s %s/%s\n", obj.GetKind(), obj.GetNamespace(), obj.GetName())
+	}
+	return nil
+}
+
+// pointAt sets spec.clickhouse.external of an AuditPipeline to the local ClickHouse's address and ports.
+func pointAt(obj *unstructured.Unstructured, ch *chtest.Server) error {
+	host, native, err := net.SplitHostPort(ch.Addr)
+	if err != nil {
+		return err
+	}
+	_, httpPort, err := net.SplitHostPort(ch.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	nativePort, _ := strconv.ParseInt(native, 10, 32)
+	port, _ := strconv.ParseInt(httpPort, 10, 32)
+	for field, value := range map[string]any{"hosts": []any{host}, "nativePort": nativePort, "httpPort": port} {
+		if err := unstructured.SetNestedField(obj.Object, value, "spec", "clickhouse", "external", field); err != nil {
+			return fmt.Errorf("point %s at the local ClickHouse: %w", obj.GetName(), err)
+		}
 	}
 	return nil
 }

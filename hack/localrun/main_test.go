@@ -26,8 +26,11 @@ func TestLocalRunShowsTheSampleWithStatus(t *testing.T) {
 	for _, want := range []string{
 		"applied AuditPipeline default/local",
 		"AuditPipeline default/local (generation 1, observed 1)",
-		"ClickHouseReady", "SchemaReady", "StreamReady", "CollectorReady", "AggregatorReady",
+		"ClickHouse serves the native protocol on 127.0.0.1:",
+		"ClickHouseReady  True     Ready",
+		"SchemaReady", "StreamReady", "CollectorReady", "AggregatorReady",
 		"Ready            False",
+		"Stopping the local ClickHouse.",
 		"Stopping the local control plane.",
 	} {
 		if !strings.Contains(out.String(), want) {

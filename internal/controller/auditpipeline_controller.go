@@ -19,12 +19,15 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/altinity"
 )
 
 // AuditPipelineReconciler reconciles AuditPipeline objects into the pipeline's components.
@@ -50,8 +53,6 @@ type step func(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, err
 // +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=clickhouse.altinity.com,resources=clickhouseinstallations,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=clickhouse-keeper.altinity.com,resources=clickhousekeeperinstallations,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=jetstream.nats.io,resources=streams;consumers,verbs=get;list;watch;patch
 
 // Reconcile brings one AuditPipeline closer to its spec and writes its status once.
@@ -127,8 +128,10 @@ func (r *AuditPipelineReconciler) patchStatus(ctx context.Context, base, p *v1al
 	r.recordTransitions(base, p)
 	err := r.Status().Patch(ctx, p, client.MergeFrom(base))
 	if apierrors.IsNotFound(err) {
+		forgetMetrics(p)
 		return nil
 	}
+	recordMetrics(p)
 	if err != nil {
 		return fmt.Errorf("patch status: %w", err)
 	}
@@ -187,7 +190,7 @@ func (r *AuditPipelineReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		func(o client.Object) []string { return referencedSecretNames(o.(*v1alpha1.AuditPipeline)) }); err != nil {
 		return fmt.Errorf("index AuditPipelines by Secret: %w", err)
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.AuditPipeline{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			deletionPredicate()))).
@@ -198,8 +201,33 @@ func (r *AuditPipelineReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Owns(&corev1.Service{}, builder.OnlyMetadata).
 		Owns(&policyv1.PodDisruptionBudget{}, builder.OnlyMetadata).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, builder.OnlyMetadata).
-		Named("auditpipeline").
-		Complete(r)
+		Named("auditpipeline")
+	for _, obj := range []client.Object{&altinity.ClickHouseInstallation{}, &altinity.ClickHouseKeeperInstallation{}} {
+		if err := ownsIfInstalled(ctx, mgr, b, obj); err != nil {
+			return err
+		}
+	}
+	return b.Complete(r)
+}
+
+// ownsIfInstalled watches children of a kind from another operator (Altinity, NACK) only when its CRD is
+// installed, so that the operator also runs in clusters that use only external components. A pipeline
+// that needs a missing kind reports DependencyMissing.
+func ownsIfInstalled(ctx context.Context, mgr ctrl.Manager, b *builder.Builder, obj client.Object) error {
+	gvk, err := apiutil.GVKForObject(obj, mgr.GetScheme())
+	if err != nil {
+		return err
+	}
+	if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+		if apimeta.IsNoMatchError(err) {
+			logf.FromContext(ctx).Info("CRD not installed: not watching this kind; restart the operator after installing it",
+				"kind", gvk.String())
+			return nil
+		}
+		return fmt.Errorf("look up %s: %w", gvk, err)
+	}
+	b.Owns(obj)
+	return nil
 }
 
 // deletionPredicate lets through the update that sets deletionTimestamp, which changes no generation.

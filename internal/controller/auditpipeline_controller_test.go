@@ -69,7 +69,8 @@ func TestMissingSecretThenHonestConditions(t *testing.T) {
 		g.Expect(c.Message).To(ContainSubstring(`has no key "password"`))
 	}, timeout, interval).Should(Succeed())
 
-	// With the key, no component is claimed ready: each one this version does not reconcile says so.
+	// With the key, no component is claimed ready: ClickHouse does not answer, and each component this
+	// version does not reconcile says so.
 	s := &corev1.Secret{}
 	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "clickhouse-auth"}, s)).To(Succeed())
 	s.Data["password"] = []byte("s3cret")
@@ -77,21 +78,34 @@ func TestMissingSecretThenHonestConditions(t *testing.T) {
 	g.Eventually(func(g Gomega) {
 		cur, err := fetch(p)()
 		g.Expect(err).NotTo(HaveOccurred())
-		for _, t := range []string{v1alpha1.ConditionClickHouseReady, v1alpha1.ConditionStreamReady} {
-			g.Expect(conditionOf(cur, t)).To(Equal("Unknown/"+v1alpha1.ReasonNotImplemented), t)
-		}
+		g.Expect(conditionOf(cur, v1alpha1.ConditionClickHouseReady)).To(Equal("False/" + v1alpha1.ReasonUnreachable))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionStreamReady)).To(Equal("Unknown/" + v1alpha1.ReasonNotImplemented))
 		// envtest runs no workload controllers: the Vector workloads never roll out here.
 		for _, t := range []string{v1alpha1.ConditionCollectorReady, v1alpha1.ConditionAggregatorReady} {
 			g.Expect(conditionOf(cur, t)).To(Equal("False/"+v1alpha1.ReasonRollingOut), t)
 		}
 		g.Expect(conditionOf(cur, v1alpha1.ConditionSchemaReady)).To(Equal("False/" + v1alpha1.ReasonWaitingForClickHouse))
-		g.Expect(conditionOf(cur, v1alpha1.ConditionReady)).To(Equal("False/" + v1alpha1.ReasonComponentsNotReady))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionReady)).To(Equal("False/" + v1alpha1.ReasonReconcileFailed))
 		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("True/" + v1alpha1.ReasonNotImplemented))
 		g.Expect(conditionOf(cur, v1alpha1.ConditionReconciling)).To(Equal("absent"))
 		g.Expect(kstatusOf(g, cur)).To(Equal(status.FailedStatus))
 		for _, c := range cur.Status.Conditions {
 			g.Expect(c.ObservedGeneration).To(Equal(cur.Generation))
 		}
+	}, timeout, interval).Should(Succeed())
+
+	// A spec change that meets a failing pass is observed in the conditions, never in
+	// status.observedGeneration: that moves only when a pass succeeds.
+	cur, err := fetch(p)()
+	g.Expect(err).NotTo(HaveOccurred())
+	cur.Spec.NATS.Stream.MaxAge = metav1.Duration{Duration: 48 * time.Hour}
+	g.Expect(k8s.Update(context.Background(), cur)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(cur.Generation).To(Equal(int64(2)))
+		g.Expect(apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionReady).ObservedGeneration).To(Equal(int64(2)))
+		g.Expect(cur.Status.ObservedGeneration).To(Equal(int64(1)))
 	}, timeout, interval).Should(Succeed())
 
 	// The transition to SecretNotFound was announced with an Event, once per component that needs the Secret.
@@ -119,7 +133,7 @@ func TestSuspendStopsWork(t *testing.T) {
 	g.Eventually(func() (string, error) {
 		cur, err := fetch(p)()
 		return conditionOf(cur, v1alpha1.ConditionClickHouseReady), err
-	}, timeout, interval).Should(Equal("Unknown/" + v1alpha1.ReasonNotImplemented))
+	}, timeout, interval).Should(Equal("False/" + v1alpha1.ReasonUnreachable))
 
 	cur, err := fetch(p)()
 	g.Expect(err).NotTo(HaveOccurred())
@@ -139,7 +153,7 @@ func TestSuspendStopsWork(t *testing.T) {
 	g.Consistently(func() (string, error) {
 		cur, err := fetch(p)()
 		return conditionOf(cur, v1alpha1.ConditionClickHouseReady), err
-	}, 2*time.Second, interval).Should(Equal("Unknown/" + v1alpha1.ReasonNotImplemented))
+	}, 2*time.Second, interval).Should(Equal("False/" + v1alpha1.ReasonUnreachable))
 
 	cur, err = fetch(p)()
 	g.Expect(err).NotTo(HaveOccurred())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -41,7 +42,8 @@ func (r *AuditPipelineReconciler) reconcileDelete(ctx context.Context, p *v1alph
 	if err := r.Patch(ctx, p, client.MergeFrom(base)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("remove finalizer: %w", err)
 	}
-	r.event(p, "Normal", v1alpha1.ReasonDeleting, "Delete",
+	forgetMetrics(p)
+	r.event(p, corev1.EventTypeNormal, v1alpha1.ReasonDeleting, "Delete",
 		"deletion policy %s carried out", p.Spec.DeletionPolicy)
 	logf.FromContext(ctx).Info("deletion policy carried out", "deletionPolicy", p.Spec.DeletionPolicy)
 	return ctrl.Result{}, nil

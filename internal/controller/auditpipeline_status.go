@@ -14,9 +14,11 @@ import (
 
 // stalledReasons are component reasons that need a person (or a newer operator) to change something.
 var stalledReasons = map[string]bool{
-	v1alpha1.ReasonInvalidSpec:      true,
-	v1alpha1.ReasonChecksumMismatch: true,
-	v1alpha1.ReasonNotImplemented:   true,
+	v1alpha1.ReasonInvalidSpec:          true,
+	v1alpha1.ReasonChecksumMismatch:     true,
+	v1alpha1.ReasonNotImplemented:       true,
+	v1alpha1.ReasonDependencyMissing:    true,
+	v1alpha1.ReasonAuthenticationFailed: true,
 }
 
 func setCondition(p *v1alpha1.AuditPipeline, condType string, status metav1.ConditionStatus, reason, message string) {

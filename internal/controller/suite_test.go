@@ -82,12 +82,13 @@ func runSuite(m *testing.M) int {
 	return code
 }
 
-// zapLevel keeps the manager quiet unless TEST_VERBOSE_LOGS is set.
+// zapLevel keeps the manager quiet unless TEST_VERBOSE_LOGS is set: tests provoke reconcile errors on
+// purpose, and assert on conditions rather than logs.
 func zapLevel() zapcore.Level {
 	if os.Getenv("TEST_VERBOSE_LOGS") != "" {
 		return zapcore.DebugLevel
 	}
-	return zapcore.ErrorLevel
+	return zapcore.DPanicLevel
 }
 
 // newNamespace creates a namespace of its own for one test.
@@ -113,13 +114,13 @@ func createSecret(t *testing.T, ns, name string, keys ...string) *corev1.Secret 
 	return s
 }
 
-// pipeline is a valid AuditPipeline with an external ClickHouse.
+// pipeline is a valid AuditPipeline with an external ClickHouse on a loopback port where nothing listens.
 func pipeline(ns, name string) *v1alpha1.AuditPipeline {
 	return &v1alpha1.AuditPipeline{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: v1alpha1.AuditPipelineSpec{
 			ClickHouse: v1alpha1.ClickHouseSpec{
-				External: &v1alpha1.ExternalClickHouse{Hosts: []string{"clickhouse.db.svc"}},
+				External: &v1alpha1.ExternalClickHouse{Hosts: []string{"127.0.0.1"}, NativePort: 1, HTTPPort: 2},
 				Credentials: v1alpha1.ClickHouseCredentials{
 					PasswordSecretRef: v1alpha1.SecretKeyReference{Name: "clickhouse-auth", Key: "password"},
 				},

@@ -1,4 +1,3 @@
-// Package render holds the pure builders shared by the pipeline's components: functions from an
-// AuditPipeline to objects or configuration text, with no client. Component-specific renderers live in
-// sub-packages (vector) or files of their own.
+// Package render holds the pure builders of the objects an AuditPipeline becomes: spec in, object or
+// configuration text out, no client. The reconciler applies what they return.
 package render

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/altinity"
 )
 
 // Env is a running control plane with the CRDs installed.
@@ -44,16 +45,17 @@ func Start() (*Env, error) {
 			return nil, err
 		}
 	}
-	altinity := filepath.Join(root, "..", "shared", "crds", "altinity")
-	if _, err := os.Stat(altinity); err != nil {
-		return nil, fmt.Errorf("the Altinity CRDs are expected in %s (the shared folder beside the clone): %w", altinity, err)
+	altinityCRDs := filepath.Join(root, "..", "shared", "crds", "altinity")
+	if _, err := os.Stat(altinityCRDs); err != nil {
+		return nil, fmt.Errorf("the Altinity CRDs are expected in %s (the shared folder beside the clone): %w", altinityCRDs, err)
 	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	utilruntime.Must(altinity.AddToScheme(scheme))
 
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), altinity},
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), altinityCRDs},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
