@@ -148,7 +148,7 @@ func managedClickHouseStatus(p *v1alpha1.AuditPipeline, chi *altinity.ClickHouse
 		Mode:           "Managed",
 		Installation:   chi.Name,
 		NativeEndpoint: host + ":9000",
-		HTTPEndpoint:   "http://" + host + ":8123",
+		HTTPEndpoint:   render.ClickHouseHTTPEndpoint(p),
 	}
 	if p.Status.ClickHouse != nil {
 		st.TTL = p.Status.ClickHouse.TTL
@@ -158,14 +158,10 @@ func managedClickHouseStatus(p *v1alpha1.AuditPipeline, chi *altinity.ClickHouse
 
 func externalClickHouseStatus(p *v1alpha1.AuditPipeline) *v1alpha1.ClickHouseStatus {
 	e := p.Spec.ClickHouse.External
-	scheme := "http"
-	if e.TLS != nil {
-		scheme = "https"
-	}
 	st := &v1alpha1.ClickHouseStatus{
 		Mode:           "External",
 		NativeEndpoint: net.JoinHostPort(e.Hosts[0], fmt.Sprint(e.NativePort)),
-		HTTPEndpoint:   scheme + "://" + net.JoinHostPort(e.Hosts[0], fmt.Sprint(e.HTTPPort)),
+		HTTPEndpoint:   render.ClickHouseHTTPEndpoint(p),
 	}
 	if p.Status.ClickHouse != nil {
 		st.TTL = p.Status.ClickHouse.TTL

@@ -11,15 +11,10 @@ import (
 // ManagedClickHouseHTTPPort is the HTTP port of a managed ClickHouse's service.
 const ManagedClickHouseHTTPPort = 8123
 
-// ManagedClickHouseService is the name of the Service the Altinity operator creates for the
-// ClickHouseInstallation of pipeline p (the CHI is named after the pipeline).
-func ManagedClickHouseService(p *v1alpha1.AuditPipeline) string {
-	return "clickhouse-" + p.Name
-}
-
 // ClickHouseHTTPEndpoint is the URL of the ClickHouse HTTP interface the aggregator inserts through: the
 // first external host with its httpPort (https when TLS is configured), or the managed installation's
-// Service in the pipeline's namespace. It is the single place that decides this URL.
+// Service in the pipeline's namespace. It is the single place that decides this URL: the aggregator inserts
+// through it and status.clickhouse.httpEndpoint shows it.
 func ClickHouseHTTPEndpoint(p *v1alpha1.AuditPipeline) string {
 	ch := &p.Spec.ClickHouse
 	if ext := ch.External; ext != nil && len(ext.Hosts) > 0 {
@@ -33,5 +28,5 @@ func ClickHouseHTTPEndpoint(p *v1alpha1.AuditPipeline) string {
 		}
 		return fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(ext.Hosts[0], strconv.Itoa(int(port))))
 	}
-	return fmt.Sprintf("http://%s:%d", ManagedClickHouseService(p), ManagedClickHouseHTTPPort)
+	return fmt.Sprintf("http://%s.%s.svc:%d", ClickHouseServiceName(p), p.Namespace, ManagedClickHouseHTTPPort)
 }

@@ -207,7 +207,7 @@ func TestClickHouseEndpointAndWebhookURL(t *testing.T) {
 	for name, want := range map[string][2]string{
 		"defaults":    {"http://ch-0.db.example:8123", "http://cluster-audit-collector.audit.svc:8080/events"},
 		"tls":         {"https://ch-0.db.example:8443", "https://cluster-audit-collector.audit.svc:8080/events"},
-		"autoscaling": {"http://clickhouse-cluster-audit:8123", "http://cluster-audit-collector.audit.svc:8080/events"},
+		"autoscaling": {"http://clickhouse-cluster-audit.audit.svc:8123", "http://cluster-audit-collector.audit.svc:8080/events"},
 		"nats-creds":  {"http://ch-0.db.example:8123", "http://cluster-audit-collector.audit.svc:9443/audit/k8s"},
 	} {
 		sink := AggregatorConfig(cases[name]).Sinks[clickHouseWrite].(*ClickHouseSink)
