@@ -45,6 +45,9 @@ type Options struct {
 	// Keeper adds an in-process keeper (<zookeeper><implementation>testkeeper</implementation>) and a
 	// keeper_map_path_prefix, so that KeeperMap tables work.
 	Keeper bool
+	// Env adds environment variables (KEY=value) to the server process, e.g. the credentials a
+	// from_env element of ConfigXML reads.
+	Env []string
 	// KeepData keeps Dir after Stop, for a look at the data. CHTEST_KEEP=1 does the same for every server.
 	KeepData bool
 	// StartTimeout bounds Start, including retries after a port collision. Default: 60 s.
@@ -110,7 +113,7 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("start ClickHouse: %w", err)
 	}
 	for attempt := 1; ; attempt++ {
-		s, err := launch(ctx, bin, lib, dir, token, opts.Log)
+		s, err := launch(ctx, bin, lib, dir, token, opts.Env, opts.Log)
 		if err == nil {
 			s.keep = keep
 			return s, nil
@@ -126,7 +129,7 @@ var errPortInUse = errors.New("port already in use")
 
 // launch runs one child on two fresh ports and waits until it is ready. It leaves no process behind
 // when it fails.
-func launch(ctx context.Context, bin, lib, dir, token string, log io.Writer) (*Server, error) {
+func launch(ctx context.Context, bin, lib, dir, token string, env []string, log io.Writer) (*Server, error) {
 	ports, err := pickPorts(2)
 	if err != nil {
 		return nil, err
@@ -151,7 +154,7 @@ func launch(ctx context.Context, bin, lib, dir, token string, log io.Writer) (*S
 	)
 	cmd.Dir = dir
 	// clickhouse-local ignores <timezone> in its config but follows TZ: UTC whatever the machine's zone.
-	cmd.Env = append(os.Environ(), "TZ=UTC")
+	cmd.Env = append(append(os.Environ(), env...), "TZ=UTC")
 	var output io.Writer = s.out
 	if log != nil {
 		output = io.MultiWriter(s.out, log)

@@ -15,7 +15,10 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/altinity"
 )
 
-func managedPipeline(ns string, replicas int32) *v1alpha1.AuditPipeline {
+// managedPipeline is a managed-ClickHouse pipeline with an S3 cold tier; its Secrets are created too.
+func managedPipeline(t *testing.T, ns string, replicas int32) *v1alpha1.AuditPipeline {
+	createSecret(t, ns, "clickhouse-auth", "password")
+	createSecret(t, ns, "s3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 	p := pipeline(ns, "audit")
 	p.Spec.ClickHouse.External = nil
 	p.Spec.ClickHouse.Managed = &v1alpha1.ManagedClickHouse{Replicas: replicas,
@@ -36,9 +39,7 @@ func TestManagedClickHouseInstallation(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	ns := newNamespace(t)
-	createSecret(t, ns, "clickhouse-auth", "password")
-	createSecret(t, ns, "s3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-	p := managedPipeline(ns, 3)
+	p := managedPipeline(t, ns, 3)
 	g.Expect(k8s.Create(ctx, p)).To(Succeed())
 
 	// The API server accepts what we render (the real Altinity CRDs are installed), owned by the pipeline.
@@ -109,9 +110,7 @@ func TestInstallationFailureIsReported(t *testing.T) {
 	g := NewWithT(t)
 	ctx := context.Background()
 	ns := newNamespace(t)
-	createSecret(t, ns, "clickhouse-auth", "password")
-	createSecret(t, ns, "s3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-	p := managedPipeline(ns, 1)
+	p := managedPipeline(t, ns, 1)
 	g.Expect(k8s.Create(ctx, p)).To(Succeed())
 	chi := &altinity.ClickHouseInstallation{}
 	g.Eventually(func() error {
