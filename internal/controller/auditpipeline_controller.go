@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -49,7 +50,7 @@ type step func(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, err
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=clickhouse.altinity.com,resources=clickhouseinstallations,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=clickhouse-keeper.altinity.com,resources=clickhousekeeperinstallations,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=jetstream.nats.io,resources=streams;consumers,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=jetstream.nats.io,resources=streams;consumers;accounts,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile brings one AuditPipeline closer to its spec and writes its status once.
 func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -189,6 +190,8 @@ func (r *AuditPipelineReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			deletionPredicate()))).
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.pipelinesForSecret)).
+		Owns(&nack.Stream{}).
+		Owns(&nack.Consumer{}).
 		Named("auditpipeline").
 		Complete(r)
 }
