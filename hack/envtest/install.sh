@@ -18,11 +18,13 @@ fi
 cache_root=${ENVTEST_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auditpipeline-operator/envtest}
 dest="$cache_root/k8s-${k8s_version}-etcd-${etcd_version}-$(go env GOOS)-$(go env GOARCH)"
 
+# Each version is read whole before grep looks at it: `cmd | grep -q` under pipefail fails at random when
+# grep exits early and cmd dies of SIGPIPE, which made cached binaries look wrong and rebuilt them.
 cached_ok() {
   [ -x "$dest/kube-apiserver" ] && [ -x "$dest/kubectl" ] && [ -x "$dest/etcd" ] || return 1
-  "$dest/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes ${k8s_version}" || return 1
-  "$dest/kubectl" version --client 2>/dev/null | grep -q "Client Version: ${k8s_version}" || return 1
-  "$dest/etcd" --version 2>/dev/null | grep -q "etcd Version: ${etcd_version#v}" || return 1
+  grep -qx "Kubernetes ${k8s_version}" <<<"$("$dest/kube-apiserver" --version 2>/dev/null)" || return 1
+  grep -q "Client Version: ${k8s_version}" <<<"$("$dest/kubectl" version --client 2>/dev/null)" || return 1
+  grep -q "etcd Version: ${etcd_version#v}" <<<"$("$dest/etcd" --version 2>/dev/null)" || return 1
 }
 
 if cached_ok; then
