@@ -92,8 +92,8 @@ func (r *AuditPipelineReconciler) waitForNACK(p *v1alpha1.AuditPipeline, kind st
 			kind, obj.GetName(), c.Reason, strings.TrimSpace(c.Message))
 	} else {
 		markComponentNotReady(p, v1alpha1.ConditionStreamReady, v1alpha1.ReasonProvisioning,
-			"waiting for NACK to reconcile %s %s generation %d (observed %d); NACK must be installed and reach %s",
-			kind, obj.GetName(), obj.GetGeneration(), st.ObservedGeneration, strings.Join(p.Spec.NATS.Servers, ","))
+			"waiting for NACK to reconcile %s %s generation %d (observed %d); NACK must be installed and reach spec.nats.servers",
+			kind, obj.GetName(), obj.GetGeneration(), st.ObservedGeneration)
 	}
 	return ctrl.Result{RequeueAfter: r.jitteredWait()}, nil
 }
