@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -58,6 +59,7 @@ func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr 
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
 	utilruntime.Must(altinity.AddToScheme(scheme))
+	utilruntime.Must(nack.AddToScheme(scheme))
 
 	metricsOpts := metricsserver.Options{BindAddress: metricsAddr, SecureServing: metricsSecure}
 	if metricsSecure {

@@ -122,4 +122,14 @@ const (
 	// Altinity clickhouse-operator's or NACK's; install it and restart the operator (component
 	// condition False, Stalled).
 	ReasonDependencyMissing = "DependencyMissing"
+
+	// ReasonProvisioning means the component's objects are applied and the controller that acts on them
+	// (NACK for the Stream and Consumer) has not yet reported them ready for the current spec (component
+	// condition False).
+	ReasonProvisioning = "Provisioning"
+
+	// ReasonErrored means the controller that acts on the component's objects reports an error, e.g. NACK
+	// cannot reach the NATS servers or JetStream refuses the stream's settings (component condition
+	// False); the message holds that controller's words.
+	ReasonErrored = "Errored"
 )

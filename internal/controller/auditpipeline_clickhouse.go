@@ -66,13 +66,13 @@ func (r *AuditPipelineReconciler) reconcileManagedClickHouse(ctx context.Context
 	chk := render.KeeperInstallation(p)
 	if chk != nil {
 		if err := r.applyChild(ctx, p, chk); err != nil {
-			return r.dependencyError(p, err)
+			return dependencyError(p, v1alpha1.ConditionClickHouseReady, altinityOperator, err)
 		}
 	} else if err := r.deleteStaleKeeper(ctx, p); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.applyChild(ctx, p, chi); err != nil {
-		return r.dependencyError(p, err)
+		return dependencyError(p, v1alpha1.ConditionClickHouseReady, altinityOperator, err)
 	}
 	p.Status.ClickHouse = managedClickHouseStatus(p, chi)
 
@@ -132,15 +132,18 @@ func (r *AuditPipelineReconciler) deleteStaleKeeper(ctx context.Context, p *v1al
 	return nil
 }
 
-// dependencyError turns a missing CRD into a Stalled condition; other errors are retried.
-func (r *AuditPipelineReconciler) dependencyError(p *v1alpha1.AuditPipeline, err error) (ctrl.Result, error) {
+// dependencyError turns a missing CRD into a Stalled component condition naming the operator to install;
+// other errors are retried with backoff.
+func dependencyError(p *v1alpha1.AuditPipeline, condType, operator string, err error) (ctrl.Result, error) {
 	if apimeta.IsNoMatchError(err) {
-		markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, v1alpha1.ReasonDependencyMissing,
-			"the Altinity clickhouse-operator's CRDs are not installed: install the operator (0.25 or later) and restart this one (%v)", err)
+		markComponentNotReady(p, condType, v1alpha1.ReasonDependencyMissing,
+			"the CRDs of %s are not installed: install it, then restart this operator so it watches them (%v)", operator, err)
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, err
 }
+
+const altinityOperator = "the Altinity clickhouse-operator (0.25 or later)"
 
 func managedClickHouseStatus(p *v1alpha1.AuditPipeline, chi *altinity.ClickHouseInstallation) *v1alpha1.ClickHouseStatus {
 	host := fmt.Sprintf("%s.%s.svc", render.ClickHouseServiceName(p), p.Namespace)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -53,7 +54,7 @@ type step func(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, err
 // +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=jetstream.nats.io,resources=streams;consumers,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=jetstream.nats.io,resources=streams;consumers;accounts,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile brings one AuditPipeline closer to its spec and writes its status once.
 func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
@@ -202,7 +203,8 @@ func (r *AuditPipelineReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Owns(&policyv1.PodDisruptionBudget{}, builder.OnlyMetadata).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, builder.OnlyMetadata).
 		Named("auditpipeline")
-	for _, obj := range []client.Object{&altinity.ClickHouseInstallation{}, &altinity.ClickHouseKeeperInstallation{}} {
+	for _, obj := range []client.Object{&altinity.ClickHouseInstallation{}, &altinity.ClickHouseKeeperInstallation{},
+		&nack.Stream{}, &nack.Consumer{}} {
 		if err := ownsIfInstalled(ctx, mgr, b, obj); err != nil {
 			return err
 		}

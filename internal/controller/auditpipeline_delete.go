@@ -24,6 +24,8 @@ var durableKinds = []schema.GroupVersionKind{
 	{Group: "clickhouse-keeper.altinity.com", Version: "v1", Kind: "ClickHouseKeeperInstallation"},
 	{Group: "jetstream.nats.io", Version: "v1beta2", Kind: "Stream"},
 	{Group: "jetstream.nats.io", Version: "v1beta2", Kind: "Consumer"},
+	// The Account carries the connection of the retained Stream and Consumer when Secrets are referenced.
+	{Group: "jetstream.nats.io", Version: "v1beta2", Kind: "Account"},
 }
 
 // reconcileDelete carries out the deletion policy and then releases the finalizer.

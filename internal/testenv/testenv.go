@@ -1,12 +1,14 @@
 package testenv
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
+	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -17,11 +19,14 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/altinity"
 )
 
+// nackModule is the Go module of NACK, whose deploy/crds.yml holds the Stream, Consumer and Account CRDs.
+const nackModule = "github.com/nats-io/nack"
+
 // Env is a running control plane with the CRDs installed.
 type Env struct {
 	// Config reaches the API server as a cluster admin.
 	Config *rest.Config
-	// Scheme knows the core types and the AuditPipeline API.
+	// Scheme knows the core types, the AuditPipeline API and NACK's jetstream.nats.io/v1beta2.
 	Scheme *runtime.Scheme
 	// Root is the repository's root directory.
 	Root string
@@ -49,13 +54,18 @@ func Start() (*Env, error) {
 	if _, err := os.Stat(altinityCRDs); err != nil {
 		return nil, fmt.Errorf("the Altinity CRDs are expected in %s (the shared folder beside the clone): %w", altinityCRDs, err)
 	}
+	nackCRDs, err := NACKCRDs(root)
+	if err != nil {
+		return nil, err
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
 	utilruntime.Must(altinity.AddToScheme(scheme))
+	utilruntime.Must(nack.AddToScheme(scheme))
 
 	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), altinityCRDs},
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases"), altinityCRDs, nackCRDs},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
@@ -82,6 +92,36 @@ func RepoRoot() (string, error) {
 		return "", fmt.Errorf("not inside the operator's Go module")
 	}
 	return filepath.Dir(gomod), nil
+}
+
+// NACKCRDs is the path of NACK's CRDs (deploy/crds.yml) in the module cache, at the version go.mod pins.
+func NACKCRDs(root string) (string, error) {
+	dir, err := moduleDir(root, nackModule)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "deploy", "crds.yml"), nil
+}
+
+// moduleDir is the directory of a dependency module in the module cache, downloaded if need be.
+func moduleDir(root, module string) (string, error) {
+	list := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
+	list.Dir = root
+	out, err := list.Output()
+	if dir := strings.TrimSpace(string(out)); err == nil && dir != "" {
+		return dir, nil
+	}
+	download := exec.Command("go", "mod", "download", "-json", module)
+	download.Dir = root
+	out, err = download.Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s: %w", module, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: no directory (%s): %v", module, info.Error, err)
+	}
+	return info.Dir, nil
 }
 
 func installAssets(root string) (string, error) {

@@ -1,0 +1,329 @@
+package nats_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
+)
+
+const (
+	timeout  = 60 * time.Second
+	interval = 200 * time.Millisecond
+)
+
+// startJetStream runs a JetStream server on a random loopback port with its store in a temporary
+// directory, for one test.
+func startJetStream(t *testing.T) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
+		NoLog: true, NoSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("the JetStream server did not start")
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s
+}
+
+// jetStreamClient connects to s the way the aggregator will.
+func jetStreamClient(t *testing.T, s *server.Server) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// newNamespace creates a namespace of its own for one test, with the ClickHouse password Secret.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "nats-e2e-"}}
+	if err := k8s.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "clickhouse-auth", Namespace: ns.Name},
+		Data: map[string][]byte{"password": {}}} // the test ClickHouse's default user has no password
+	if err := k8s.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// pipeline is an AuditPipeline with the suite's external ClickHouse and NATS at url.
+func pipeline(ns, url string, policy v1alpha1.DeletionPolicy) *v1alpha1.AuditPipeline {
+	host, port, err := net.SplitHostPort(clickHouseAddr)
+	if err != nil {
+		panic(err)
+	}
+	nativePort, _ := strconv.Atoi(port)
+	return &v1alpha1.AuditPipeline{
+		ObjectMeta: metav1.ObjectMeta{Name: "audit", Namespace: ns},
+		Spec: v1alpha1.AuditPipelineSpec{
+			ClickHouse: v1alpha1.ClickHouseSpec{
+				External: &v1alpha1.ExternalClickHouse{Hosts: []string{host}, NativePort: int32(nativePort)},
+				Credentials: v1alpha1.ClickHouseCredentials{Username: "default",
+					PasswordSecretRef: v1alpha1.SecretKeyReference{Name: "clickhouse-auth", Key: "password"},
+				},
+			},
+			NATS: v1alpha1.NATSSpec{
+				Servers: []string{url},
+				Stream: v1alpha1.StreamSpec{MaxAge: metav1.Duration{Duration: time.Hour},
+					MaxBytes: resource.MustParse("256Mi"), MaxMessageSize: resource.MustParse("256Ki"),
+					DuplicateWindow: metav1.Duration{Duration: 2 * time.Minute}},
+				Consumer: v1alpha1.ConsumerSpec{MaxAckPending: 100, AckWait: metav1.Duration{Duration: 30 * time.Second}},
+			},
+			DeletionPolicy: policy,
+		},
+	}
+}
+
+// fetch reads p afresh.
+func fetch(g Gomega, p *v1alpha1.AuditPipeline) *v1alpha1.AuditPipeline {
+	cur := &v1alpha1.AuditPipeline{}
+	g.Expect(k8s.Get(context.Background(), client.ObjectKeyFromObject(p), cur)).To(Succeed())
+	return cur
+}
+
+// waitStreamReady waits until StreamReady is True for p's current generation.
+func waitStreamReady(g Gomega, p *v1alpha1.AuditPipeline) *v1alpha1.AuditPipeline {
+	var cur *v1alpha1.AuditPipeline
+	g.Eventually(func(g Gomega) {
+		cur = fetch(g, p)
+		c := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionStreamReady)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.ObservedGeneration).To(Equal(cur.Generation))
+		g.Expect(string(c.Status)+"/"+c.Reason).To(Equal("True/"+v1alpha1.ReasonReady), c.Message)
+	}, timeout, interval).Should(Succeed())
+	return cur
+}
+
+func TestStreamAndConsumerOnJetStream(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	srv := startJetStream(t)
+	js := jetStreamClient(t, srv)
+	ns := newNamespace(t)
+	p := pipeline(ns, srv.ClientURL(), v1alpha1.DeletionPolicyRetain)
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+
+	cur := waitStreamReady(g, p)
+	g.Expect(cur.Status.Stream).To(Equal(&v1alpha1.StreamStatus{Name: "AUDIT_EVENTS", ConsumerName: "clickhouse-ingest"}))
+	expectLiveConfig(g, js, time.Hour)
+
+	publishDuplicates(g, js)
+	pullAndAck(g, js)
+
+	// A new maxAge reaches the live stream.
+	cur.Spec.NATS.Stream.MaxAge = metav1.Duration{Duration: 3 * time.Hour}
+	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	g.Eventually(func(g Gomega) time.Duration {
+		info, err := streamInfo(js)
+		g.Expect(err).NotTo(HaveOccurred())
+		return info.Config.MaxAge
+	}, timeout, interval).Should(Equal(3 * time.Hour))
+	cur = waitStreamReady(g, p)
+	expectNoChildWrites(g, cur)
+
+	// Retain: the pipeline goes, the stream and its events stay, and NACK refuses to delete the stream
+	// even when its object is deleted later.
+	children := deletePipeline(g, cur)
+	for _, obj := range children {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		g.Expect(obj.GetOwnerReferences()).To(BeEmpty(), "%s should be orphaned", obj.GetName())
+	}
+	for _, obj := range children {
+		waitUntilNACKCleanupKnows(obj)
+		g.Expect(k8s.Delete(ctx, obj)).To(Succeed())
+	}
+	g.Eventually(nackEvents.all, timeout, interval).Should(ContainElement(`SkipDelete: Skip deleting stream "AUDIT_EVENTS"`))
+	info, err := streamInfo(js)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(info.State.Msgs).To(Equal(uint64(2)))
+}
+
+func TestDeletePolicyLetsTheStreamGo(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	srv := startJetStream(t)
+	js := jetStreamClient(t, srv)
+	p := pipeline(newNamespace(t), srv.ClientURL(), v1alpha1.DeletionPolicyDelete)
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+	cur := waitStreamReady(g, p)
+	_, err := streamInfo(js)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	// Delete: the children keep their owner reference, so the garbage collector removes them with the
+	// pipeline. envtest runs no garbage collector: delete them as it would, and NACK deletes the stream.
+	children := deletePipeline(g, cur)
+	for _, obj := range children {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		g.Expect(metav1.IsControlledBy(obj, cur)).To(BeTrue(), "%s should not be orphaned", obj.GetName())
+		waitUntilNACKCleanupKnows(obj)
+		g.Expect(k8s.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+	}
+	g.Eventually(func() error {
+		_, err := streamInfo(js)
+		return err
+	}, 20*time.Second, interval).Should(MatchError(jetstream.ErrStreamNotFound), "NACK events: %q", nackEvents.all())
+}
+
+func streamInfo(js jetstream.JetStream) (*jetstream.StreamInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "AUDIT_EVENTS")
+	if err != nil {
+		return nil, err
+	}
+	return s.Info(ctx)
+}
+
+func consumerInfo(g Gomega, js jetstream.JetStream) *jetstream.ConsumerInfo {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, "AUDIT_EVENTS", "clickhouse-ingest")
+	g.Expect(err).NotTo(HaveOccurred())
+	info, err := c.Info(ctx)
+	g.Expect(err).NotTo(HaveOccurred())
+	return info
+}
+
+// expectLiveConfig checks that the JetStream server holds the stream and consumer as rendered.
+func expectLiveConfig(g Gomega, js jetstream.JetStream, maxAge time.Duration) {
+	info, err := streamInfo(js)
+	g.Expect(err).NotTo(HaveOccurred())
+	sc := info.Config
+	g.Expect(sc.Subjects).To(Equal([]string{"audit.k8s.>"}))
+	g.Expect(sc.Retention).To(Equal(jetstream.LimitsPolicy))
+	g.Expect(sc.Storage).To(Equal(jetstream.FileStorage))
+	g.Expect(sc.Discard).To(Equal(jetstream.DiscardOld))
+	g.Expect(sc.MaxAge).To(Equal(maxAge))
+	g.Expect(sc.MaxBytes).To(Equal(int64(256 << 20)))
+	g.Expect(sc.MaxMsgSize).To(Equal(int32(256 << 10)))
+	g.Expect(sc.Replicas).To(Equal(1))
+	g.Expect(sc.Duplicates).To(Equal(2 * time.Minute))
+
+	cc := consumerInfo(g, js).Config
+	g.Expect(cc.Durable).To(Equal("clickhouse-ingest"))
+	g.Expect(cc.DeliverSubject).To(BeEmpty(), "a pull consumer")
+	g.Expect(cc.DeliverPolicy).To(Equal(jetstream.DeliverAllPolicy))
+	g.Expect(cc.AckPolicy).To(Equal(jetstream.AckExplicitPolicy))
+	g.Expect(cc.AckWait).To(Equal(30 * time.Second))
+	g.Expect(cc.MaxAckPending).To(Equal(100))
+	g.Expect(cc.MaxDeliver).To(Equal(-1))
+}
+
+// publishDuplicates publishes one audit event three times, as webhook retries would, and another once:
+// the stream keeps each auditID once.
+func publishDuplicates(g Gomega, js jetstream.JetStream) {
+	ctx := context.Background()
+	event := func(id string) []byte {
+		return fmt.Appendf(nil, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":%q,"stage":"ResponseComplete","verb":"create"}`, id)
+	}
+	var duplicates []bool
+	for _, id := range []string{"a1b2-0001", "a1b2-0001", "a1b2-0001", "a1b2-0002"} {
+		ack, err := js.Publish(ctx, "audit.k8s.create", event(id), jetstream.WithMsgID(id))
+		g.Expect(err).NotTo(HaveOccurred())
+		duplicates = append(duplicates, ack.Duplicate)
+	}
+	g.Expect(duplicates).To(Equal([]bool{false, true, true, false}))
+	info, err := streamInfo(js)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(info.State.Msgs).To(Equal(uint64(2)))
+}
+
+// pullAndAck pulls the two events with the durable consumer, as the aggregator will, and acks them.
+func pullAndAck(g Gomega, js jetstream.JetStream) {
+	ctx := context.Background()
+	c, err := js.Consumer(ctx, "AUDIT_EVENTS", "clickhouse-ingest")
+	g.Expect(err).NotTo(HaveOccurred())
+	batch, err := c.Fetch(10, jetstream.FetchMaxWait(2*time.Second))
+	g.Expect(err).NotTo(HaveOccurred())
+	var ids []string
+	for msg := range batch.Messages() {
+		ids = append(ids, msg.Headers().Get(jetstream.MsgIDHeader))
+		g.Expect(msg.DoubleAck(ctx)).To(Succeed())
+	}
+	g.Expect(batch.Error()).NotTo(HaveOccurred())
+	g.Expect(ids).To(Equal([]string{"a1b2-0001", "a1b2-0002"}))
+	info := consumerInfo(g, js)
+	g.Expect(info.NumAckPending).To(BeZero())
+	g.Expect(info.NumPending).To(BeZero())
+	g.Expect(info.AckFloor.Stream).To(Equal(uint64(2)))
+}
+
+// expectNoChildWrites runs one more reconciliation and checks that it rewrote neither NACK object.
+func expectNoChildWrites(g Gomega, p *v1alpha1.AuditPipeline) {
+	ctx := context.Background()
+	children := nackChildren(p)
+	before := map[string]string{}
+	for _, obj := range children {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		before[obj.GetName()] = obj.GetResourceVersion()
+	}
+	r := &controller.AuditPipelineReconciler{Client: k8s, APIReader: k8s, WaitInterval: time.Second}
+	_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, obj := range children {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		g.Expect(obj.GetResourceVersion()).To(Equal(before[obj.GetName()]), "%s was rewritten", obj.GetName())
+	}
+}
+
+func nackChildren(p *v1alpha1.AuditPipeline) []client.Object {
+	return []client.Object{
+		&nack.Stream{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name + "-stream"}},
+		&nack.Consumer{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name + "-consumer"}},
+	}
+}
+
+// waitUntilNACKCleanupKnows waits until NACK's cleanup loop has listed obj at least once. NACK's legacy
+// controller acts on a deleted object only if its previous cleanup tick saw it: an object deleted sooner
+// after its creation leaves its stream or consumer behind in JetStream.
+func waitUntilNACKCleanupKnows(obj client.Object) {
+	time.Sleep(time.Until(obj.GetCreationTimestamp().Add(2*nackCleanupPeriod + time.Second)))
+}
+
+// deletePipeline deletes p, waits until it is gone and returns its NACK children.
+func deletePipeline(g Gomega, p *v1alpha1.AuditPipeline) []client.Object {
+	ctx := context.Background()
+	g.Expect(k8s.Delete(ctx, p)).To(Succeed())
+	g.Eventually(func() bool {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(p), &v1alpha1.AuditPipeline{})
+		return apierrors.IsNotFound(err)
+	}, timeout, interval).Should(BeTrue(), "the AuditPipeline should be gone")
+	return nackChildren(p)
+}
