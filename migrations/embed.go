@@ -1,0 +1,8 @@
+package migrations
+
+import "embed"
+
+// FS holds every migration file of this directory; internal/migrate.Load reads and checks them.
+//
+//go:embed *.sql
+var FS embed.FS
