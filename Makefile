@@ -41,7 +41,15 @@ lint: ## Fail on unformatted code, vet findings, or generated files that are out
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
+	$(MAKE) --no-print-directory lint-scripts
 	$(MAKE) --no-print-directory verify-generated
+
+.PHONY: lint-scripts
+lint-scripts: ## Check the shell scripts with bash -n and shellcheck (apt-get install shellcheck).
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck"; exit 1; }
+	scripts=$$(git ls-files --cached --others --exclude-standard '*.sh' .ci/run); \
+	for s in $$scripts; do bash -n "$$s"; done; \
+	shellcheck --external-sources --severity=warning $$scripts
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when `make manifests generate` changes tracked files.

@@ -16,7 +16,7 @@ dest="$cache_root/helm-${version}"
 recipe=2
 ldflags_for() {
   local gomod client_go major minor
-  gomod=$(cd "${TMPDIR:-/tmp}" && GOFLAGS= go mod download -json "helm.sh/helm/v3@${version}" |
+  gomod=$(cd "${TMPDIR:-/tmp}" && GOFLAGS='' go mod download -json "helm.sh/helm/v3@${version}" |
     awk -F'"' '$2 == "GoMod" {print $4}')
   client_go=$(awk '$1 == "k8s.io/client-go" {print $2; exit}' "$gomod")
   if [[ ! "$client_go" =~ ^v0\.([0-9]+)\. ]]; then
@@ -53,7 +53,7 @@ rm -rf "$tmp"
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 ldflags=$(ldflags_for)
-GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS= go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@${version}"
+GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS='' go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@${version}"
 echo "$recipe" >"$tmp/recipe"
 
 # Swap the new binary in with renames, so a concurrent reader never finds the directory half-written.
