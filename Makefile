@@ -79,6 +79,10 @@ helm-check: ## Lint the Helm chart and render it, with default values and with t
 	"$$helm" template auditpipeline-operator $(CHART) --namespace auditpipeline-system --include-crds >/dev/null; \
 	"$$helm" template auditpipeline-operator $(CHART) --namespace auditpipeline-system "$${monitoring[@]}" >/dev/null
 
+.PHONY: test-e2e
+test-e2e: ## Run the end-to-end test on a kind cluster (hack/kind/e2e.sh); fails at once without a Docker engine.
+	bash hack/kind/e2e.sh
+
 ##@ Run
 
 .PHONY: run
