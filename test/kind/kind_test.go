@@ -2,6 +2,7 @@ package kind
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -115,8 +116,11 @@ func TestWebhookAddressIsAStaticClusterIP(t *testing.T) {
 	// The static band of a range of n addresses is min(max(16, n/16), 256) addresses from its start.
 	size := 1 << (bits - ones)
 	band := min(max(16, size/16), 256)
-	offset := int(ip.To4()[2])<<8 | int(ip.To4()[3]) - (int(subnet.IP.To4()[2])<<8 | int(subnet.IP.To4()[3]))
-	if !subnet.Contains(ip) || offset < 11 || offset >= band {
+	if ip.To4() == nil || !subnet.Contains(ip) {
+		t.Fatalf("%s is not an IPv4 address in %s", ip, subnet)
+	}
+	offset := int(binary.BigEndian.Uint32(ip.To4())) - int(binary.BigEndian.Uint32(subnet.IP.To4()))
+	if offset < 11 || offset >= band {
 		t.Errorf("%s is not in the static band of %s (addresses 11 to %d; 10 is kube-dns)", ip, subnet, band-1)
 	}
 	script, err := os.ReadFile(filepath.Join(root, "hack", "kind", "e2e.sh"))
