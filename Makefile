@@ -6,6 +6,7 @@ SHELL := /usr/bin/env bash -o pipefail
 CONTROLLER_GEN := go tool controller-gen
 GO_TEST_FLAGS ?= -count=1 -timeout=30m
 IMG ?= auditpipeline-operator:latest
+CHART := charts/auditpipeline-operator
 
 .PHONY: help
 help: ## Show the targets.
@@ -14,10 +15,14 @@ help: ## Show the targets.
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate the CRDs and RBAC from the API types and markers.
+manifests: ## Generate the CRDs and RBAC from the API types and markers, and copy them into the Helm chart.
 	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./cmd/..." paths="./internal/controller/..." \
 		output:rbac:artifacts:config=config/rbac
+	@# The chart cannot reach outside its folder: it gets byte-identical copies (test/chart checks them).
+	rm -f $(CHART)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART)/crds/
+	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
 
 .PHONY: generate
 generate: ## Generate the DeepCopy methods of the API types.
@@ -36,11 +41,19 @@ lint: ## Fail on unformatted code, vet findings, or generated files that are out
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
+	$(MAKE) --no-print-directory lint-scripts
 	$(MAKE) --no-print-directory verify-generated
+
+.PHONY: lint-scripts
+lint-scripts: ## Check the shell scripts with bash -n and shellcheck (apt-get install shellcheck).
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install shellcheck"; exit 1; }
+	scripts=$$(git ls-files --cached --others --exclude-standard '*.sh' .ci/run); \
+	for s in $$scripts; do bash -n "$$s"; done; \
+	shellcheck --external-sources --severity=warning $$scripts
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when `make manifests generate` changes tracked files.
-	@git diff --exit-code --stat -- api config || \
+	@git diff --exit-code --stat -- api config $(CHART) || \
 		{ echo "generated files are out of date: run 'make manifests generate' and commit the result"; exit 1; }
 
 .PHONY: envtest
@@ -48,10 +61,27 @@ envtest: ## Build (or reuse) the control-plane binaries (cached outside the clon
 	@bash hack/envtest/install.sh
 
 .PHONY: test
-test: manifests generate vet ## Run every test against a real kube-apiserver, etcd and ClickHouse.
+test: manifests generate vet helm-check ## Run every test against a real kube-apiserver, etcd and ClickHouse.
 	@if [ -n "$$CI" ]; then $(MAKE) --no-print-directory verify-generated; fi
-	assets=$$(bash hack/envtest/install.sh); chdb=$$(bash hack/clickhouse/install.sh); \
-	KUBEBUILDER_ASSETS="$$assets" CHDB_LIB="$$chdb" go test $(GO_TEST_FLAGS) ./...
+	assets=$$(bash hack/envtest/install.sh); chdb=$$(bash hack/clickhouse/install.sh); helm=$$(bash hack/tools/helm.sh); \
+	KUBEBUILDER_ASSETS="$$assets" CHDB_LIB="$$chdb" HELM="$$helm" go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: helm
+helm: ## Build (or reuse) helm (cached outside the clone) and print its path.
+	@bash hack/tools/helm.sh
+
+.PHONY: helm-check
+helm-check: ## Lint the Helm chart and render it, with default values and with the monitoring objects on.
+	helm=$$(bash hack/tools/helm.sh); \
+	monitoring=(--set serviceMonitor.enabled=true --set prometheusRule.enabled=true); \
+	"$$helm" lint --strict $(CHART); \
+	"$$helm" lint --strict $(CHART) "$${monitoring[@]}"; \
+	"$$helm" template auditpipeline-operator $(CHART) --namespace auditpipeline-system --include-crds >/dev/null; \
+	"$$helm" template auditpipeline-operator $(CHART) --namespace auditpipeline-system "$${monitoring[@]}" >/dev/null
+
+.PHONY: test-e2e
+test-e2e: ## Run the end-to-end test on a kind cluster (hack/kind/e2e.sh); fails at once without a Docker engine.
+	bash hack/kind/e2e.sh
 
 ##@ Run
 

@@ -1,0 +1,101 @@
+package chart
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// TestPrometheusRuleAlerts checks the alerts' expressions: they use the operator's metrics
+// (auditpipeline_condition from internal/controller/metrics.go, controller-runtime's reconcile errors of
+// the controller named "auditpipeline") and condition types that exist in the API.
+func TestPrometheusRuleAlerts(t *testing.T) {
+	r := release{name: "alerts", namespace: "chart-alerts", args: withMonitoring}
+	rule := find(t, r.render(t), "PrometheusRule", "alerts-auditpipeline-operator")
+	groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups")
+	if len(groups) != 1 {
+		t.Fatalf("groups: %v", groups)
+	}
+	rules, _, _ := unstructured.NestedSlice(groups[0].(map[string]any), "rules")
+	got := map[string]map[string]any{}
+	for _, r := range rules {
+		m := r.(map[string]any)
+		got[m["alert"].(string)] = m
+	}
+	condition := func(typ, status string) string {
+		return fmt.Sprintf(`auditpipeline_condition{type="%s",status="%s"}`, typ, status)
+	}
+	want := map[string]struct{ expr, forDuration string }{
+		"AuditPipelineNotReady":      {condition(v1alpha1.ConditionReady, "True") + " == 0", "15m"},
+		"AuditPipelineStalled":       {condition(v1alpha1.ConditionStalled, "True") + " == 1", "5m"},
+		"AuditPipelineSchemaStalled": {condition(v1alpha1.ConditionSchemaReady, "False") + " == 1", "15m"},
+		"AuditPipelineReconcileErrors": {`sum by (namespace, pod) (rate(controller_runtime_reconcile_errors_total` +
+			`{controller="auditpipeline",namespace="chart-alerts"}[5m])) > 0`, "15m"},
+	}
+	if len(got) != len(want) {
+		t.Errorf("alerts %v, want %d", keys(got), len(want))
+	}
+	for name, w := range want {
+		a, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("no alert %s", name)
+		case a["expr"] != w.expr:
+			t.Errorf("%s: expr %q, want %q", name, a["expr"], w.expr)
+		case a["for"] != w.forDuration:
+			t.Errorf("%s: for %v, want %s", name, a["for"], w.forDuration)
+		}
+		if ok {
+			if sev, _, _ := unstructured.NestedString(a, "labels", "severity"); sev == "" {
+				t.Errorf("%s has no severity", name)
+			}
+			if s, _, _ := unstructured.NestedString(a, "annotations", "summary"); !strings.Contains(s, "{{ $labels.") && name != "AuditPipelineReconcileErrors" {
+				t.Errorf("%s: summary %q does not name the pipeline", name, s)
+			}
+		}
+	}
+}
+
+// TestServiceMonitorScrapesMetricsService checks that the ServiceMonitor selects the metrics Service and
+// scrapes it over HTTPS with a token, keeping the pipelines' own namespace label (honorLabels).
+func TestServiceMonitorScrapesMetricsService(t *testing.T) {
+	r := release{name: "scrape", namespace: "chart-scrape", args: withMonitoring}
+	objs := r.render(t)
+	sm := find(t, objs, "ServiceMonitor", "scrape-auditpipeline-operator")
+	svc := find(t, objs, "Service", "scrape-auditpipeline-operator-metrics")
+	selector, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	if len(selector) == 0 {
+		t.Fatal("the ServiceMonitor selects every Service")
+	}
+	for k, v := range selector {
+		if svc.GetLabels()[k] != v {
+			t.Errorf("the ServiceMonitor selects %s=%s, which the metrics Service lacks", k, v)
+		}
+	}
+	namespaces, _, _ := unstructured.NestedStringSlice(sm.Object, "spec", "namespaceSelector", "matchNames")
+	if len(namespaces) != 1 || namespaces[0] != svc.GetNamespace() {
+		t.Errorf("namespaceSelector %v, want [%s]", namespaces, svc.GetNamespace())
+	}
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	if len(endpoints) != 1 {
+		t.Fatalf("endpoints: %v", endpoints)
+	}
+	ep := endpoints[0].(map[string]any)
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if ep["port"] != ports[0].(map[string]any)["name"] || ep["scheme"] != "https" || ep["honorLabels"] != true ||
+		ep["bearerTokenFile"] == nil {
+		t.Errorf("endpoint %v: want the Service's port by name, https, honorLabels and a bearer token", ep)
+	}
+}
+
+func keys(m map[string]map[string]any) []string {
+	var k []string
+	for name := range m {
+		k = append(k, name)
+	}
+	return k
+}
