@@ -80,6 +80,7 @@ func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr 
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Recorder:     mgr.GetEventRecorder("auditpipeline-operator"),
+		Identity:     os.Getenv("POD_NAME"),
 		WaitInterval: waitInterval,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {

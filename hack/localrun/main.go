@@ -22,7 +22,9 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -170,7 +172,7 @@ func pointAt(obj *unstructured.Unstructured, ch *chtest.Server) error {
 
 // watchStatus prints every pipeline's status whenever it changes.
 func watchStatus(ctx context.Context, c client.Client, out io.Writer, exitWhenObserved bool) error {
-	last := ""
+	last, listed := "", false
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -181,6 +183,12 @@ func watchStatus(ctx context.Context, c client.Client, out io.Writer, exitWhenOb
 		if text := render(list.Items); text != last {
 			fmt.Fprintf(out, "\n%s%s", time.Now().Format(time.TimeOnly), text)
 			last = text
+		}
+		if allObserved(list.Items) && !listed {
+			for i := range list.Items {
+				listChildren(ctx, c, &list.Items[i], out)
+			}
+			listed = true
 		}
 		if exitWhenObserved && allObserved(list.Items) {
 			return nil
@@ -213,8 +221,50 @@ func render(items []v1alpha1.AuditPipeline) string {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, c.Message)
 		}
 		_ = tw.Flush()
+		if sc := p.Status.Schema; sc != nil {
+			fmt.Fprintf(&b, "  Schema %s:", sc.Summary)
+			for _, a := range sc.Applied {
+				fmt.Fprintf(&b, " %s (%s)", a.Name, a.Checksum)
+			}
+			fmt.Fprintln(&b)
+		}
 	}
 	return b.String()
+}
+
+// childKinds are the kinds of the objects the operator renders, listed once the pipeline is observed.
+var childKinds = []string{"ClickHouseInstallation", "Stream", "Consumer", "ConfigMap", "Service", "DaemonSet",
+	"StatefulSet", "PodDisruptionBudget"}
+
+// listChildren prints the objects labelled as p's children, kind by kind.
+func listChildren(ctx context.Context, c client.Client, p *v1alpha1.AuditPipeline, out io.Writer) {
+	fmt.Fprintf(out, "  Objects rendered for %s/%s:\n", p.Namespace, p.Name)
+	for _, kind := range childKinds {
+		var list metav1.PartialObjectMetadataList
+		list.SetGroupVersionKind(childGVK(kind))
+		if err := c.List(ctx, &list, client.InNamespace(p.Namespace),
+			client.MatchingLabels{controller.LabelPipeline: p.Name}); err != nil {
+			continue
+		}
+		for _, o := range list.Items {
+			fmt.Fprintf(out, "    %s/%s\n", kind, o.Name)
+		}
+	}
+}
+
+func childGVK(kind string) schema.GroupVersionKind {
+	gv := map[string]schema.GroupVersion{
+		"ClickHouseInstallation": {Group: "clickhouse.altinity.com", Version: "v1"},
+		"Stream":                 {Group: "jetstream.nats.io", Version: "v1beta2"},
+		"Consumer":               {Group: "jetstream.nats.io", Version: "v1beta2"},
+		"DaemonSet":              {Group: "apps", Version: "v1"},
+		"StatefulSet":            {Group: "apps", Version: "v1"},
+		"PodDisruptionBudget":    {Group: "policy", Version: "v1"},
+	}[kind]
+	if gv.Version == "" {
+		gv.Version = "v1"
+	}
+	return gv.WithKind(kind + "List")
 }
 
 func writeKubeconfig(env *testenv.Env, path string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,12 +24,19 @@ func TestLocalRunShowsTheSampleWithStatus(t *testing.T) {
 	if err := run(ctx, opts, &out); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
+	for _, re := range []string{`ClickHouseReady\s+True\s+Ready\s`, `SchemaReady\s+True\s+Applied\s`} {
+		if !regexp.MustCompile(re).MatchString(out.String()) {
+			t.Errorf("output does not match %s:\n%s", re, out.String())
+		}
+	}
 	for _, want := range []string{
 		"applied AuditPipeline default/local",
 		"AuditPipeline default/local (generation 1, observed 1)",
 		"ClickHouse serves the native protocol on 127.0.0.1:",
-		"ClickHouseReady  True     Ready",
-		"SchemaReady", "StreamReady", "CollectorReady", "AggregatorReady",
+		"Schema 1/1: 00001_events.sql (sha256:",
+		"Objects rendered for default/local:", "Stream/local-stream", "DaemonSet/local-collector",
+		"StatefulSet/local-aggregator",
+		"StreamReady", "CollectorReady", "AggregatorReady",
 		"Ready            False",
 		"Stopping the local ClickHouse.",
 		"Stopping the local control plane.",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"time"
 
 	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
@@ -40,6 +41,10 @@ type AuditPipelineReconciler struct {
 
 	// Recorder emits Events on condition transitions.
 	Recorder events.EventRecorder
+
+	// Identity names this operator instance (its pod name) in the schema lock, so another migrator that
+	// finds the lock held can tell who holds it. Empty means the host name.
+	Identity string
 
 	// WaitInterval is the base delay before a pipeline that waits for a component is looked at again;
 	// a jitter of up to 50% is added. Zero means 10s.
@@ -163,6 +168,16 @@ func (r *AuditPipelineReconciler) event(p *v1alpha1.AuditPipeline, eventType, re
 	if r.Recorder != nil {
 		r.Recorder.Eventf(p, nil, eventType, reason, action, note, args...)
 	}
+}
+
+func (r *AuditPipelineReconciler) identity() string {
+	if r.Identity != "" {
+		return r.Identity
+	}
+	if host, err := os.Hostname(); err == nil {
+		return host
+	}
+	return "auditpipeline-operator"
 }
 
 func (r *AuditPipelineReconciler) jitteredWait() time.Duration {

@@ -2,20 +2,146 @@ package controller
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/clickhouse"
+	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render"
+	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
+	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
-// reconcileSchema migrates the ClickHouse schema to the target version and reports SchemaReady.
-func (r *AuditPipelineReconciler) reconcileSchema(_ context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
+// embeddedMigrations are the migrations this binary ships, loaded and checked once. An error here is a
+// defect of the build, reported on every pipeline.
+var embeddedMigrations = sync.OnceValues(func() ([]migrate.Migration, error) {
+	return migrate.Load(migrations.FS)
+})
+
+// reconcileSchema migrates the pipeline's database up to spec.schema.targetVersion and reports the
+// schema in status.schema and SchemaReady. Nothing is applied when any applied version no longer matches
+// the file this operator ships.
+func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
 	if !apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionClickHouseReady) {
 		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonWaitingForClickHouse,
 			"waiting for ClickHouseReady before migrating the schema")
 		return ctrl.Result{}, nil
 	}
-	markNotImplemented(p, v1alpha1.ConditionSchemaReady, "the schema migration")
-	return ctrl.Result{}, nil
+	ms, err := embeddedMigrations()
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("load the embedded migrations: %w", err)
+	}
+	ep, err := r.clickHouseEndpoint(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	db := clickhouse.OpenDB(ep)
+	defer func() { _ = db.Close() }()
+	m, err := migrate.New(db, ms, r.migrateOptions(ctx, p))
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("prepare migrations: %w", err)
+	}
+	report, err := m.Up(ctx, p.Spec.Schema.TargetVersion)
+	p.Status.Schema = schemaStatus(p.Status.Schema, report, err)
+	return r.schemaOutcome(p, report, err)
+}
+
+// migrateOptions describe the pipeline's ClickHouse to the migration engine.
+func (r *AuditPipelineReconciler) migrateOptions(ctx context.Context, p *v1alpha1.AuditPipeline) migrate.Options {
+	ch := &p.Spec.ClickHouse
+	opts := migrate.Options{
+		Database: ch.Database,
+		Owner:    fmt.Sprintf("%s/%s/%s", r.identity(), p.Namespace, p.Name),
+		OnApplied: func(a migrate.Applied) {
+			logf.FromContext(ctx).Info("schema migration applied", "version", a.Version, "name", a.Name,
+				"checksum", a.Checksum, "duration", a.Duration)
+			r.event(p, corev1.EventTypeNormal, v1alpha1.ReasonApplied, "Migrate",
+				"applied schema version %d (%s, %s) in %s", a.Version, a.Name, a.Checksum, a.Duration.Round(time.Millisecond))
+		},
+	}
+	if m := ch.Managed; m != nil {
+		opts.StoragePolicy = tiering.PolicyName
+		if m.Replicas > 1 || m.Shards > 1 {
+			opts.Cluster = render.ClickHouseCluster
+			opts.Replicated = m.Replicas > 1
+		}
+	} else if ch.External != nil {
+		opts.Cluster = ch.External.Cluster
+	}
+	return opts
+}
+
+// schemaOutcome sets SchemaReady from the result of a migration attempt and decides how to go on.
+func (r *AuditPipelineReconciler) schemaOutcome(p *v1alpha1.AuditPipeline, report *migrate.Report, err error) (ctrl.Result, error) {
+	var checksum *migrate.ChecksumError
+	var locked *migrate.LockedError
+	var failed *migrate.MigrationError
+	switch {
+	case err == nil && report != nil && report.Current >= report.Target:
+		setCondition(p, v1alpha1.ConditionSchemaReady, metav1.ConditionTrue, v1alpha1.ReasonApplied,
+			fmt.Sprintf("schema at version %d, the target; %d migrations applied", report.Current, len(report.Applied)))
+		return ctrl.Result{}, nil
+	case err == nil:
+		return ctrl.Result{}, fmt.Errorf("migration ended below its target without an error")
+	case errors.Is(err, migrate.ErrInvalidTarget):
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonInvalidSpec,
+			"spec.schema.targetVersion: %v", err)
+		return ctrl.Result{}, nil
+	case errors.As(err, &checksum):
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonChecksumMismatch,
+			"%v; nothing was applied (see docs/migrations.md, \"What the checksum protects\")", err)
+		return ctrl.Result{}, nil
+	case errors.As(err, &locked):
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonLocked, "%v", err)
+		wait := time.Until(locked.Until)
+		if wait < time.Second {
+			wait = time.Second
+		}
+		return ctrl.Result{RequeueAfter: wait + r.jitteredWait()/10}, nil
+	case errors.As(err, &failed):
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrationFailed, "%v", err)
+		return ctrl.Result{}, fmt.Errorf("migrate schema: %w", err)
+	default:
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrationFailed, "%v", err)
+		return ctrl.Result{}, fmt.Errorf("migrate schema: %w", err)
+	}
+}
+
+// schemaStatus turns a migration report into status.schema. Without a report (the state could not be
+// read), the last known status stays and only lastError changes.
+func schemaStatus(prev *v1alpha1.SchemaStatus, report *migrate.Report, err error) *v1alpha1.SchemaStatus {
+	st := &v1alpha1.SchemaStatus{}
+	if prev != nil {
+		st = prev.DeepCopy()
+	}
+	st.LastError = ""
+	if err != nil {
+		st.LastError = err.Error()
+	}
+	if report == nil {
+		return st
+	}
+	st.CurrentVersion, st.TargetVersion = report.Current, report.Target
+	st.Summary = fmt.Sprintf("%d/%d", report.Current, report.Target)
+	st.Applied = make([]v1alpha1.AppliedMigration, 0, len(report.Applied))
+	for _, a := range report.Applied {
+		st.Applied = append(st.Applied, v1alpha1.AppliedMigration{
+			Version: a.Version, Name: a.Name, Checksum: a.Checksum,
+			AppliedAt: metav1.NewTime(a.AppliedAt), Duration: metav1.Duration{Duration: a.Duration},
+		})
+	}
+	st.Pending = nil
+	for _, pm := range report.Pending {
+		st.Pending = append(st.Pending, v1alpha1.PendingMigration{Version: pm.Version, Name: pm.Name})
+	}
+	return st
 }

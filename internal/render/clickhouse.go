@@ -19,6 +19,8 @@ const (
 	ClickHouseCluster = "audit"
 	// KeeperClientPort is the ZooKeeper-protocol port of a ClickHouseKeeperInstallation.
 	KeeperClientPort = 2181
+	// KeeperMapPathPrefix is the Keeper path of KeeperMap tables on a replicated installation.
+	KeeperMapPathPrefix = "/keeper_map_tables"
 
 	chPodTemplate    = "clickhouse"
 	chDataVolume     = "data"
@@ -71,6 +73,8 @@ func ClickHouseInstallation(p *v1alpha1.AuditPipeline) (*altinity.ClickHouseInst
 	if m.Replicas > 1 {
 		chi.Spec.Configuration.Zookeeper = &altinity.Zookeeper{Nodes: []altinity.ZookeeperNode{
 			{Host: KeeperServiceName(p), Port: KeeperClientPort}}}
+		// KeeperMap tables (the schema migrations' lock) live under this Keeper path.
+		chi.Spec.Configuration.Settings = map[string]string{"keeper_map_path_prefix": KeeperMapPathPrefix}
 	}
 	return chi, nil
 }

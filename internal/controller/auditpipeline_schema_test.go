@@ -1,0 +1,137 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+)
+
+// pipelineOn is a pipeline whose external ClickHouse is srv, logging in as its password-less default
+// user (a wrong password would make the test server abort), with the given database.
+func pipelineOn(t *testing.T, srv *chtest.Server, ns, name, database string) *v1alpha1.AuditPipeline {
+	t.Helper()
+	host, port, err := net.SplitHostPort(srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nativePort, _ := strconv.Atoi(port)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "clickhouse-auth", Namespace: ns},
+		Data: map[string][]byte{"password": {}}}
+	if err := k8s.Create(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	p := pipeline(ns, name)
+	p.Spec.ClickHouse.Credentials.Username = "default"
+	p.Spec.ClickHouse.External.Hosts = []string{host}
+	p.Spec.ClickHouse.External.NativePort = int32(nativePort)
+	p.Spec.ClickHouse.Database = database
+	return p
+}
+
+// poke makes the reconciler look at p again without changing its spec.
+func poke(g Gomega, p *v1alpha1.AuditPipeline, value string) {
+	cur, err := fetch(p)()
+	g.Expect(err).NotTo(HaveOccurred())
+	if cur.Annotations == nil {
+		cur.Annotations = map[string]string{}
+	}
+	cur.Annotations["test/poke"] = value
+	g.Expect(k8s.Update(context.Background(), cur)).To(Succeed())
+}
+
+func TestSchemaIsMigratedRecordedAndGuarded(t *testing.T) {
+	ms, err := embeddedMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := ms[len(ms)-1].Version
+	srv := chtest.New(t, chtest.Options{Keeper: true})
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	p := pipelineOn(t, srv, ns, "schema", "audit_schema")
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+
+	// Every embedded migration is applied and recorded with its checksum, in status and in ClickHouse.
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(conditionOf(cur, v1alpha1.ConditionSchemaReady)).To(Equal("True/" + v1alpha1.ReasonApplied))
+		s := cur.Status.Schema
+		g.Expect(s).NotTo(BeNil())
+		g.Expect(s.CurrentVersion).To(Equal(latest))
+		g.Expect(s.TargetVersion).To(Equal(latest))
+		g.Expect(s.Summary).To(Equal(fmt.Sprintf("%d/%d", latest, latest)))
+		g.Expect(s.Applied).To(HaveLen(len(ms)))
+		for i, a := range s.Applied {
+			g.Expect(a.Version).To(Equal(ms[i].Version))
+			g.Expect(a.Name).To(Equal(ms[i].Name))
+			g.Expect(a.Checksum).To(Equal(ms[i].Checksum))
+			g.Expect(a.AppliedAt.IsZero()).To(BeFalse())
+		}
+		g.Expect(s.Pending).To(BeEmpty())
+		g.Expect(s.LastError).To(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+	conn, err := srv.Conn("default")
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = conn.Close() })
+	var tables uint64
+	g.Expect(conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = 'audit_schema' AND name = 'events'").Scan(&tables)).To(Succeed())
+	g.Expect(tables).To(Equal(uint64(1)))
+
+	// Each applied version was announced with an Event.
+	g.Eventually(func(g Gomega) {
+		var evs eventsv1.EventList
+		g.Expect(k8s.List(ctx, &evs, client.InNamespace(ns))).To(Succeed())
+		n := 0
+		for _, e := range evs.Items {
+			if e.Regarding.Name == p.Name && e.Reason == v1alpha1.ReasonApplied && e.Action == "Migrate" {
+				n++
+			}
+		}
+		g.Expect(n).To(Equal(len(ms)))
+	}, timeout, interval).Should(Succeed())
+
+	// Someone changes what the database says was applied: the operator refuses to go on and stalls.
+	g.Expect(conn.Exec(ctx, "INSERT INTO audit_schema.schema_migrations_checksums (version, name, checksum, applied_at, duration_ms, applied_by) "+
+		"VALUES (1, ?, 'sha256:0000', now64(3) + 1, 0, 'test')", ms[0].Name)).To(Succeed())
+	poke(g, p, "checksum")
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(conditionOf(cur, v1alpha1.ConditionSchemaReady)).To(Equal("False/" + v1alpha1.ReasonChecksumMismatch))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("True/" + v1alpha1.ReasonChecksumMismatch))
+		c := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionSchemaReady)
+		g.Expect(c.Message).To(ContainSubstring(ms[0].Name))
+		g.Expect(cur.Status.Schema.LastError).NotTo(BeEmpty())
+	}, timeout, interval).Should(Succeed())
+}
+
+func TestSchemaTargetBeyondTheShippedMigrationsStalls(t *testing.T) {
+	srv := chtest.New(t, chtest.Options{})
+	g := NewWithT(t)
+	ns := newNamespace(t)
+	p := pipelineOn(t, srv, ns, "target", "audit_target")
+	p.Spec.Schema.TargetVersion = "9999"
+	g.Expect(k8s.Create(context.Background(), p)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(conditionOf(cur, v1alpha1.ConditionSchemaReady)).To(Equal("False/" + v1alpha1.ReasonInvalidSpec))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(HavePrefix("True/"))
+		c := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionSchemaReady)
+		g.Expect(c.Message).To(ContainSubstring("spec.schema.targetVersion"))
+	}, timeout, interval).Should(Succeed())
+}
