@@ -46,13 +46,22 @@ func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alph
 	}
 	db := clickhouse.OpenDB(ep)
 	defer func() { _ = db.Close() }()
-	m, err := migrate.New(db, ms, r.migrateOptions(ctx, p))
+	opts := r.migrateOptions(ctx, p)
+	m, err := migrate.New(db, ms, opts)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("prepare migrations: %w", err)
 	}
 	report, err := m.Up(ctx, p.Spec.Schema.TargetVersion)
 	p.Status.Schema = schemaStatus(p.Status.Schema, report, err)
-	return r.schemaOutcome(p, report, err)
+	res, err := r.schemaOutcome(p, report, err)
+	if err != nil || !apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionSchemaReady) {
+		return res, err
+	}
+	if err := r.reconcileRetention(ctx, db, p, opts); err != nil {
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrationFailed, "%v", err)
+		return ctrl.Result{}, err
+	}
+	return res, nil
 }
 
 // migrateOptions describe the pipeline's ClickHouse to the migration engine.

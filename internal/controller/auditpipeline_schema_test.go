@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -102,6 +103,21 @@ func TestSchemaIsMigratedRecordedAndGuarded(t *testing.T) {
 			}
 		}
 		g.Expect(n).To(Equal(len(ms)))
+	}, timeout, interval).Should(Succeed())
+
+	// Retention is reconciled on the live table: no TTL until the spec asks for one, then exactly that.
+	cur, err := fetch(p)()
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cur.Status.ClickHouse.TTL).To(BeEmpty())
+	cur.Spec.ClickHouse.Retention = &v1alpha1.RetentionSpec{DeleteAfter: &metav1.Duration{Duration: 365 * 24 * time.Hour}}
+	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(cur.Status.ClickHouse.TTL).To(Equal("toDateTime(event_time) + toIntervalDay(365)"))
+		var engine string
+		g.Expect(conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = 'audit_schema' AND name = 'events'").Scan(&engine)).To(Succeed())
+		g.Expect(engine).To(ContainSubstring(" TTL toDateTime(event_time) + toIntervalDay(365) "))
 	}, timeout, interval).Should(Succeed())
 
 	// Someone changes what the database says was applied: the operator refuses to go on and stalls.

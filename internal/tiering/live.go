@@ -1,0 +1,145 @@
+package tiering
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EventTimeColumn is the TTL expression of the events table's time: its event_time column as DateTime.
+const EventTimeColumn = "toDateTime(event_time)"
+
+// Table names a live table whose TTL is reconciled.
+type Table struct {
+	Database string
+	Name     string
+	// OnCluster, when set, runs the ALTER on every node of this cluster (not for a Replicated
+	// database, which replicates the ALTER itself).
+	OnCluster string
+}
+
+// TTLResult says what ReconcileTTL found and did.
+type TTLResult struct {
+	// InForce is the table's TTL after the call, as ClickHouse formats it; empty for none.
+	InForce string
+	// Changed is true when the TTL was modified or removed.
+	Changed bool
+	// Materialized is true when existing parts were rewritten because a rule got shorter or new.
+	Materialized bool
+}
+
+// ReconcileTTL makes the table's TTL equal desired (as rendered by TTL; empty removes it). It reads the
+// TTL in force first and changes nothing when it already equals desired in ClickHouse's own formatting.
+// Existing data is re-evaluated (MATERIALIZE) only when a rule gets shorter or appears, since that is
+// when rows already stored must move or go; a longer rule applies to new parts and merges without
+// rewriting the table.
+func ReconcileTTL(ctx context.Context, db *sql.DB, t Table, desired string) (TTLResult, error) {
+	current, err := liveTTL(ctx, db, t)
+	if err != nil {
+		return TTLResult{}, err
+	}
+	want := ""
+	if desired != "" {
+		if want, err = canonicalTTL(ctx, db, desired); err != nil {
+			return TTLResult{}, err
+		}
+	}
+	if current == want {
+		return TTLResult{InForce: current}, nil
+	}
+	target := fmt.Sprintf("%s.%s", t.Database, t.Name)
+	if t.OnCluster != "" {
+		target += " ON CLUSTER " + t.OnCluster
+	}
+	if want == "" {
+		if _, err := db.ExecContext(ctx, "ALTER TABLE "+target+" REMOVE TTL"); err != nil {
+			return TTLResult{}, fmt.Errorf("remove TTL of %s.%s: %w", t.Database, t.Name, err)
+		}
+		return TTLResult{Changed: true}, nil
+	}
+	materialize := Shortens(current, want)
+	stmt := fmt.Sprintf("ALTER TABLE %s MODIFY TTL %s SETTINGS materialize_ttl_after_modify = %d", target, desired, boolInt(materialize))
+	if _, err := db.ExecContext(ctx, stmt); err != nil {
+		return TTLResult{}, fmt.Errorf("modify TTL of %s.%s: %w", t.Database, t.Name, err)
+	}
+	return TTLResult{InForce: want, Changed: true, Materialized: materialize}, nil
+}
+
+func liveTTL(ctx context.Context, db *sql.DB, t Table) (string, error) {
+	var engineFull string
+	err := db.QueryRowContext(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?",
+		t.Database, t.Name).Scan(&engineFull)
+	if err != nil {
+		return "", fmt.Errorf("read the TTL of %s.%s: %w", t.Database, t.Name, err)
+	}
+	return TTLOfEngine(engineFull), nil
+}
+
+// canonicalTTL asks the server how it formats a TTL, so that the comparison with the TTL in force does
+// not depend on spacing, the default DELETE, or the server version's formatting.
+func canonicalTTL(ctx context.Context, db *sql.DB, ttl string) (string, error) {
+	var formatted string
+	if err := db.QueryRowContext(ctx, "SELECT formatQuerySingleLine(?)", "ALTER TABLE t MODIFY TTL "+ttl).Scan(&formatted); err != nil {
+		return "", fmt.Errorf("format TTL %q: %w", ttl, err)
+	}
+	return TTLOfFormattedAlter(formatted)
+}
+
+// TTLOfEngine extracts the TTL clause from system.tables.engine_full; empty when there is none.
+func TTLOfEngine(engineFull string) string {
+	_, after, found := strings.Cut(engineFull, " TTL ")
+	if !found {
+		return ""
+	}
+	ttl, _, _ := strings.Cut(after, " SETTINGS ")
+	return strings.TrimSpace(ttl)
+}
+
+// TTLOfFormattedAlter extracts the TTL from formatQuerySingleLine('ALTER TABLE t MODIFY TTL ...').
+func TTLOfFormattedAlter(formatted string) (string, error) {
+	_, after, found := strings.Cut(formatted, "MODIFY TTL ")
+	if !found {
+		return "", fmt.Errorf("unexpected formatting of a TTL: %q", formatted)
+	}
+	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(after), ")")), nil
+}
+
+var ttlRule = regexp.MustCompile(`\+ toInterval(Day|Hour|Minute|Second)\((\d+)\)( TO VOLUME '([^']+)')?`)
+
+// rules maps each rule of a formatted TTL ("delete", or "volume:<name>") to its age.
+func rules(ttl string) map[string]time.Duration {
+	unit := map[string]time.Duration{"Day": 24 * time.Hour, "Hour": time.Hour, "Minute": time.Minute, "Second": time.Second}
+	out := map[string]time.Duration{}
+	for _, m := range ttlRule.FindAllStringSubmatch(ttl, -1) {
+		n, _ := strconv.ParseInt(m[2], 10, 64)
+		key := "delete"
+		if m[4] != "" {
+			key = "volume:" + m[4]
+		}
+		out[key] = time.Duration(n) * unit[m[1]]
+	}
+	return out
+}
+
+// Shortens reports whether going from the TTL current to desired makes any rule apply sooner: a rule
+// that is new, or whose age is smaller. Stored rows must then be re-evaluated.
+func Shortens(current, desired string) bool {
+	before := rules(current)
+	for key, age := range rules(desired) {
+		if was, ok := before[key]; !ok || age < was {
+			return true
+		}
+	}
+	return false
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
