@@ -37,12 +37,14 @@ func TestExternalClickHouseIsChecked(t *testing.T) {
 	p.Spec.ClickHouse.External.Hosts = []string{host}
 	g.Expect(k8s.Create(ctx, p)).To(Succeed())
 
-	// Nothing listens on the pipeline's port yet: ClickHouse is unreachable, retried with backoff.
+	// Nothing listens on the pipeline's port yet: ClickHouse is unreachable, retried with backoff, and
+	// the schema waits for it.
 	g.Eventually(func(g Gomega) {
 		cur, err := fetch(p)()
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(conditionOf(cur, v1alpha1.ConditionClickHouseReady)).To(Equal("False/" + v1alpha1.ReasonUnreachable))
 		g.Expect(conditionOf(cur, v1alpha1.ConditionReady)).To(Equal("False/" + v1alpha1.ReasonReconcileFailed))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionSchemaReady)).To(Equal("False/" + v1alpha1.ReasonWaitingForClickHouse))
 	}, timeout, interval).Should(Succeed())
 
 	// Pointed at the real server, the pipeline sees it answer with its version.
@@ -58,5 +60,7 @@ func TestExternalClickHouseIsChecked(t *testing.T) {
 		g.Expect(c.Message).To(MatchRegexp(`^ClickHouse 26\.\d+\.\S+ answers at `))
 		g.Expect(cur.Status.ClickHouse.Mode).To(Equal("External"))
 		g.Expect(cur.Status.ClickHouse.NativeEndpoint).To(Equal(srv.Addr))
+		// Once ClickHouse answers, the schema that waited for it is migrated.
+		g.Expect(conditionOf(cur, v1alpha1.ConditionSchemaReady)).To(Equal("True/" + v1alpha1.ReasonApplied))
 	}, timeout, interval).Should(Succeed())
 }
