@@ -61,6 +61,10 @@ migration-new: ## Create migrations/NNNNN_<NAME>.sql, the next schema migration,
 	@if [ -z "$(NAME)" ]; then echo "usage: make migration-new NAME=some_name (lower-case letters, digits, _)"; exit 2; fi
 	go run ./hack/migration-new -dir migrations '$(NAME)'
 
+.PHONY: migrate-local
+migrate-local: ## Apply the embedded migrations to a local ClickHouse and show the schema status (ARGS=-keep keeps it running).
+	go run ./hack/migrate-local $(ARGS)
+
 .PHONY: envtest
 envtest: ## Build (or reuse) the control-plane binaries (cached outside the clone) and print their directory.
 	@bash hack/envtest/install.sh
