@@ -56,6 +56,15 @@ verify-generated: manifests generate ## Fail when `make manifests generate` chan
 	@git diff --exit-code --stat -- api config $(CHART) || \
 		{ echo "generated files are out of date: run 'make manifests generate' and commit the result"; exit 1; }
 
+.PHONY: migration-new
+migration-new: ## Create migrations/NNNNN_<NAME>.sql, the next schema migration, from a commented template.
+	@if [ -z "$(NAME)" ]; then echo "usage: make migration-new NAME=some_name (lower-case letters, digits, _)"; exit 2; fi
+	go run ./hack/migration-new -dir migrations '$(NAME)'
+
+.PHONY: migrate-local
+migrate-local: ## Apply the embedded migrations to a local ClickHouse and show the schema status (ARGS=-keep keeps it running).
+	go run ./hack/migrate-local $(ARGS)
+
 .PHONY: envtest
 envtest: ## Build (or reuse) the control-plane binaries (cached outside the clone) and print their directory.
 	@bash hack/envtest/install.sh

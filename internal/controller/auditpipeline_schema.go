@@ -89,13 +89,22 @@ func (r *AuditPipelineReconciler) migrateOptions(ctx context.Context, p *v1alpha
 	return opts
 }
 
-// schemaOutcome sets SchemaReady from the result of a migration attempt and decides how to go on.
+// schemaOutcome sets SchemaReady from the result of a migration attempt and decides how to go on. A
+// schema already above the target is InvalidSpec (the pipeline stalls): the operator never migrates
+// down, so the spec must change.
 func (r *AuditPipelineReconciler) schemaOutcome(p *v1alpha1.AuditPipeline, report *migrate.Report, err error) (ctrl.Result, error) {
 	var checksum *migrate.ChecksumError
 	var locked *migrate.LockedError
 	var failed *migrate.MigrationError
 	switch {
-	case err == nil && report != nil && report.Current >= report.Target:
+	case err == nil && report != nil && report.Current > report.Target:
+		// Up applies nothing above the target and the operator never migrates down: the spec asks for a
+		// schema older than the database's, which only a change of the spec can settle.
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonInvalidSpec,
+			"spec.schema.targetVersion %d is below the applied version %d: the operator never migrates down; set it to %d or %s",
+			report.Target, report.Current, report.Current, migrate.LatestTarget)
+		return ctrl.Result{}, nil
+	case err == nil && report != nil && report.Current == report.Target:
 		setCondition(p, v1alpha1.ConditionSchemaReady, metav1.ConditionTrue, v1alpha1.ReasonApplied,
 			fmt.Sprintf("schema at version %d, the target; %d migrations applied", report.Current, len(report.Applied)))
 		return ctrl.Result{}, nil
