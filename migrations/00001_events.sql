@@ -18,6 +18,7 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.events{{.OnCluster}}
     stage               LowCardinality(String),
     level               LowCardinality(String),
     verb                LowCardinality(String),
+    request_uri         String CODEC(ZSTD(1)),
     user                LowCardinality(String),
     user_uid            String CODEC(ZSTD(1)),
     user_groups         Array(LowCardinality(String)),

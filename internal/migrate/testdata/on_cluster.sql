@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS audit.events ON CLUSTER `audit-prod`
     stage               LowCardinality(String),
     level               LowCardinality(String),
     verb                LowCardinality(String),
+    request_uri         String CODEC(ZSTD(1)),
     user                LowCardinality(String),
     user_uid            String CODEC(ZSTD(1)),
     user_groups         Array(LowCardinality(String)),

@@ -16,36 +16,60 @@ type Column struct {
 	Expr string
 }
 
-// clickHouseTime formats a VRL timestamp the way ClickHouse parses a DateTime64(6) by default.
-const clickHouseTime = `format_timestamp!(%s, format: "%%Y-%%m-%%d %%H:%%M:%%S%%.6f", timezone: "UTC")`
+// clickHouseTime formats a VRL timestamp as UTC text with the given number of fractional digits, which
+// ClickHouse parses into a DateTime64 of that precision with date_time_input_format=basic (the sink's).
+const clickHouseTime = `format_timestamp!(%s, format: "%%Y-%%m-%%d %%H:%%M:%%S%%.%df", timezone: "UTC")`
 
-// EventColumns is the contract between the aggregator and the events table (provisional: the schema
-// migrations will finalize it). Each row holds the whole audit event as JSON in event_json, so nothing
-// is lost, plus the fields queries filter and sort on, extracted by Vector (measured: extracting them in
-// ClickHouse with MATERIALIZED columns halves insert throughput). Missing fields become "", 0, [] or the nil
-// UUID, never null. The sink inserts with JSONEachRow and skip_unknown_fields, so the table may lack a column listed
-// here (it is skipped) and may add columns with defaults. Timestamps are UTC, microseconds, formatted for
-// DateTime64(6); an event without a parseable stageTimestamp is stamped with the time of insert.
+// stageTime is the event's stageTimestamp, or the time of insert when it has none that parses.
+const stageTime = `parse_timestamp(.stageTimestamp, format: "%+") ?? now()`
+
+// NilUUID is the audit_id of an event whose auditID is missing or not a UUID.
+const NilUUID = "00000000-0000-0000-0000-000000000000"
+
+// uuidPattern is the text ClickHouse parses into a UUID. The API server takes the audit ID from the
+// client's Audit-ID header when there is one, so it may be any string: one that is not a UUID would
+// make ClickHouse reject the whole batch, which the sink would then retry forever. \A and \z, not ^
+// and $: Vector would interpolate a '$' in its configuration.
+const uuidPattern = `\A[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\z`
+
+// UnspecifiedIP is the source_ip of an event whose first source IP is missing or not an IP address:
+// ClickHouse rejects the whole batch when an IPv6 column gets "" or anything else that does not parse.
+const UnspecifiedIP = "::"
+
+// EventColumns is the contract between the aggregator and the events table that migrations/00001_events.sql
+// creates: every column of the table, in its order, with its type there, and the VRL expression that fills
+// it (test/contract checks both against a real ClickHouse). Each row holds the whole audit event as JSON in
+// event_json, so nothing is lost, plus the fields queries filter and sort on, extracted by Vector (measured:
+// extracting them in ClickHouse with MATERIALIZED columns halves insert throughput). Missing fields become
+// "", 0, [], the nil UUID or "::", never null, and every value parses into its column, since one that does
+// not fails the whole batch. The sink inserts with JSONEachRow and skip_unknown_fields, so a later table
+// may drop a column listed here (it is skipped) or add columns with defaults. Timestamps are UTC text:
+// event_time has milliseconds (it is in the sorting key), request_received_at and stage_at microseconds. An
+// event without a parseable stageTimestamp is stamped with the time of insert (and so is not deduplicated
+// when redelivered); one without requestReceivedTimestamp gets its stage time.
 var EventColumns = []Column{
-	{"event_time", "DateTime64(6, 'UTC')", fmt.Sprintf(clickHouseTime, `parse_timestamp(.stageTimestamp, format: "%+") ?? now()`)},
-	{"request_received_time", "DateTime64(6, 'UTC')", fmt.Sprintf(clickHouseTime, `parse_timestamp(.requestReceivedTimestamp, format: "%+") ?? now()`)},
-	{"audit_id", "UUID", `string(.auditID) ?? "00000000-0000-0000-0000-000000000000"`},
+	{"event_time", "DateTime64(3, 'UTC')", fmt.Sprintf(clickHouseTime, stageTime, 3)},
+	{"audit_id", "UUID", fmt.Sprintf(`if match(string(.auditID) ?? "", r'%s') { string!(.auditID) } else { %q }`, uuidPattern, NilUUID)},
 	{"stage", "LowCardinality(String)", `string(.stage) ?? ""`},
 	{"level", "LowCardinality(String)", `string(.level) ?? ""`},
 	{"verb", "LowCardinality(String)", `string(.verb) ?? ""`},
 	{"request_uri", "String", `string(.requestURI) ?? ""`},
-	{"user", "String", `string(.user.username) ?? ""`},
-	{"user_groups", "Array(String)", `array(.user.groups) ?? []`},
-	{"impersonated_user", "String", `string(.impersonatedUser.username) ?? ""`},
-	{"source_ip", "String", `string(.sourceIPs[0]) ?? ""`},
-	{"user_agent", "String", `string(.userAgent) ?? ""`},
+	{"user", "LowCardinality(String)", `string(.user.username) ?? ""`},
+	{"user_uid", "String", `string(.user.uid) ?? ""`},
+	{"user_groups", "Array(LowCardinality(String))", `array(.user.groups) ?? []`},
+	{"impersonated_user", "LowCardinality(String)", `string(.impersonatedUser.username) ?? ""`},
+	{"source_ip", "IPv6", fmt.Sprintf(`ip_to_ipv6(string(.sourceIPs[0]) ?? "") ?? %q`, UnspecifiedIP)},
+	{"user_agent", "LowCardinality(String)", `string(.userAgent) ?? ""`},
 	{"api_group", "LowCardinality(String)", `string(.objectRef.apiGroup) ?? ""`},
 	{"api_version", "LowCardinality(String)", `string(.objectRef.apiVersion) ?? ""`},
 	{"resource", "LowCardinality(String)", `string(.objectRef.resource) ?? ""`},
 	{"subresource", "LowCardinality(String)", `string(.objectRef.subresource) ?? ""`},
-	{"namespace", "String", `string(.objectRef.namespace) ?? ""`},
+	{"namespace", "LowCardinality(String)", `string(.objectRef.namespace) ?? ""`},
 	{"name", "String", `string(.objectRef.name) ?? ""`},
-	{"response_code", "Int32", `int(.responseStatus.code) ?? 0`},
+	{"response_code", "UInt16", `int(.responseStatus.code) ?? 0`},
+	{"request_received_at", "DateTime64(6, 'UTC')", fmt.Sprintf(clickHouseTime,
+		`parse_timestamp(.requestReceivedTimestamp, format: "%+") ?? `+stageTime, 6)},
+	{"stage_at", "DateTime64(6, 'UTC')", fmt.Sprintf(clickHouseTime, stageTime, 6)},
 	{"event_json", "String", `encode_json(.)`},
 }
 
