@@ -56,6 +56,11 @@ verify-generated: manifests generate ## Fail when `make manifests generate` chan
 	@git diff --exit-code --stat -- api config $(CHART) || \
 		{ echo "generated files are out of date: run 'make manifests generate' and commit the result"; exit 1; }
 
+BENCH_N ?= 2000000
+.PHONY: bench
+bench: ## Measure the events table on a local ClickHouse: bytes/row, insert rows/s, query latencies (BENCH_N events).
+	go run ./hack/bench -n $(BENCH_N)
+
 .PHONY: envtest
 envtest: ## Build (or reuse) the control-plane binaries (cached outside the clone) and print their directory.
 	@bash hack/envtest/install.sh

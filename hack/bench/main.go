@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 
@@ -22,14 +23,14 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *n, *seed, *runs, *tenants); err != nil {
+	if err := run(ctx, os.Stdout, *n, *seed, *runs, *tenants); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int, seed uint64, runs, tenants int) (err error) {
-	fmt.Println("Starting a local ClickHouse...")
+func run(ctx context.Context, out io.Writer, n int, seed uint64, runs, tenants int) (err error) {
+	fmt.Fprintln(out, "Starting a local ClickHouse...")
 	srv, err := chtest.Start(chtest.Options{ConfigXML: bench.QueryLogConfig})
 	if err != nil {
 		return err
@@ -47,7 +48,7 @@ func run(ctx context.Context, n int, seed uint64, runs, tenants int) (err error)
 		return err
 	}
 	defer conn.Close()
-	fmt.Printf("Loading %d events in batches of %d...\n", n, bench.BatchSize)
+	fmt.Fprintf(out, "Loading %d events in batches of %d...\n", n, bench.BatchSize)
 	rep, err := bench.Run(ctx, db, conn, database, bench.Options{
 		Gen:  bench.GenOptions{Seed: seed, N: n, Tenants: tenants},
 		Runs: runs,
@@ -55,5 +56,5 @@ func run(ctx context.Context, n int, seed uint64, runs, tenants int) (err error)
 	if err != nil {
 		return err
 	}
-	return rep.Print(os.Stdout)
+	return rep.Print(out)
 }
