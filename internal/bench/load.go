@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
@@ -34,8 +37,9 @@ func Migrate(ctx context.Context, db *sql.DB, database string) error {
 // LoadStats is what inserting took.
 type LoadStats struct {
 	Rows int
-	// Insert is the time spent appending rows to batches and sending them (generation excluded).
-	Insert time.Duration
+	// Insert is the time spent appending rows to batches and sending them (generation excluded);
+	// Send the part of it spent in Send (the server's share: decompress, sort, compress, write).
+	Insert, Send time.Duration
 }
 
 // RowsPerSecond is the insert throughput.
@@ -68,30 +72,60 @@ func Load(ctx context.Context, conn driver.Conn, database string, next func() (R
 			break
 		}
 		start := time.Now()
-		if err := insert(ctx, conn, database, rows); err != nil {
+		send, err := insert(ctx, conn, database, rows)
+		if err != nil {
 			return st, err
 		}
+		st.Send += send
 		st.Insert += time.Since(start)
 		st.Rows += len(rows)
 	}
 	return st, nil
 }
 
-func insert(ctx context.Context, conn driver.Conn, database string, rows []Row) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+database+".events")
+// columns are the table's columns in the order insert sends them.
+var columns = []string{
+	"event_time", "audit_id", "stage", "level", "verb", "user", "user_uid", "user_groups", "impersonated_user",
+	"source_ip", "user_agent", "api_group", "api_version", "resource", "subresource", "namespace", "name",
+	"response_code", "request_received_at", "stage_at", "event_json",
+}
+
+// insert sends rows as one batch, column by column (clickhouse-go's columnar API: no reflection per row).
+func insert(ctx context.Context, conn driver.Conn, database string, rows []Row) (send time.Duration, err error) {
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+database+".events ("+strings.Join(columns, ", ")+")")
 	if err != nil {
-		return fmt.Errorf("prepare batch: %w", err)
+		return 0, fmt.Errorf("prepare batch: %w", err)
 	}
+	n := len(rows)
+	var (
+		eventTime, received, stageAt                    = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		auditID                                         = make([]uuid.UUID, n)
+		stage, level, verb, user, userUID, impersonated = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		groups                                          = make([][]string, n)
+		sourceIP                                        = make([]net.IP, n)
+		agent, group, version, resource, sub, ns, name  = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		code                                            = make([]uint16, n)
+		js                                              = make([]string, n)
+	)
 	for i := range rows {
-		if err := b.AppendStruct(&rows[i]); err != nil {
+		r := &rows[i]
+		eventTime[i], auditID[i], stage[i], level[i], verb[i], user[i], userUID[i] = r.EventTime, r.AuditID, r.Stage, r.Level, r.Verb, r.User, r.UserUID
+		groups[i], impersonated[i], sourceIP[i], agent[i] = r.UserGroups, r.ImpersonatedUser, r.SourceIP, r.UserAgent
+		group[i], version[i], resource[i], sub[i], ns[i], name[i] = r.APIGroup, r.APIVersion, r.Resource, r.Subresource, r.Namespace, r.Name
+		code[i], received[i], stageAt[i], js[i] = r.ResponseCode, r.RequestReceivedAt, r.StageAt, r.EventJSON
+	}
+	for i, col := range []any{eventTime, auditID, stage, level, verb, user, userUID, groups, impersonated,
+		sourceIP, agent, group, version, resource, sub, ns, name, code, received, stageAt, js} {
+		if err := b.Column(i).Append(col); err != nil {
 			_ = b.Abort()
-			return fmt.Errorf("append row %s: %w", rows[i].AuditID, err)
+			return 0, fmt.Errorf("append column %s: %w", columns[i], err)
 		}
 	}
+	start := time.Now()
 	if err := b.Send(); err != nil {
-		return fmt.Errorf("send batch of %d rows: %w", len(rows), err)
+		return 0, fmt.Errorf("send batch of %d rows: %w", len(rows), err)
 	}
-	return nil
+	return time.Since(start), nil
 }
 
 // Optimize merges every partition of the table into one part, dropping duplicates by sorting key.

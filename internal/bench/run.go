@@ -92,6 +92,8 @@ func mark(ok bool) string {
 func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintf(w, "%d events, %d rows after OPTIMIZE FINAL in %d part(s); optimize took %s\n",
 		r.N, r.Storage.Rows, r.Storage.Parts, r.Optimize.Round(time.Millisecond))
+	fmt.Fprintf(w, "insert: %s for %d rows, of which %s in Send (server side), the rest appending on the client\n",
+		r.Load.Insert.Round(time.Millisecond), r.Load.Rows, r.Load.Send.Round(time.Millisecond))
 	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s\n\n",
 		r.Params.Now.Format(time.RFC3339), r.Params.Tenant, r.Params.User, r.Params.Resource, r.Params.Name)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
