@@ -176,7 +176,11 @@ type Result struct {
 	Runs     int
 	Median   time.Duration
 	ReadRows uint64 // median over the runs, from system.query_log
-	Returned int    // rows (or groups, Q4) returned
+	// ReadBytes (median, uncompressed) and ServerMedian (query_duration_ms) come from system.query_log
+	// only: zero without it.
+	ReadBytes    uint64
+	ServerMedian time.Duration
+	Returned     int // rows (or groups, Q4) returned
 }
 
 // QueryLogConfig is server configuration (chtest.Options.ConfigXML) that turns on system.query_log,
@@ -221,24 +225,26 @@ func Measure(ctx context.Context, conn driver.Conn, database string, p Params, r
 		if queryLog == 0 {
 			break
 		}
-		var reads []uint64
+		var reads, bytes, durations []uint64
 		rows, err := conn.Query(withParams(ctx, clickhouse.Parameters{"prefix": prefix + results[i].Query.ID + "-"}),
-			`SELECT read_rows FROM system.query_log WHERE type = 'QueryFinish' AND startsWith(query_id, {prefix:String})`)
+			`SELECT read_rows, read_bytes, query_duration_ms FROM system.query_log
+			WHERE type = 'QueryFinish' AND startsWith(query_id, {prefix:String})`)
 		if err != nil {
 			return nil, fmt.Errorf("read system.query_log: %w", err)
 		}
 		for rows.Next() {
-			var n uint64
-			if err := rows.Scan(&n); err != nil {
+			var n, b, d uint64
+			if err := rows.Scan(&n, &b, &d); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			reads = append(reads, n)
+			reads, bytes, durations = append(reads, n), append(bytes, b), append(durations, d)
 		}
 		rows.Close()
 		if len(reads) > 0 {
-			slices.Sort(reads)
-			results[i].ReadRows = reads[len(reads)/2]
+			results[i].ReadRows = median(reads)
+			results[i].ReadBytes = median(bytes)
+			results[i].ServerMedian = time.Duration(median(durations)) * time.Millisecond
 		}
 	}
 	return results, nil
@@ -299,4 +305,9 @@ func maxKey[K comparable](m map[K]int, keep func(K) bool) K {
 		return zero
 	}
 	return keys[0]
+}
+
+func median(xs []uint64) uint64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }

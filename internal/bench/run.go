@@ -97,15 +97,16 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s\n\n",
 		r.Params.Now.Format(time.RFC3339), r.Params.Tenant, r.Params.User, r.Params.Resource, r.Params.Name)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "measure\tvalue\ttarget\t\trows read\treturned")
+	fmt.Fprintln(tw, "measure\tvalue\ttarget\t\trows read\tMB read\tserver ms\treturned")
 	bpr := r.Storage.BytesPerRow()
-	fmt.Fprintf(tw, "bytes/row on disk\t%.1f\t<= %.0f\t%s\t\t\n", bpr, TargetBytesPerRow, mark(bpr <= TargetBytesPerRow))
+	fmt.Fprintf(tw, "bytes/row on disk\t%.1f\t<= %.0f\t%s\t\t\t\t\n", bpr, TargetBytesPerRow, mark(bpr <= TargetBytesPerRow))
 	rps := r.Load.RowsPerSecond()
-	fmt.Fprintf(tw, "insert rows/s\t%.0f\t>= %.0f\t%s\t\t\n", rps, TargetRowsPerSecond, mark(rps >= TargetRowsPerSecond))
+	fmt.Fprintf(tw, "insert rows/s\t%.0f\t>= %.0f\t%s\t\t\t\t\n", rps, TargetRowsPerSecond, mark(rps >= TargetRowsPerSecond))
 	for _, res := range r.Results {
 		ms := float64(res.Median.Microseconds()) / 1000
-		fmt.Fprintf(tw, "%s median ms (%s, %d runs)\t%.2f\t<= %d\t%s\t%d\t%d\n", res.Query.ID, res.Query.Title, res.Runs, ms,
-			res.Query.Target.Milliseconds(), mark(res.Median <= res.Query.Target), res.ReadRows, res.Returned)
+		fmt.Fprintf(tw, "%s median ms (%s, %d runs)\t%.2f\t<= %d\t%s\t%d\t%.1f\t%d\t%d\n", res.Query.ID, res.Query.Title, res.Runs, ms,
+			res.Query.Target.Milliseconds(), mark(res.Median <= res.Query.Target), res.ReadRows,
+			float64(res.ReadBytes)/1e6, res.ServerMedian.Milliseconds(), res.Returned)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
