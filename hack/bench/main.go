@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/bench"
 	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
@@ -20,16 +23,25 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the generator")
 	runs := flag.Int("runs", 20, "runs of each query")
 	tenants := flag.Int("tenants", 200, "tenant namespaces")
+	settings := clickhouse.Settings{}
+	flag.Func("setting", "a query setting name=value for the measured queries (repeatable)", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return fmt.Errorf("%q is not name=value", s)
+		}
+		settings[k] = v
+		return nil
+	})
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Stdout, *n, *seed, *runs, *tenants); err != nil {
+	if err := run(ctx, os.Stdout, *n, *seed, *runs, *tenants, settings); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, n int, seed uint64, runs, tenants int) (err error) {
+func run(ctx context.Context, out io.Writer, n int, seed uint64, runs, tenants int, settings clickhouse.Settings) (err error) {
 	fmt.Fprintln(out, "Starting a local ClickHouse...")
 	srv, err := chtest.Start(chtest.Options{ConfigXML: bench.QueryLogConfig})
 	if err != nil {
@@ -50,8 +62,9 @@ func run(ctx context.Context, out io.Writer, n int, seed uint64, runs, tenants i
 	defer conn.Close()
 	fmt.Fprintf(out, "Loading %d events in batches of %d...\n", n, bench.BatchSize)
 	rep, err := bench.Run(ctx, db, conn, database, bench.Options{
-		Gen:  bench.GenOptions{Seed: seed, N: n, Tenants: tenants},
-		Runs: runs,
+		Gen:      bench.GenOptions{Seed: seed, N: n, Tenants: tenants},
+		Runs:     runs,
+		Settings: settings,
 	})
 	if err != nil {
 		return err

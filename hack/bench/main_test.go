@@ -14,7 +14,7 @@ func TestBenchRuns(t *testing.T) {
 		t.Skip("CHTEST_SKIP=1")
 	}
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, 5_000, 1, 3, 200); err != nil {
+	if err := run(context.Background(), &out, 5_000, 1, 3, 200, nil); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	t.Log("\n" + out.String())

@@ -135,7 +135,14 @@ func (q Query) Expected(p Params, rows []Row) (ids []uuid.UUID, counts map[strin
 // Answer runs q once and returns what it returned, like Expected.
 // When progress is not nil, it adds up the rows read that the server reports as the query runs.
 func (q Query) Answer(ctx context.Context, conn driver.Conn, database string, p Params, queryID string, progress *uint64) (ids []uuid.UUID, counts map[string]uint64, err error) {
+	return q.answer(ctx, conn, database, p, queryID, progress, nil)
+}
+
+func (q Query) answer(ctx context.Context, conn driver.Conn, database string, p Params, queryID string, progress *uint64, settings clickhouse.Settings) (ids []uuid.UUID, counts map[string]uint64, err error) {
 	opts := []clickhouse.QueryOption{clickhouse.WithParameters(p.parameters(database))}
+	if len(settings) > 0 {
+		opts = append(opts, clickhouse.WithSettings(settings))
+	}
 	if queryID != "" {
 		opts = append(opts, clickhouse.WithQueryID(queryID))
 	}
@@ -189,8 +196,9 @@ const QueryLogConfig = `<clickhouse><query_log><database>system</database><table
 <flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log></clickhouse>`
 
 // Measure runs each query runs times, and reads the rows read from system.query_log when the server
-// has one (else from the progress the server reports to the client).
-func Measure(ctx context.Context, conn driver.Conn, database string, p Params, runs int) ([]Result, error) {
+// has one (else from the progress the server reports to the client). settings, if any, apply to
+// every query.
+func Measure(ctx context.Context, conn driver.Conn, database string, p Params, runs int, settings clickhouse.Settings) ([]Result, error) {
 	var results []Result
 	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
 	for _, q := range Queries {
@@ -200,7 +208,7 @@ func Measure(ctx context.Context, conn driver.Conn, database string, p Params, r
 		for i := range runs {
 			var read uint64
 			start := time.Now()
-			ids, counts, err := q.Answer(ctx, conn, database, p, prefix+q.ID+"-"+strconv.Itoa(i), &read)
+			ids, counts, err := q.answer(ctx, conn, database, p, prefix+q.ID+"-"+strconv.Itoa(i), &read, settings)
 			if err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -22,6 +23,8 @@ type Options struct {
 	Gen GenOptions
 	// Runs is how often each query runs (20 when zero).
 	Runs int
+	// Settings are query-level settings for the measured queries (to try, e.g., lazy materialization).
+	Settings clickhouse.Settings
 	// Keep keeps the generated rows in Report.Rows (tests compute expected answers from them).
 	Keep bool
 }
@@ -75,7 +78,7 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 		return nil, err
 	}
 	rep.Params = tr.Params()
-	if rep.Results, err = Measure(ctx, conn, database, rep.Params, o.Runs); err != nil {
+	if rep.Results, err = Measure(ctx, conn, database, rep.Params, o.Runs, o.Settings); err != nil {
 		return nil, err
 	}
 	return rep, nil
