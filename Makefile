@@ -65,6 +65,11 @@ migration-new: ## Create migrations/NNNNN_<NAME>.sql, the next schema migration,
 migrate-local: ## Apply the embedded migrations to a local ClickHouse and show the schema status (ARGS=-keep keeps it running).
 	go run ./hack/migrate-local $(ARGS)
 
+BENCH_N ?= 2000000
+.PHONY: bench
+bench: ## Measure the events table on a local ClickHouse: bytes/row, insert rows/s, query latencies (BENCH_N events).
+	go run ./hack/bench -n $(BENCH_N)
+
 .PHONY: envtest
 envtest: ## Build (or reuse) the control-plane binaries (cached outside the clone) and print their directory.
 	@bash hack/envtest/install.sh

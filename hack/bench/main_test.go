@@ -1,0 +1,31 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"regexp"
+	"testing"
+)
+
+// TestBenchRuns runs the whole harness, server included, with a small N, so that `make bench` cannot rot.
+func TestBenchRuns(t *testing.T) {
+	if os.Getenv("CHTEST_SKIP") == "1" {
+		t.Skip("CHTEST_SKIP=1")
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), &out, 5_000, 1, 3, 200, nil); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	t.Log("\n" + out.String())
+	for _, line := range []string{
+		`5000 events, 5000 rows after OPTIMIZE FINAL`,
+		`bytes/row on disk\s+[0-9.]+\s+<= 100`,
+		`insert rows/s\s+[0-9]+\s+>= 100000`,
+		`Q1 median ms .*<= 10`, `Q2 median ms .*<= 20`, `Q3 median ms .*<= 10`, `Q4 median ms .*<= 10`, `Q5 median ms .*<= 20`,
+	} {
+		if !regexp.MustCompile(line).MatchString(out.String()) {
+			t.Errorf("output lacks %q", line)
+		}
+	}
+}

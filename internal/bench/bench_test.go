@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+)
+
+func TestMain(m *testing.M) { chtest.MainWithOptions(m, chtest.Options{ConfigXML: QueryLogConfig}) }
+
+func generate(t *testing.T, o GenOptions) []Row {
+	t.Helper()
+	g := NewGenerator(o)
+	rows := make([]Row, 0, o.N)
+	for range o.N {
+		r, err := RowOf(g.Next())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+func TestGeneratorIsDeterministicAndRealistic(t *testing.T) {
+	o := GenOptions{Seed: 7, N: 20_000}
+	a, b := generate(t, o), generate(t, o)
+	if !slices.EqualFunc(a, b, func(x, y Row) bool { return x.EventJSON == y.EventJSON }) {
+		t.Fatal("the same seed gave different events")
+	}
+	if c := generate(t, GenOptions{Seed: 8, N: 10}); c[0].EventJSON == a[0].EventJSON {
+		t.Error("another seed gave the same first event")
+	}
+	verbs, levels, codes, tenants, ids := map[string]int{}, map[string]int{}, map[uint16]int{}, map[string]bool{}, map[string]bool{}
+	for i, r := range a {
+		if i > 0 && !r.EventTime.After(a[i-1].EventTime) {
+			t.Fatalf("event %d at %s is not after event %d at %s", i, r.EventTime, i-1, a[i-1].EventTime)
+		}
+		verbs[r.Verb]++
+		levels[r.Level]++
+		codes[r.ResponseCode]++
+		tenants[r.Namespace] = true
+		ids[r.AuditID.String()] = true
+		if r.RequestReceivedAt.After(r.StageAt) {
+			t.Fatalf("event %d received after its stage", i)
+		}
+		var e map[string]any
+		if err := json.Unmarshal([]byte(r.EventJSON), &e); err != nil {
+			t.Fatal(err)
+		}
+		if e["auditID"] != r.AuditID.String() || e["verb"] != r.Verb || e["kind"] != "Event" || e["apiVersion"] != "audit.k8s.io/v1" {
+			t.Fatalf("row and JSON disagree: %+v vs %s", r, r.EventJSON)
+		}
+		if r.Level == "RequestResponse" && !strings.Contains(r.EventJSON, `"requestObject"`) {
+			t.Fatalf("RequestResponse event without a request body: %s", r.EventJSON)
+		}
+	}
+	if span := a[len(a)-1].EventTime.Sub(a[0].EventTime); span < 89*24*time.Hour || a[len(a)-1].EventTime.After(DefaultEnd) {
+		t.Errorf("events span %s ending %s, want ~90 days ending by %s", span, a[len(a)-1].EventTime, DefaultEnd)
+	}
+	if len(ids) != len(a) {
+		t.Errorf("%d distinct audit IDs for %d events", len(ids), len(a))
+	}
+	reads := verbs["get"] + verbs["list"] + verbs["watch"]
+	if reads < len(a)/2 || verbs["delete"] == 0 || verbs["create"] == 0 {
+		t.Errorf("verbs %v: reads should dominate and every write verb occur", verbs)
+	}
+	if levels["Metadata"] < len(a)*3/4 || levels["RequestResponse"] == 0 {
+		t.Errorf("levels %v: Metadata mostly, some RequestResponse", levels)
+	}
+	if codes[200]+codes[201] < len(a)*9/10 || codes[403] == 0 || codes[404] == 0 || codes[409] == 0 {
+		t.Errorf("response codes %v", codes)
+	}
+	if len(tenants) < 150 {
+		t.Errorf("%d tenants touched, want most of 200", len(tenants))
+	}
+}
+
+// TestQueriesReturnTheRightRows loads a small known data set and compares each query's answer with
+// the one computed in Go from the generated events.
+func TestQueriesReturnTheRightRows(t *testing.T) {
+	database, conn := chtest.NewDatabase(t)
+	db := chtest.Shared(t).OpenDB(database)
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := context.Background()
+	// Two days, so that the last hour of the busiest tenant holds events too.
+	rep, err := Run(ctx, db, conn, database, Options{Gen: GenOptions{Seed: 3, N: 5_000, Span: 48 * time.Hour}, Runs: 3, Keep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Storage.Rows != 5_000 || rep.Storage.Bytes == 0 || rep.Load.Rows != 5_000 {
+		t.Fatalf("storage %+v, load %+v", rep.Storage, rep.Load)
+	}
+	for _, q := range Queries {
+		t.Run(q.ID, func(t *testing.T) {
+			wantIDs, wantCounts := q.Expected(rep.Params, rep.Rows)
+			gotIDs, gotCounts, err := q.Answer(ctx, conn, database, rep.Params, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(wantIDs)+len(wantCounts) == 0 {
+				t.Fatalf("the parameters %+v select nothing: the test proves little", rep.Params)
+			}
+			if diff := cmp.Diff(wantIDs, gotIDs); diff != "" {
+				t.Errorf("audit IDs (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(wantCounts, gotCounts); diff != "" {
+				t.Errorf("counts by verb (-want +got):\n%s", diff)
+			}
+		})
+	}
+	var out bytes.Buffer
+	if err := rep.Print(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"bytes/row on disk", "insert rows/s", "Q1 median ms", "Q5 median ms"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, r := range rep.Results {
+		if r.ReadRows == 0 || r.Median <= 0 {
+			t.Errorf("%s: %d rows read in %s", r.Query.ID, r.ReadRows, r.Median)
+		}
+	}
+}
+
+// TestRedeliveredEventsCollapse inserts some events twice, as a redelivery does, and expects OPTIMIZE
+// FINAL to keep one row per audit ID.
+func TestRedeliveredEventsCollapse(t *testing.T) {
+	database, conn := chtest.NewDatabase(t)
+	db := chtest.Shared(t).OpenDB(database)
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := context.Background()
+	if err := Migrate(ctx, db, database); err != nil {
+		t.Fatal(err)
+	}
+	rows := generate(t, GenOptions{Seed: 5, N: 3_000})
+	again := slices.Concat(rows, rows[1_000:2_500])
+	i := 0
+	if _, err := Load(ctx, conn, database, func() (Row, bool, error) {
+		if i == len(again) {
+			return Row{}, false, nil
+		}
+		i++
+		return again[i-1], true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Optimize(ctx, conn, database); err != nil {
+		t.Fatal(err)
+	}
+	var n, distinct uint64
+	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(audit_id) FROM "+database+".events").Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3_000 || distinct != 3_000 {
+		t.Errorf("after OPTIMIZE FINAL: %d rows, %d audit IDs; want 3000 of each", n, distinct)
+	}
+	st, err := MeasureStorage(ctx, conn, database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Rows != 3_000 {
+		t.Errorf("system.parts counts %d rows, want 3000", st.Rows)
+	}
+}

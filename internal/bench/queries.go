@@ -1,0 +1,321 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+)
+
+// Params are the values the queries filter on, picked from the generated data so that they match rows.
+type Params struct {
+	// Now is the end of the time windows: the time of the last generated event.
+	Now      time.Time
+	Tenant   string
+	User     string
+	Resource string
+	Name     string
+}
+
+// Query is one benchmark query with its latency target.
+type Query struct {
+	ID     string
+	Title  string
+	Target time.Duration
+	SQL    string
+	// Match and Less give the expected answer in Go: which events the query returns and in which order;
+	// Limit caps it (0: no cap). Q4 aggregates instead, see Q4Counts.
+	Match func(p Params, r *Row) bool
+	Less  func(a, b *Row) int
+	Limit int
+}
+
+const rowColumns = "event_time, audit_id, verb, user, resource, name, response_code, event_json"
+
+func newestFirst(a, b *Row) int { return b.EventTime.Compare(a.EventTime) }
+func oldestFirst(a, b *Row) int { return a.EventTime.Compare(b.EventTime) }
+
+func within(r *Row, now time.Time, d time.Duration) bool {
+	return !r.EventTime.Before(now.Add(-d)) && !r.EventTime.After(now)
+}
+
+// Queries are the five queries of issue 7 with their targets.
+var Queries = []Query{
+	{
+		ID: "Q1", Title: "tenant + user, last 7 days, newest 100", Target: 10 * time.Millisecond, Limit: 100,
+		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
+			WHERE namespace = {tenant:String} AND user = {user:String}
+			  AND event_time >= {now:DateTime64(3, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(3, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`,
+		Match: func(p Params, r *Row) bool {
+			return r.Namespace == p.Tenant && r.User == p.User && within(r, p.Now, 7*24*time.Hour)
+		},
+		Less: newestFirst,
+	},
+	{
+		ID: "Q2", Title: "tenant + resource/name, writes, all time, oldest first", Target: 20 * time.Millisecond, Limit: 1000,
+		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
+			WHERE namespace = {tenant:String} AND resource = {resource:String} AND name = {name:String}
+			  AND verb IN ('create', 'update', 'patch', 'delete')
+			ORDER BY event_time ASC LIMIT 1000`,
+		Match: func(p Params, r *Row) bool {
+			return r.Namespace == p.Tenant && r.Resource == p.Resource && r.Name == p.Name && isWrite(r.Verb)
+		},
+		Less: oldestFirst,
+	},
+	{
+		ID: "Q3", Title: "tenant, last hour, newest 100", Target: 10 * time.Millisecond, Limit: 100,
+		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
+			WHERE namespace = {tenant:String}
+			  AND event_time >= {now:DateTime64(3, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(3, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`,
+		Match: func(p Params, r *Row) bool { return r.Namespace == p.Tenant && within(r, p.Now, time.Hour) },
+		Less:  newestFirst,
+	},
+	{
+		ID: "Q4", Title: "all tenants, count by verb, last 24 h", Target: 10 * time.Millisecond,
+		SQL: `SELECT verb, count() FROM {db:Identifier}.events
+			WHERE event_time >= {now:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND event_time <= {now:DateTime64(3, 'UTC')}
+			GROUP BY verb ORDER BY verb`,
+		Match: func(p Params, r *Row) bool { return within(r, p.Now, 24*time.Hour) },
+	},
+	{
+		ID: "Q5", Title: "tenant, status >= 400 on writes, last 30 days", Target: 20 * time.Millisecond, Limit: 100,
+		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
+			WHERE namespace = {tenant:String} AND response_code >= 400
+			  AND verb IN ('create', 'update', 'patch', 'delete')
+			  AND event_time >= {now:DateTime64(3, 'UTC')} - INTERVAL 30 DAY AND event_time <= {now:DateTime64(3, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`,
+		Match: func(p Params, r *Row) bool {
+			return r.Namespace == p.Tenant && r.ResponseCode >= 400 && isWrite(r.Verb) && within(r, p.Now, 30*24*time.Hour)
+		},
+		Less: newestFirst,
+	},
+}
+
+func (p Params) parameters(database string) clickhouse.Parameters {
+	return clickhouse.Parameters{
+		"db": database, "now": p.Now.UTC().Format("2006-01-02 15:04:05.000"),
+		"tenant": p.Tenant, "user": p.User, "resource": p.Resource, "name": p.Name,
+	}
+}
+
+// Expected is a query's answer computed in Go from the rows: the audit IDs in order, or for Q4 the
+// count per verb.
+func (q Query) Expected(p Params, rows []Row) (ids []uuid.UUID, counts map[string]uint64) {
+	var hits []*Row
+	for i := range rows {
+		if q.Match(p, &rows[i]) {
+			hits = append(hits, &rows[i])
+		}
+	}
+	if q.Less == nil {
+		counts = map[string]uint64{}
+		for _, r := range hits {
+			counts[r.Verb]++
+		}
+		return nil, counts
+	}
+	slices.SortStableFunc(hits, q.Less)
+	if q.Limit > 0 && len(hits) > q.Limit {
+		hits = hits[:q.Limit]
+	}
+	for _, r := range hits {
+		ids = append(ids, r.AuditID)
+	}
+	return ids, nil
+}
+
+// Answer runs q once and returns what it returned, like Expected.
+// When progress is not nil, it adds up the rows read that the server reports as the query runs.
+func (q Query) Answer(ctx context.Context, conn driver.Conn, database string, p Params, queryID string, progress *uint64) (ids []uuid.UUID, counts map[string]uint64, err error) {
+	return q.answer(ctx, conn, database, p, queryID, progress, nil)
+}
+
+func (q Query) answer(ctx context.Context, conn driver.Conn, database string, p Params, queryID string, progress *uint64, settings clickhouse.Settings) (ids []uuid.UUID, counts map[string]uint64, err error) {
+	opts := []clickhouse.QueryOption{clickhouse.WithParameters(p.parameters(database))}
+	if len(settings) > 0 {
+		opts = append(opts, clickhouse.WithSettings(settings))
+	}
+	if queryID != "" {
+		opts = append(opts, clickhouse.WithQueryID(queryID))
+	}
+	if progress != nil {
+		opts = append(opts, clickhouse.WithProgress(func(pr *clickhouse.Progress) { *progress += pr.Rows }))
+	}
+	rows, err := conn.Query(clickhouse.Context(ctx, opts...), q.SQL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", q.ID, err)
+	}
+	defer rows.Close()
+	if q.Less == nil {
+		counts = map[string]uint64{}
+	}
+	for rows.Next() {
+		if counts != nil {
+			var verb string
+			var n uint64
+			if err := rows.Scan(&verb, &n); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", q.ID, err)
+			}
+			counts[verb] = n
+			continue
+		}
+		var r Row
+		var code uint16
+		if err := rows.Scan(&r.EventTime, &r.AuditID, &r.Verb, &r.User, &r.Resource, &r.Name, &code, &r.EventJSON); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", q.ID, err)
+		}
+		ids = append(ids, r.AuditID)
+	}
+	return ids, counts, rows.Err()
+}
+
+// Result is a query's measurement.
+type Result struct {
+	Query    Query
+	Runs     int
+	Median   time.Duration
+	ReadRows uint64 // median over the runs, from system.query_log
+	// ReadBytes (median, uncompressed) and ServerMedian (query_duration_ms) come from system.query_log
+	// only: zero without it.
+	ReadBytes    uint64
+	ServerMedian time.Duration
+	Returned     int // rows (or groups, Q4) returned
+}
+
+// QueryLogConfig is server configuration (chtest.Options.ConfigXML) that turns on system.query_log,
+// which the test server lacks by default.
+const QueryLogConfig = `<clickhouse><query_log><database>system</database><table>query_log</table>
+<flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log></clickhouse>`
+
+// Measure runs each query runs times, and reads the rows read from system.query_log when the server
+// has one (else from the progress the server reports to the client). settings, if any, apply to
+// every query.
+func Measure(ctx context.Context, conn driver.Conn, database string, p Params, runs int, settings clickhouse.Settings) ([]Result, error) {
+	var results []Result
+	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
+	for _, q := range Queries {
+		res := Result{Query: q, Runs: runs}
+		var times []time.Duration
+		var reads []uint64
+		for i := range runs {
+			var read uint64
+			start := time.Now()
+			ids, counts, err := q.answer(ctx, conn, database, p, prefix+q.ID+"-"+strconv.Itoa(i), &read, settings)
+			if err != nil {
+				return nil, err
+			}
+			times = append(times, time.Since(start))
+			reads = append(reads, read)
+			res.Returned = len(ids) + len(counts)
+		}
+		slices.Sort(times)
+		slices.Sort(reads)
+		res.Median = times[len(times)/2]
+		res.ReadRows = reads[len(reads)/2]
+		results = append(results, res)
+	}
+	var queryLog uint64
+	if err := conn.QueryRow(ctx, `SELECT count() FROM system.tables WHERE database = 'system' AND name = 'query_log'`).Scan(&queryLog); err != nil {
+		return nil, err
+	}
+	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		return nil, fmt.Errorf("flush logs: %w", err)
+	}
+	for i := range results {
+		if queryLog == 0 {
+			break
+		}
+		var reads, bytes, durations []uint64
+		rows, err := conn.Query(withParams(ctx, clickhouse.Parameters{"prefix": prefix + results[i].Query.ID + "-"}),
+			`SELECT read_rows, read_bytes, query_duration_ms FROM system.query_log
+			WHERE type = 'QueryFinish' AND startsWith(query_id, {prefix:String})`)
+		if err != nil {
+			return nil, fmt.Errorf("read system.query_log: %w", err)
+		}
+		for rows.Next() {
+			var n, b, d uint64
+			if err := rows.Scan(&n, &b, &d); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			reads, bytes, durations = append(reads, n), append(bytes, b), append(durations, d)
+		}
+		rows.Close()
+		if len(reads) > 0 {
+			results[i].ReadRows = median(reads)
+			results[i].ReadBytes = median(bytes)
+			results[i].ServerMedian = time.Duration(median(durations)) * time.Millisecond
+		}
+	}
+	return results, nil
+}
+
+// Tracker picks the query parameters from the generated rows as they pass by.
+type Tracker struct {
+	last     time.Time
+	tenants  map[string]int
+	users    map[[2]string]int
+	objects  map[[3]string]int
+	failures map[string]int
+}
+
+// NewTracker returns an empty tracker.
+func NewTracker() *Tracker {
+	return &Tracker{tenants: map[string]int{}, users: map[[2]string]int{}, objects: map[[3]string]int{}, failures: map[string]int{}}
+}
+
+// Add counts a row.
+func (t *Tracker) Add(r *Row) {
+	if r.EventTime.After(t.last) {
+		t.last = r.EventTime
+	}
+	t.tenants[r.Namespace]++
+	t.users[[2]string{r.Namespace, r.User}]++
+	if isWrite(r.Verb) {
+		t.objects[[3]string{r.Namespace, r.Resource, r.Name}]++
+	}
+}
+
+// Params picks the busiest tenant, its busiest user and its most written object.
+func (t *Tracker) Params() Params {
+	p := Params{Now: t.last.Truncate(time.Millisecond)}
+	p.Tenant = maxKey(t.tenants, func(k string) bool { return true })
+	p.User = maxKey(t.users, func(k [2]string) bool { return k[0] == p.Tenant })[1]
+	o := maxKey(t.objects, func(k [3]string) bool { return k[0] == p.Tenant })
+	p.Resource, p.Name = o[1], o[2]
+	return p
+}
+
+// maxKey is the key with the highest count among those keep accepts, the least key on a tie.
+func maxKey[K comparable](m map[K]int, keep func(K) bool) K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		if keep(k) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j])
+	})
+	var zero K
+	if len(keys) == 0 {
+		return zero
+	}
+	return keys[0]
+}
+
+func median(xs []uint64) uint64 {
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}

@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Targets of issue 7.
+const (
+	TargetBytesPerRow   = 100.0
+	TargetRowsPerSecond = 100_000.0
+)
+
+// Options of a whole run.
+type Options struct {
+	Gen GenOptions
+	// Runs is how often each query runs (20 when zero).
+	Runs int
+	// Settings are query-level settings for the measured queries (to try, e.g., lazy materialization).
+	Settings clickhouse.Settings
+	// Keep keeps the generated rows in Report.Rows (tests compute expected answers from them).
+	Keep bool
+}
+
+// Report is what a run measured.
+type Report struct {
+	N        int
+	Load     LoadStats
+	Optimize time.Duration
+	Storage  Storage
+	Params   Params
+	Results  []Result
+	Rows     []Row
+}
+
+// Run migrates database, loads the generated events, optimizes, measures the storage and the queries.
+func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o Options) (*Report, error) {
+	if o.Runs == 0 {
+		o.Runs = 20
+	}
+	if err := Migrate(ctx, db, database); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	rep := &Report{N: o.Gen.N}
+	g := NewGenerator(o.Gen)
+	tr := NewTracker()
+	n := 0
+	next := func() (Row, bool, error) {
+		if n == o.Gen.N {
+			return Row{}, false, nil
+		}
+		n++
+		r, err := RowOf(g.Next())
+		if err != nil {
+			return r, false, err
+		}
+		tr.Add(&r)
+		if o.Keep {
+			rep.Rows = append(rep.Rows, r)
+		}
+		return r, true, nil
+	}
+	var err error
+	if rep.Load, err = Load(ctx, conn, database, next); err != nil {
+		return nil, err
+	}
+	if rep.Optimize, err = Optimize(ctx, conn, database); err != nil {
+		return nil, err
+	}
+	if rep.Storage, err = MeasureStorage(ctx, conn, database); err != nil {
+		return nil, err
+	}
+	rep.Params = tr.Params()
+	if rep.Results, err = Measure(ctx, conn, database, rep.Params, o.Runs, o.Settings); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISSED"
+}
+
+// Print writes the figures and their targets as a table.
+func (r *Report) Print(w io.Writer) error {
+	fmt.Fprintf(w, "%d events, %d rows after OPTIMIZE FINAL in %d part(s); optimize took %s\n",
+		r.N, r.Storage.Rows, r.Storage.Parts, r.Optimize.Round(time.Millisecond))
+	fmt.Fprintf(w, "insert: %s for %d rows, of which %s in Send (server side), the rest appending on the client\n",
+		r.Load.Insert.Round(time.Millisecond), r.Load.Rows, r.Load.Send.Round(time.Millisecond))
+	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s\n\n",
+		r.Params.Now.Format(time.RFC3339), r.Params.Tenant, r.Params.User, r.Params.Resource, r.Params.Name)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "measure\tvalue\ttarget\t\trows read\tMB read\tserver ms\treturned")
+	bpr := r.Storage.BytesPerRow()
+	fmt.Fprintf(tw, "bytes/row on disk\t%.1f\t<= %.0f\t%s\t\t\t\t\n", bpr, TargetBytesPerRow, mark(bpr <= TargetBytesPerRow))
+	rps := r.Load.RowsPerSecond()
+	fmt.Fprintf(tw, "insert rows/s\t%.0f\t>= %.0f\t%s\t\t\t\t\n", rps, TargetRowsPerSecond, mark(rps >= TargetRowsPerSecond))
+	for _, res := range r.Results {
+		ms := float64(res.Median.Microseconds()) / 1000
+		fmt.Fprintf(tw, "%s median ms (%s, %d runs)\t%.2f\t<= %d\t%s\t%d\t%.1f\t%d\t%d\n", res.Query.ID, res.Query.Title, res.Runs, ms,
+			res.Query.Target.Milliseconds(), mark(res.Median <= res.Query.Target), res.ReadRows,
+			float64(res.ReadBytes)/1e6, res.ServerMedian.Milliseconds(), res.Returned)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Storage.Rows == 0 || len(r.Storage.Columns) == 0 || r.Storage.Columns[0].Compressed == 0 {
+		_, err := fmt.Fprintln(w, "\n(no per-column sizes: compact parts keep all columns in one file)")
+		return err
+	}
+	fmt.Fprintln(w, "\ncolumns by compressed size (bytes/row compressed, uncompressed):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, c := range r.Storage.Columns {
+		fmt.Fprintf(tw, "  %s\t%.2f\t%.2f\t\n", c.Name, float64(c.Compressed)/float64(r.Storage.Rows), float64(c.Uncompressed)/float64(r.Storage.Rows))
+	}
+	return tw.Flush()
+}
