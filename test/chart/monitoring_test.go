@@ -2,19 +2,28 @@ package chart
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 )
 
 // TestPrometheusRuleAlerts checks the alerts' expressions: they use the operator's metrics
 // (auditpipeline_condition from internal/controller/metrics.go, controller-runtime's reconcile errors of
-// the controller named "auditpipeline") and condition types that exist in the API.
+// the controller named "auditpipeline") and condition types that exist in the API. The consumer lag alert
+// reads the NATS Prometheus exporter's jetstream_consumer_num_pending (-jsz=consumers) for the default
+// durable name of the API, with its threshold and window from the values.
 func TestPrometheusRuleAlerts(t *testing.T) {
-	r := release{name: "alerts", namespace: "chart-alerts", args: withMonitoring}
+	args := append(append([]string{}, withMonitoring...),
+		"--set", "prometheusRule.alerts.consumerLag.enabled=true",
+		"--set", "prometheusRule.alerts.consumerLag.threshold=2000000",
+		"--set", "prometheusRule.alerts.consumerLag.window=30m")
+	r := release{name: "alerts", namespace: "chart-alerts", args: args}
 	rule := find(t, r.render(t), "PrometheusRule", "alerts-auditpipeline-operator")
 	groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups")
 	if len(groups) != 1 {
@@ -29,12 +38,15 @@ func TestPrometheusRuleAlerts(t *testing.T) {
 	condition := func(typ, status string) string {
 		return fmt.Sprintf(`auditpipeline_condition{type="%s",status="%s"}`, typ, status)
 	}
+	pending := fmt.Sprintf(`jetstream_consumer_num_pending{consumer_name=~"%s",is_consumer_leader="true"}`,
+		defaultDurableName(t))
 	want := map[string]struct{ expr, forDuration string }{
 		"AuditPipelineNotReady":      {condition(v1alpha1.ConditionReady, "True") + " == 0", "15m"},
 		"AuditPipelineStalled":       {condition(v1alpha1.ConditionStalled, "True") + " == 1", "5m"},
 		"AuditPipelineSchemaStalled": {condition(v1alpha1.ConditionSchemaReady, "False") + " == 1", "15m"},
 		"AuditPipelineReconcileErrors": {`sum by (namespace, pod) (rate(controller_runtime_reconcile_errors_total` +
 			`{controller="auditpipeline",namespace="chart-alerts"}[5m])) > 0`, "15m"},
+		"AuditPipelineConsumerLag": {pending + " > 2000000 and deriv(" + pending + "[30m]) > 0", "15m"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("alerts %v, want %d", keys(got), len(want))
@@ -90,6 +102,27 @@ func TestServiceMonitorScrapesMetricsService(t *testing.T) {
 		ep["bearerTokenFile"] == nil {
 		t.Errorf("endpoint %v: want the Service's port by name, https, honorLabels and a bearer token", ep)
 	}
+}
+
+// defaultDurableName is the CRD's default of spec.nats.consumer.durableName, which the chart's
+// prometheusRule.alerts.consumerLag.consumers must match.
+func defaultDurableName(t *testing.T) string {
+	t.Helper()
+	crd, err := os.ReadFile(filepath.Join("..", "..", "config", "crd", "bases", "auditpipeline.io_auditpipelines.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(crd, &doc); err != nil {
+		t.Fatal(err)
+	}
+	versions, _, _ := unstructured.NestedSlice(doc, "spec", "versions")
+	def, ok, _ := unstructured.NestedString(versions[0].(map[string]any), "schema", "openAPIV3Schema", "properties",
+		"spec", "properties", "nats", "properties", "consumer", "properties", "durableName", "default")
+	if !ok || def == "" {
+		t.Fatal("the CRD has no default for spec.nats.consumer.durableName")
+	}
+	return def
 }
 
 func keys(m map[string]map[string]any) []string {
