@@ -28,6 +28,10 @@ manifests: ## Generate the CRDs and RBAC from the API types and markers, and cop
 generate: ## Generate the DeepCopy methods of the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..." paths="./internal/altinity/..."
 
+.PHONY: api-docs
+api-docs: ## Write docs/api.md, the API reference, from the CRD (run after `make manifests`; a test fails when it is stale).
+	go run ./hack/api-docs -crd config/crd/bases/auditpipeline.io_auditpipelines.yaml -out docs/api.md
+
 .PHONY: fmt
 fmt: ## Format the Go code.
 	gofmt -w $$(git ls-files '*.go')
