@@ -23,13 +23,14 @@ manifests: ## Generate the CRDs and RBAC from the API types and markers, and cop
 	rm -f $(CHART)/crds/*.yaml
 	cp config/crd/bases/*.yaml $(CHART)/crds/
 	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
+	go run ./hack/api-docs -crd config/crd/bases/auditpipeline.io_auditpipelines.yaml -out docs/api.md
 
 .PHONY: generate
 generate: ## Generate the DeepCopy methods of the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..." paths="./internal/altinity/..."
 
 .PHONY: api-docs
-api-docs: ## Write docs/api.md, the API reference, from the CRD (run after `make manifests`; a test fails when it is stale).
+api-docs: ## Write docs/api.md, the API reference, from the CRD (`make manifests` does it too; a test fails when it is stale).
 	go run ./hack/api-docs -crd config/crd/bases/auditpipeline.io_auditpipelines.yaml -out docs/api.md
 
 .PHONY: fmt
@@ -57,7 +58,7 @@ lint-scripts: ## Check the shell scripts with bash -n and shellcheck (apt-get in
 
 .PHONY: verify-generated
 verify-generated: manifests generate ## Fail when `make manifests generate` changes tracked files.
-	@git diff --exit-code --stat -- api config $(CHART) || \
+	@git diff --exit-code --stat -- api config $(CHART) docs/api.md || \
 		{ echo "generated files are out of date: run 'make manifests generate' and commit the result"; exit 1; }
 
 .PHONY: migration-new
