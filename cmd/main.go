@@ -33,6 +33,7 @@ func main() {
 		probeAddr     string
 		leaderElect   bool
 		waitInterval  time.Duration
+		validate      bool
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 turns it off.")
@@ -43,18 +44,21 @@ func main() {
 		"Elect a leader so that only one of several replicas reconciles at a time.")
 	flag.DurationVar(&waitInterval, "wait-interval", 10*time.Second,
 		"Base delay before a pipeline that waits for a component is checked again (jittered by up to 50%).")
+	flag.BoolVar(&validate, "validate-vector-config", true,
+		"Run `vector validate` in a Job on each new Vector configuration before rolling it out; turn off where "+
+			"the Vector image cannot be pulled for a Job (it is the image the workloads run).")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
-	if err := run(ctrl.SetupSignalHandler(), metricsAddr, metricsSecure, probeAddr, leaderElect, waitInterval); err != nil {
+	if err := run(ctrl.SetupSignalHandler(), metricsAddr, metricsSecure, probeAddr, leaderElect, waitInterval, validate); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr string, leaderElect bool, waitInterval time.Duration) error {
+func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr string, leaderElect bool, waitInterval time.Duration, validate bool) error {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
@@ -77,11 +81,12 @@ func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr 
 		return err
 	}
 	r := &controller.AuditPipelineReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Recorder:     mgr.GetEventRecorder("auditpipeline-operator"),
-		Identity:     os.Getenv("POD_NAME"),
-		WaitInterval: waitInterval,
+		Client:               mgr.GetClient(),
+		APIReader:            mgr.GetAPIReader(),
+		Recorder:             mgr.GetEventRecorder("auditpipeline-operator"),
+		Identity:             os.Getenv("POD_NAME"),
+		WaitInterval:         waitInterval,
+		ValidateVectorConfig: validate,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return err

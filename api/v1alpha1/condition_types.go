@@ -107,6 +107,15 @@ const (
 	// for the referenced Secret or the spec to change (component condition False, Stalled).
 	ReasonAuthenticationFailed = "AuthenticationFailed"
 
+	// ReasonValidating means a Job runs `vector validate` on the workload's new configuration; the
+	// workload rolls to it once the Job succeeds (CollectorReady or AggregatorReady False).
+	ReasonValidating = "Validating"
+
+	// ReasonConfigInvalid means Vector rejected the workload's new configuration: the validation Job
+	// failed, its logs say why, and the workload keeps its previous configuration (CollectorReady or
+	// AggregatorReady False, Stalled).
+	ReasonConfigInvalid = "ConfigInvalid"
+
 	// ReasonRollingOut means a workload is rolling out a new configuration (component condition False).
 	ReasonRollingOut = "RollingOut"
 

@@ -11,6 +11,7 @@ import (
 	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,6 +50,10 @@ type AuditPipelineReconciler struct {
 	// WaitInterval is the base delay before a pipeline that waits for a component is looked at again;
 	// a jitter of up to 50% is added. Zero means 10s.
 	WaitInterval time.Duration
+
+	// ValidateVectorConfig makes a short-lived Job run `vector validate` on a new agent or aggregator
+	// configuration before the workload rolls to it; a configuration Vector rejects is never rolled out.
+	ValidateVectorConfig bool
 }
 
 // step is one component's reconciliation. It records its own condition on the pipeline's status.
@@ -213,6 +218,7 @@ func (r *AuditPipelineReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.pipelinesForSecret)).
 		Owns(&appsv1.DaemonSet{}).
 		Owns(&appsv1.StatefulSet{}).
+		Owns(&batchv1.Job{}).
 		Owns(&corev1.ConfigMap{}, builder.OnlyMetadata).
 		Owns(&corev1.Service{}, builder.OnlyMetadata).
 		Owns(&policyv1.PodDisruptionBudget{}, builder.OnlyMetadata).

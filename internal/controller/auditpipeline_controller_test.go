@@ -72,7 +72,7 @@ func TestMissingSecretThenHonestConditions(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 
 	// With the key, no component is claimed ready: ClickHouse does not answer (retried with backoff), no
-	// NACK acts on the Stream and no workload controller rolls the Vector pods out in this suite.
+	// NACK acts on the Stream and no Job controller validates the Vector configurations in this suite.
 	s := &corev1.Secret{}
 	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "clickhouse-auth"}, s)).To(Succeed())
 	s.Data["password"] = []byte("s3cret")
@@ -81,9 +81,9 @@ func TestMissingSecretThenHonestConditions(t *testing.T) {
 		cur, err := fetch(p)()
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(conditionOf(cur, v1alpha1.ConditionClickHouseReady)).To(Equal("False/" + v1alpha1.ReasonUnreachable))
-		// envtest runs no workload controllers: the Vector workloads never roll out here.
+		// envtest runs no Job controller: the Vector configurations are never validated here.
 		for _, t := range []string{v1alpha1.ConditionCollectorReady, v1alpha1.ConditionAggregatorReady} {
-			g.Expect(conditionOf(cur, t)).To(Equal("False/"+v1alpha1.ReasonRollingOut), t)
+			g.Expect(conditionOf(cur, t)).To(Equal("False/"+v1alpha1.ReasonValidating), t)
 		}
 		g.Expect(conditionOf(cur, v1alpha1.ConditionStreamReady)).To(Equal("False/" + v1alpha1.ReasonProvisioning))
 		g.Expect(conditionOf(cur, v1alpha1.ConditionSchemaReady)).To(Equal("False/" + v1alpha1.ReasonWaitingForClickHouse))

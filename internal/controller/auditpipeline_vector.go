@@ -24,7 +24,8 @@ import (
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 
 // reconcileCollector applies the Vector agent (its configuration, the API server's webhook configuration,
-// the webhook Service and the DaemonSet) and reports CollectorReady from the DaemonSet's rollout.
+// the webhook Service and the DaemonSet) once Vector has validated a new configuration, and reports
+// CollectorReady from the DaemonSet's rollout.
 func (r *AuditPipelineReconciler) reconcileCollector(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
 	if ok, err := r.requireSecrets(ctx, p, v1alpha1.ConditionCollectorReady, collectorSecrets(p)); !ok {
 		return ctrl.Result{}, err
@@ -32,6 +33,11 @@ func (r *AuditPipelineReconciler) reconcileCollector(ctx context.Context, p *v1a
 	col, err := vector.RenderCollector(p)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("render collector: %w", err)
+	}
+	if ok, res, err := r.configValidated(ctx, p, validation{condType: v1alpha1.ConditionCollectorReady,
+		what: "agent DaemonSet", workload: col.DaemonSet, template: col.DaemonSet.Spec.Template,
+		config: col.Config, hash: col.ConfigHash}); !ok {
+		return res, err
 	}
 	for _, obj := range []client.Object{col.Config, col.WebhookConfig, col.Service, col.DaemonSet} {
 		if err := r.applyChild(ctx, p, obj); err != nil {
@@ -52,8 +58,8 @@ func (r *AuditPipelineReconciler) reconcileCollector(ctx context.Context, p *v1a
 }
 
 // reconcileAggregator applies the Vector aggregator (its configuration, headless Service, StatefulSet,
-// PodDisruptionBudget and, with autoscaling, HorizontalPodAutoscaler) and reports AggregatorReady from
-// the StatefulSet's rollout.
+// PodDisruptionBudget and, with autoscaling, HorizontalPodAutoscaler) once Vector has validated a new
+// configuration, and reports AggregatorReady from the StatefulSet's rollout.
 func (r *AuditPipelineReconciler) reconcileAggregator(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
 	if ok, err := r.requireSecrets(ctx, p, v1alpha1.ConditionAggregatorReady, aggregatorSecrets(p)); !ok {
 		return ctrl.Result{}, err
@@ -64,6 +70,11 @@ func (r *AuditPipelineReconciler) reconcileAggregator(ctx context.Context, p *v1
 	}
 	if changed, err := r.bufferClaimChanged(ctx, p, agg.StatefulSet); err != nil || changed {
 		return ctrl.Result{}, err
+	}
+	if ok, res, err := r.configValidated(ctx, p, validation{condType: v1alpha1.ConditionAggregatorReady,
+		what: "aggregator StatefulSet", workload: agg.StatefulSet, template: agg.StatefulSet.Spec.Template,
+		config: agg.Config, hash: agg.ConfigHash}); !ok {
+		return res, err
 	}
 	objs := []client.Object{agg.Config, agg.Service, agg.StatefulSet, agg.PodDisruptionBudget}
 	if agg.HorizontalPodAutoscaler != nil {

@@ -114,6 +114,7 @@ func TestVectorWorkloadsRollOutAndFollowTheSpec(t *testing.T) {
 	g.Expect(k8s.Create(ctx, p)).To(Succeed())
 	children := vectorChildren(p)
 
+	passValidation(g, p)
 	expectVectorChildren(g, p, children)
 	ds := children["agent DaemonSet"].(*appsv1.DaemonSet)
 	sts := children["aggregator STS"].(*appsv1.StatefulSet)
@@ -136,6 +137,7 @@ func TestVectorWorkloadsRollOutAndFollowTheSpec(t *testing.T) {
 	// A spec change changes the aggregator's config hash on its pod template, and it rolls out again.
 	oldHash := sts.Spec.Template.Annotations[vector.AnnotationConfigHash]
 	patchSpec(g, p, func(cur *v1alpha1.AuditPipeline) { cur.Spec.Aggregator.Batch.MaxEvents = 20000 })
+	passValidation(g, p)
 	g.Eventually(func(g Gomega) {
 		get(g, sts)
 		g.Expect(sts.Spec.Template.Annotations[vector.AnnotationConfigHash]).NotTo(Equal(oldHash))
@@ -179,6 +181,7 @@ func TestAggregatorAutoscalingAndImmutableBufferClaim(t *testing.T) {
 	p.Spec.Aggregator.Autoscaling = &v1alpha1.AutoscalingSpec{MinReplicas: 2, MaxReplicas: 4}
 	g.Expect(k8s.Create(ctx, p)).To(Succeed())
 	name := vector.NamesFor(p).Aggregator
+	passValidation(g, p)
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	g.Eventually(func(g Gomega) {
@@ -196,6 +199,7 @@ func TestAggregatorAutoscalingAndImmutableBufferClaim(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 	oldHash := sts.Spec.Template.Annotations[vector.AnnotationConfigHash]
 	patchSpec(g, p, func(cur *v1alpha1.AuditPipeline) { cur.Spec.Aggregator.Batch.MaxEvents = 5000 })
+	passValidation(g, p)
 	g.Eventually(func(g Gomega) {
 		get(g, sts)
 		g.Expect(sts.Spec.Template.Annotations[vector.AnnotationConfigHash]).NotTo(Equal(oldHash))
@@ -207,6 +211,7 @@ func TestAggregatorAutoscalingAndImmutableBufferClaim(t *testing.T) {
 		cur.Spec.Aggregator.Autoscaling = nil
 		cur.Spec.Aggregator.Replicas = ptr.To(int32(2))
 	})
+	passValidation(g, p)
 	g.Eventually(func(g Gomega) {
 		err := k8s.Get(ctx, client.ObjectKeyFromObject(hpa), hpa)
 		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the autoscaler should be gone")

@@ -64,10 +64,11 @@ func runSuite(m *testing.M) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := &AuditPipelineReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Recorder:     mgr.GetEventRecorder("auditpipeline-operator"),
-		WaitInterval: 500 * time.Millisecond,
+		Client:               mgr.GetClient(),
+		APIReader:            mgr.GetAPIReader(),
+		Recorder:             mgr.GetEventRecorder("auditpipeline-operator"),
+		WaitInterval:         500 * time.Millisecond,
+		ValidateVectorConfig: true,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -147,7 +148,7 @@ func toUnstructured(obj runtime.Object) (map[string]any, error) {
 // reconcileDirectly runs one Reconcile outside the manager. The suite's pipelines point at a ClickHouse
 // that does not listen: that step's error is the only one tolerated.
 func reconcileDirectly(g Gomega, p *v1alpha1.AuditPipeline) {
-	r := &AuditPipelineReconciler{Client: k8s, APIReader: k8s, WaitInterval: time.Second}
+	r := &AuditPipelineReconciler{Client: k8s, APIReader: k8s, WaitInterval: time.Second, ValidateVectorConfig: true}
 	_, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(p)})
 	if err != nil {
 		g.Expect(err.Error()).To(HavePrefix("reach external ClickHouse"))

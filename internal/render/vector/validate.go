@@ -1,0 +1,98 @@
+package vector
+
+import (
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+// Settings of the Job that validates a new configuration before the workload rolls to it.
+const (
+	// ValidationTTL keeps a finished validation Job (and its logs) for an hour.
+	ValidationTTL = int32(3600)
+	// ValidationDeadline is how long a validation Job may run before it fails.
+	ValidationDeadline = int64(120)
+	// ValidationPlaceholder replaces the value of every environment variable the workload reads from a
+	// Secret: the validation Job must resolve ${VAR} interpolation, never see real credentials.
+	ValidationPlaceholder = "placeholder"
+	// validationHashLength is how much of the config hash the names of the validation objects carry.
+	validationHashLength = 10
+)
+
+// ValidationName names the Job that validates the configuration with hash for workload: workload names
+// have at most 52 characters, so the name fits the 63 of a label value.
+func ValidationName(workload, hash string) string {
+	return workload + "-" + hash[:min(len(hash), validationHashLength)]
+}
+
+// ValidationConfigMap is a copy of config under a hash-suffixed name, so the new configuration can be
+// validated without changing the ConfigMap the running pods read.
+func ValidationConfigMap(config *corev1.ConfigMap, hash string) *corev1.ConfigMap {
+	cm := config.DeepCopy()
+	cm.Name = ValidationName(config.Name, hash)
+	return cm
+}
+
+// ValidationJob runs `vector validate --no-environment` once on the configuration in configMap, with the
+// image and security context of the workload's pod template. It mounts no Secret and sets every
+// Secret-sourced environment variable to a placeholder: without environment checks Vector reads neither
+// (they only matter when components are built), and the Job never sees a credential. Its pods carry
+// labels of their own, so no workload Service selects them.
+func ValidationJob(workload string, template corev1.PodTemplateSpec, configMap, hash string) *batchv1.Job {
+	name := ValidationName(workload, hash)
+	labels := map[string]string{LabelName: "vector-validate", LabelInstance: name, LabelPartOf: "auditpipeline",
+		LabelComponent: template.Labels[LabelComponent]}
+	return &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels,
+			Annotations: map[string]string{AnnotationConfigHash: hash}},
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            ptr.To(int32(0)),
+			ActiveDeadlineSeconds:   ptr.To(ValidationDeadline),
+			TTLSecondsAfterFinished: ptr.To(ValidationTTL),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       validationPod(template.Spec, configMap),
+			},
+		},
+	}
+}
+
+// validationPod is the workload's pod spec reduced to its Vector container running validate: no init
+// containers, probes, ports or Secrets, and an emptyDir in place of the buffer.
+func validationPod(src corev1.PodSpec, configMap string) corev1.PodSpec {
+	c := *src.Containers[0].DeepCopy()
+	c.Args = []string{"validate", "--no-environment", "--config-yaml", ConfigDir + "/" + ConfigFile}
+	c.Ports, c.LivenessProbe, c.ReadinessProbe = nil, nil, nil
+	c.Env = placeholderEnv(c.Env)
+	c.Resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+	c.VolumeMounts = []corev1.VolumeMount{
+		{Name: "config", MountPath: ConfigDir, ReadOnly: true},
+		{Name: "data", MountPath: DataDir},
+	}
+	return corev1.PodSpec{
+		SecurityContext: src.SecurityContext.DeepCopy(),
+		RestartPolicy:   corev1.RestartPolicyNever,
+		Containers:      []corev1.Container{c},
+		Volumes: []corev1.Volume{configVolume(configMap),
+			{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+	}
+}
+
+// placeholderEnv keeps literal values and replaces every value taken from elsewhere (a Secret) by
+// ValidationPlaceholder.
+func placeholderEnv(env []corev1.EnvVar) []corev1.EnvVar {
+	out := make([]corev1.EnvVar, 0, len(env))
+	for _, e := range env {
+		if e.ValueFrom != nil {
+			e = corev1.EnvVar{Name: e.Name, Value: ValidationPlaceholder}
+		}
+		out = append(out, e)
+	}
+	return out
+}
