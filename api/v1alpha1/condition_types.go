@@ -84,9 +84,6 @@ const (
 	// (SchemaReady=False).
 	ReasonWaitingForClickHouse = "WaitingForClickHouse"
 
-	// ReasonMigrating means migrations are being applied (SchemaReady=False).
-	ReasonMigrating = "Migrating"
-
 	// ReasonApplied means every migration up to the target is applied (SchemaReady=True).
 	ReasonApplied = "Applied"
 

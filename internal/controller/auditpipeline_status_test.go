@@ -27,7 +27,7 @@ func TestSummarize(t *testing.T) {
 			"True/Succeeded", "absent", "absent"},
 		{"one component converging", func(p *v1alpha1.AuditPipeline) {
 			allReady(p)
-			markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrating, "applying 3")
+			markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonLocked, "locked by another migrator")
 		}, nil, "False/ComponentsNotReady", "True/Progressing", "absent"},
 		{"a checksum mismatch stalls", func(p *v1alpha1.AuditPipeline) {
 			allReady(p)
