@@ -125,11 +125,17 @@ func moduleDir(root, module string) (string, error) {
 }
 
 func installAssets(root string) (string, error) {
-	cmd := exec.Command("bash", filepath.Join(root, "hack", "envtest", "install.sh"))
+	return RunScript(root, "hack/envtest/install.sh")
+}
+
+// RunScript runs one of the repository's install scripts (a path relative to root) with bash and returns
+// what it printed on stdout, trimmed: the path of what it built or found. Its progress goes to stderr.
+func RunScript(root, script string) (string, error) {
+	cmd := exec.Command("bash", filepath.Join(root, filepath.FromSlash(script)))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("hack/envtest/install.sh: %w", err)
+		return "", fmt.Errorf("%s: %w", script, err)
 	}
 	return strings.TrimSpace(string(out)), nil
 }

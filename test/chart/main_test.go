@@ -94,13 +94,7 @@ func helmBinary(root string) (string, error) {
 	if h := os.Getenv("HELM"); h != "" {
 		return h, nil
 	}
-	cmd := exec.Command("bash", filepath.Join(root, "hack", "tools", "helm.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/tools/helm.sh: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
+	return testenv.RunScript(root, "hack/tools/helm.sh")
 }
 
 // runHelm runs helm with its configuration, cache and data directories in a fresh temporary directory, so

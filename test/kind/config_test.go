@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
 )
 
 // TestKindDecodesClusterConfig runs the pinned kind (hack/tools/kind.sh) on hack/kind/cluster.yaml with a
@@ -14,13 +16,10 @@ import (
 // unknown field shows the difference. No cluster is ever created, even where Docker runs.
 func TestKindDecodesClusterConfig(t *testing.T) {
 	root := repoRoot(t)
-	cmd := exec.Command("bash", filepath.Join(root, "hack", "tools", "kind.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	kind, err := testenv.RunScript(root, "hack/tools/kind.sh")
 	if err != nil {
-		t.Fatalf("hack/tools/kind.sh: %v", err)
+		t.Fatal(err)
 	}
-	kind := strings.TrimSpace(string(out))
 
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodez: []\n"), 0o600); err != nil {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -259,13 +258,11 @@ func setAssets(t *testing.T, root string) {
 	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
 		return
 	}
-	cmd := exec.Command("bash", filepath.Join(root, "hack", "envtest", "install.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	assets, err := testenv.RunScript(root, "hack/envtest/install.sh")
 	if err != nil {
-		t.Fatalf("hack/envtest/install.sh: %v", err)
+		t.Fatal(err)
 	}
-	t.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))
+	t.Setenv("KUBEBUILDER_ASSETS", assets)
 }
 
 // webhook records the audit events kube-apiserver posts to /events.
