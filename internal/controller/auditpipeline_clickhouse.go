@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,7 +34,7 @@ func (r *AuditPipelineReconciler) reconcileClickHouse(ctx context.Context, p *v1
 // reconcileExternalClickHouse checks that the external ClickHouse answers and accepts the credentials.
 // An unreachable server is retried with backoff; refused credentials wait for the Secret to change.
 func (r *AuditPipelineReconciler) reconcileExternalClickHouse(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
-	p.Status.ClickHouse = externalClickHouseStatus(p)
+	p.Status.ClickHouse = clickHouseStatus(p)
 	ep, err := r.clickHouseEndpoint(ctx, p)
 	if err != nil {
 		markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, v1alpha1.ReasonInvalidSpec, "%v", err)
@@ -74,7 +73,7 @@ func (r *AuditPipelineReconciler) reconcileManagedClickHouse(ctx context.Context
 	if err := r.applyChild(ctx, p, chi); err != nil {
 		return dependencyError(p, v1alpha1.ConditionClickHouseReady, altinityOperator, err)
 	}
-	p.Status.ClickHouse = managedClickHouseStatus(p, chi)
+	p.Status.ClickHouse = clickHouseStatus(p)
 
 	expected := p.Spec.ClickHouse.Managed.Shards * p.Spec.ClickHouse.Managed.Replicas
 	if ready, reason, msg := installationState("ClickHouseInstallation", chi.Name, &chi.Status, expected); !ready {
@@ -145,26 +144,16 @@ func dependencyError(p *v1alpha1.AuditPipeline, condType, operator string, err e
 
 const altinityOperator = "the Altinity clickhouse-operator (0.25 or later)"
 
-func managedClickHouseStatus(p *v1alpha1.AuditPipeline, chi *altinity.ClickHouseInstallation) *v1alpha1.ClickHouseStatus {
-	host := fmt.Sprintf("%s.%s.svc", render.ClickHouseServiceName(p), p.Namespace)
-	st := &v1alpha1.ClickHouseStatus{
-		Mode:           "Managed",
-		Installation:   chi.Name,
-		NativeEndpoint: host + ":9000",
-		HTTPEndpoint:   render.ClickHouseHTTPEndpoint(p),
-	}
-	if p.Status.ClickHouse != nil {
-		st.TTL = p.Status.ClickHouse.TTL
-	}
-	return st
-}
-
-func externalClickHouseStatus(p *v1alpha1.AuditPipeline) *v1alpha1.ClickHouseStatus {
-	e := p.Spec.ClickHouse.External
+// clickHouseStatus is status.clickhouse for p: its mode, installation and endpoints. The TTL in force is
+// kept from the last observation; the schema step refreshes it.
+func clickHouseStatus(p *v1alpha1.AuditPipeline) *v1alpha1.ClickHouseStatus {
 	st := &v1alpha1.ClickHouseStatus{
 		Mode:           "External",
-		NativeEndpoint: net.JoinHostPort(e.Hosts[0], fmt.Sprint(e.NativePort)),
+		NativeEndpoint: render.ClickHouseNativeAddrs(p)[0],
 		HTTPEndpoint:   render.ClickHouseHTTPEndpoint(p),
+	}
+	if p.Spec.ClickHouse.Managed != nil {
+		st.Mode, st.Installation = "Managed", p.Name
 	}
 	if p.Status.ClickHouse != nil {
 		st.TTL = p.Status.ClickHouse.TTL

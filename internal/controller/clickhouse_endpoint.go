@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"net"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,13 +20,10 @@ func (r *AuditPipelineReconciler) clickHouseEndpoint(ctx context.Context, p *v1a
 	if err != nil {
 		return clickhouse.Endpoint{}, err
 	}
-	ep := clickhouse.Endpoint{Database: "default", Username: spec.Credentials.Username, Password: string(password)}
-	if spec.Managed != nil {
-		ep.Addrs = []string{net.JoinHostPort(fmt.Sprintf("%s.%s.svc", render.ClickHouseServiceName(p), p.Namespace), "9000")}
+	ep := clickhouse.Endpoint{Addrs: render.ClickHouseNativeAddrs(p), Database: "default",
+		Username: spec.Credentials.Username, Password: string(password)}
+	if spec.External == nil {
 		return ep, nil
-	}
-	for _, h := range spec.External.Hosts {
-		ep.Addrs = append(ep.Addrs, net.JoinHostPort(h, fmt.Sprint(spec.External.NativePort)))
 	}
 	if t := spec.External.TLS; t != nil {
 		var ca, cert, key []byte
