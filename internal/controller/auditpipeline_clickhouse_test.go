@@ -82,21 +82,19 @@ func TestManagedClickHouseInstallation(t *testing.T) {
 	// A pass with nothing to change writes nothing to the installation.
 	g.Expect(k8s.Get(ctx, key, chi)).To(Succeed())
 	before := chi.ResourceVersion
-	cur, err := fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	cur.Annotations = map[string]string{"test/poke": "1"}
-	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		cur.Annotations = map[string]string{"test/poke": "1"}
+	})
 	g.Consistently(func() (string, error) {
 		err := k8s.Get(ctx, key, chi)
 		return chi.ResourceVersion, err
 	}, 2*time.Second, interval).Should(Equal(before))
 
 	// A spec change reaches the installation; scaling down to one replica removes the Keeper.
-	cur, err = fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	cur.Spec.ClickHouse.Managed.Image = "clickhouse/clickhouse-server:25.9"
-	cur.Spec.ClickHouse.Managed.Replicas = 1
-	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		cur.Spec.ClickHouse.Managed.Image = "clickhouse/clickhouse-server:25.9"
+		cur.Spec.ClickHouse.Managed.Replicas = 1
+	})
 	g.Eventually(func(g Gomega) {
 		g.Expect(k8s.Get(ctx, key, chi)).To(Succeed())
 		g.Expect(chi.Spec.Templates.PodTemplates[0].Spec.Containers[0].Image).To(Equal("clickhouse/clickhouse-server:25.9"))

@@ -98,10 +98,9 @@ func TestMissingSecretThenHonestConditions(t *testing.T) {
 
 	// A spec change that meets a failing pass is observed in the conditions, never in
 	// status.observedGeneration: that moves only when a pass succeeds.
-	cur, err := fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	cur.Spec.NATS.Stream.MaxAge = metav1.Duration{Duration: 48 * time.Hour}
-	g.Expect(k8s.Update(context.Background(), cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		cur.Spec.NATS.Stream.MaxAge = metav1.Duration{Duration: 48 * time.Hour}
+	})
 	g.Eventually(func(g Gomega) {
 		cur, err := fetch(p)()
 		g.Expect(err).NotTo(HaveOccurred())
@@ -137,10 +136,9 @@ func TestSuspendStopsWork(t *testing.T) {
 		return conditionOf(cur, v1alpha1.ConditionClickHouseReady), err
 	}, timeout, interval).Should(Equal("False/" + v1alpha1.ReasonUnreachable))
 
-	cur, err := fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	cur.Spec.Suspend = true
-	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		cur.Spec.Suspend = true
+	})
 	g.Eventually(func(g Gomega) {
 		cur, err := fetch(p)()
 		g.Expect(err).NotTo(HaveOccurred())
@@ -157,10 +155,9 @@ func TestSuspendStopsWork(t *testing.T) {
 		return conditionOf(cur, v1alpha1.ConditionClickHouseReady), err
 	}, 2*time.Second, interval).Should(Equal("False/" + v1alpha1.ReasonUnreachable))
 
-	cur, err = fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	cur.Spec.Suspend = false
-	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		cur.Spec.Suspend = false
+	})
 	g.Eventually(func() (string, error) {
 		cur, err := fetch(p)()
 		return conditionOf(cur, v1alpha1.ConditionClickHouseReady), err

@@ -48,10 +48,9 @@ func TestExternalClickHouseIsChecked(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 
 	// Pointed at the real server, the pipeline sees it answer with its version.
-	cur, err := fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	cur.Spec.ClickHouse.External.NativePort = int32(nativePort)
-	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		cur.Spec.ClickHouse.External.NativePort = int32(nativePort)
+	})
 	g.Eventually(func(g Gomega) {
 		cur, err := fetch(p)()
 		g.Expect(err).NotTo(HaveOccurred())

@@ -108,10 +108,9 @@ func TestStreamStepFollowsNACK(t *testing.T) {
 	}, timeout, interval).Should(Equal("True/" + v1alpha1.ReasonReady))
 
 	// A spec change reaches the Stream, and StreamReady waits for NACK to observe the new generation.
-	cur, err := fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	cur.Spec.NATS.Stream.MaxAge = metav1.Duration{Duration: 48 * time.Hour}
-	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		cur.Spec.NATS.Stream.MaxAge = metav1.Duration{Duration: 48 * time.Hour}
+	})
 	g.Eventually(func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(stream), stream)).To(Succeed())
 		g.Expect(stream.Spec.MaxAge).To(Equal("48h0m0s"))
@@ -168,10 +167,9 @@ func TestStreamStepAccountCarriesSecrets(t *testing.T) {
 	g.Expect(consumer.Spec.Account).To(Equal("audit-nats"))
 
 	// Without Secrets the connection moves back into the Stream and Consumer, and the Account goes.
-	cur, err := fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	cur.Spec.NATS.CredentialsSecretRef = nil
-	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		cur.Spec.NATS.CredentialsSecretRef = nil
+	})
 	g.Eventually(func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(stream), stream)).To(Succeed())
 		g.Expect(stream.Spec.Account).To(BeEmpty())

@@ -43,13 +43,12 @@ func pipelineOn(t *testing.T, srv *chtest.Server, ns, name, database string) *v1
 
 // poke makes the reconciler look at p again without changing its spec.
 func poke(g Gomega, p *v1alpha1.AuditPipeline, value string) {
-	cur, err := fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	if cur.Annotations == nil {
-		cur.Annotations = map[string]string{}
-	}
-	cur.Annotations["test/poke"] = value
-	g.Expect(k8s.Update(context.Background(), cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		cur.Annotations["test/poke"] = value
+	})
 }
 
 func TestSchemaIsMigratedRecordedAndGuarded(t *testing.T) {
@@ -106,11 +105,10 @@ func TestSchemaIsMigratedRecordedAndGuarded(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 
 	// Retention is reconciled on the live table: no TTL until the spec asks for one, then exactly that.
-	cur, err := fetch(p)()
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(cur.Status.ClickHouse.TTL).To(BeEmpty())
-	cur.Spec.ClickHouse.Retention = &v1alpha1.RetentionSpec{DeleteAfter: &metav1.Duration{Duration: 365 * 24 * time.Hour}}
-	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
+		g.Expect(cur.Status.ClickHouse.TTL).To(BeEmpty())
+		cur.Spec.ClickHouse.Retention = &v1alpha1.RetentionSpec{DeleteAfter: &metav1.Duration{Duration: 365 * 24 * time.Hour}}
+	})
 	g.Eventually(func(g Gomega) {
 		cur, err := fetch(p)()
 		g.Expect(err).NotTo(HaveOccurred())

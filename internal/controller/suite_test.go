@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -153,4 +154,17 @@ func reconcileDirectly(g Gomega, p *v1alpha1.AuditPipeline) {
 	if err != nil {
 		g.Expect(err.Error()).To(HavePrefix("reach external ClickHouse"))
 	}
+}
+
+// updatePipeline applies mutate to the latest p and updates it, retrying on conflicts: the operator
+// patches the pipeline's status (and so its resourceVersion) at any time.
+func updatePipeline(g Gomega, p *v1alpha1.AuditPipeline, mutate func(cur *v1alpha1.AuditPipeline)) {
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := fetch(p)()
+		if err != nil {
+			return err
+		}
+		mutate(cur)
+		return k8s.Update(context.Background(), cur)
+	})).To(Succeed())
 }

@@ -18,6 +18,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -148,8 +149,14 @@ func TestStreamAndConsumerOnJetStream(t *testing.T) {
 	pullAndAck(g, js)
 
 	// A new maxAge reaches the live stream.
-	cur.Spec.NATS.Stream.MaxAge = metav1.Duration{Duration: 3 * time.Hour}
-	g.Expect(k8s.Update(ctx, cur)).To(Succeed())
+	// The operator patches status at any time: retry on conflict with the latest object.
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(cur), cur); err != nil {
+			return err
+		}
+		cur.Spec.NATS.Stream.MaxAge = metav1.Duration{Duration: 3 * time.Hour}
+		return k8s.Update(ctx, cur)
+	})).To(Succeed())
 	g.Eventually(func(g Gomega) time.Duration {
 		info, err := streamInfo(js)
 		g.Expect(err).NotTo(HaveOccurred())
