@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
 )
@@ -49,8 +51,15 @@ func TestGeneratorIsDeterministicAndRealistic(t *testing.T) {
 		codes[r.ResponseCode]++
 		tenants[r.Namespace] = true
 		ids[r.AuditID.String()] = true
-		if r.RequestReceivedAt.After(r.StageAt) {
-			t.Fatalf("event %d received after its stage", i)
+		if r.LatencyUS == 0 || r.LatencyUS > 60_000_000 {
+			t.Fatalf("event %d took %d µs from receipt to its stage", i, r.LatencyUS)
+		}
+		// The API server's audit ID and timestamps have columns that give them back exactly: rest
+		// must not store them again.
+		for _, field := range []string{`"auditID"`, `"stageTimestamp"`, `"requestReceivedTimestamp"`, `"verb"`} {
+			if strings.Contains(r.Rest, field) {
+				t.Fatalf("event %d: rest keeps %s: %s", i, field, r.Rest)
+			}
 		}
 		var e map[string]any
 		if err := json.Unmarshal([]byte(r.EventJSON), &e); err != nil {
@@ -171,5 +180,46 @@ func TestRedeliveredEventsCollapse(t *testing.T) {
 	}
 	if st.Rows != 3_000 {
 		t.Errorf("system.parts counts %d rows, want 3000", st.Rows)
+	}
+	checkEventsComeBack(t, conn, database, rows)
+}
+
+// checkEventsComeBack reads the event column of every row and expects each generated event back, the
+// same JSON value member for member.
+func checkEventsComeBack(t *testing.T, conn driver.Conn, database string, rows []Row) {
+	t.Helper()
+	sent := map[uuid.UUID]string{}
+	for _, r := range rows {
+		sent[r.AuditID] = r.EventJSON
+	}
+	rs, err := conn.Query(context.Background(), "SELECT audit_id, event FROM "+database+".events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rs.Close() }()
+	n := 0
+	for rs.Next() {
+		var id uuid.UUID
+		var event string
+		if err := rs.Scan(&id, &event); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		var got, want any
+		if err := json.Unmarshal([]byte(event), &got); err != nil {
+			t.Fatalf("event %s does not parse: %v\n%s", id, err, event)
+		}
+		if err := json.Unmarshal([]byte(sent[id]), &want); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("event %s came back different (-sent +stored):\n%s", id, diff)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(sent) {
+		t.Errorf("read %d events back, sent %d", n, len(sent))
 	}
 }

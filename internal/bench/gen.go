@@ -5,13 +5,15 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
 
 // Event is an audit.k8s.io/v1 Event with the fields the API server fills (k8s.io/apiserver's
@@ -74,71 +76,28 @@ func (t MicroTime) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format("2006-01-02T15:04:05.000000Z07:00") + `"`), nil
 }
 
-// Row is one row of the events table, as the aggregator fills it (internal/render/vector/eventrow.go).
+// Row is one generated event and its row of the events table, as the aggregator makes it
+// (eventrow.FromEvent).
 type Row struct {
-	EventTime         time.Time `ch:"event_time"`
-	AuditID           uuid.UUID `ch:"audit_id"`
-	Stage             string    `ch:"stage"`
-	Level             string    `ch:"level"`
-	Verb              string    `ch:"verb"`
-	User              string    `ch:"user"`
-	UserUID           string    `ch:"user_uid"`
-	UserGroups        []string  `ch:"user_groups"`
-	ImpersonatedUser  string    `ch:"impersonated_user"`
-	SourceIP          net.IP    `ch:"source_ip"`
-	UserAgent         string    `ch:"user_agent"`
-	APIGroup          string    `ch:"api_group"`
-	APIVersion        string    `ch:"api_version"`
-	Resource          string    `ch:"resource"`
-	Subresource       string    `ch:"subresource"`
-	Namespace         string    `ch:"namespace"`
-	Name              string    `ch:"name"`
-	ResponseCode      uint16    `ch:"response_code"`
-	RequestReceivedAt time.Time `ch:"request_received_at"`
-	StageAt           time.Time `ch:"stage_at"`
-	EventJSON         string    `ch:"event_json"`
+	eventrow.Row
+	// EventJSON is the event as the API server sent it.
+	EventJSON string
 }
 
-// RowOf maps an event to its row, with the whole event as JSON.
+// RowOf maps an event to its row, through the aggregator's own mapping: the event is encoded as the
+// API server sends it, decoded as Vector's nats source decodes it, and split by eventrow.FromEvent.
 func RowOf(e *Event) (Row, error) {
 	js, err := json.Marshal(e)
 	if err != nil {
 		return Row{}, fmt.Errorf("encode audit event %s: %w", e.AuditID, err)
 	}
-	r := Row{
-		EventTime:         time.Time(e.StageTimestamp).UTC().Truncate(time.Millisecond), // DateTime64(3)
-		AuditID:           e.AuditID,
-		Stage:             e.Stage,
-		Level:             e.Level,
-		Verb:              e.Verb,
-		User:              e.User.Username,
-		UserUID:           e.User.UID,
-		UserGroups:        e.User.Groups,
-		UserAgent:         e.UserAgent,
-		RequestReceivedAt: time.Time(e.RequestReceivedTimestamp).UTC(),
-		StageAt:           time.Time(e.StageTimestamp).UTC(),
-		EventJSON:         string(js),
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var ev map[string]any
+	if err := dec.Decode(&ev); err != nil {
+		return Row{}, fmt.Errorf("decode audit event %s: %w", e.AuditID, err)
 	}
-	if r.UserGroups == nil {
-		r.UserGroups = []string{}
-	}
-	if e.ImpersonatedUser != nil {
-		r.ImpersonatedUser = e.ImpersonatedUser.Username
-	}
-	r.SourceIP = net.IPv6zero
-	if len(e.SourceIPs) > 0 {
-		if ip := net.ParseIP(e.SourceIPs[0]); ip != nil {
-			r.SourceIP = ip.To16()
-		}
-	}
-	if o := e.ObjectRef; o != nil {
-		r.APIGroup, r.APIVersion, r.Resource, r.Subresource = o.APIGroup, o.APIVersion, o.Resource, o.Subresource
-		r.Namespace, r.Name = o.Namespace, o.Name
-	}
-	if e.ResponseStatus != nil {
-		r.ResponseCode = uint16(e.ResponseStatus.Code)
-	}
-	return r, nil
+	return Row{Row: eventrow.FromEvent(ev, time.Time(e.StageTimestamp)), EventJSON: string(js)}, nil
 }
 
 // DefaultEnd is when generated events end by default: fixed, so that runs and their queries repeat.

@@ -11,6 +11,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/google/uuid"
+
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
 
 // Params are the values the queries filter on, picked from the generated data so that they match rows.
@@ -36,7 +38,9 @@ type Query struct {
 	Limit int
 }
 
-const rowColumns = "event_time, audit_id, verb, user, resource, name, response_code, event_json"
+// rowColumns are what the row queries return: every stored column, which together are the whole event
+// (the table's event column joins them into the event's JSON, at a cost of its own: docs/schema.md).
+var rowColumns = eventrow.ColumnNames()
 
 func newestFirst(a, b *Row) int { return b.EventTime.Compare(a.EventTime) }
 func oldestFirst(a, b *Row) int { return a.EventTime.Compare(b.EventTime) }
@@ -51,7 +55,7 @@ var Queries = []Query{
 		ID: "Q1", Title: "tenant + user, last 7 days, newest 100", Target: 10 * time.Millisecond, Limit: 100,
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
 			WHERE namespace = {tenant:String} AND user = {user:String}
-			  AND event_time >= {now:DateTime64(3, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(3, 'UTC')}
+			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
 			ORDER BY event_time DESC LIMIT 100`,
 		Match: func(p Params, r *Row) bool {
 			return r.Namespace == p.Tenant && r.User == p.User && within(r, p.Now, 7*24*time.Hour)
@@ -73,7 +77,7 @@ var Queries = []Query{
 		ID: "Q3", Title: "tenant, last hour, newest 100", Target: 10 * time.Millisecond, Limit: 100,
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
 			WHERE namespace = {tenant:String}
-			  AND event_time >= {now:DateTime64(3, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(3, 'UTC')}
+			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(6, 'UTC')}
 			ORDER BY event_time DESC LIMIT 100`,
 		Match: func(p Params, r *Row) bool { return r.Namespace == p.Tenant && within(r, p.Now, time.Hour) },
 		Less:  newestFirst,
@@ -81,7 +85,7 @@ var Queries = []Query{
 	{
 		ID: "Q4", Title: "all tenants, count by verb, last 24 h", Target: 10 * time.Millisecond,
 		SQL: `SELECT verb, count() FROM {db:Identifier}.events
-			WHERE event_time >= {now:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND event_time <= {now:DateTime64(3, 'UTC')}
+			WHERE event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
 			GROUP BY verb ORDER BY verb`,
 		Match: func(p Params, r *Row) bool { return within(r, p.Now, 24*time.Hour) },
 	},
@@ -90,7 +94,7 @@ var Queries = []Query{
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
 			WHERE namespace = {tenant:String} AND response_code >= 400
 			  AND verb IN ('create', 'update', 'patch', 'delete')
-			  AND event_time >= {now:DateTime64(3, 'UTC')} - INTERVAL 30 DAY AND event_time <= {now:DateTime64(3, 'UTC')}
+			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 30 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
 			ORDER BY event_time DESC LIMIT 100`,
 		Match: func(p Params, r *Row) bool {
 			return r.Namespace == p.Tenant && r.ResponseCode >= 400 && isWrite(r.Verb) && within(r, p.Now, 30*24*time.Hour)
@@ -101,7 +105,7 @@ var Queries = []Query{
 
 func (p Params) parameters(database string) clickhouse.Parameters {
 	return clickhouse.Parameters{
-		"db": database, "now": p.Now.UTC().Format("2006-01-02 15:04:05.000"),
+		"db": database, "now": p.Now.UTC().Format("2006-01-02 15:04:05.000000"),
 		"tenant": p.Tenant, "user": p.User, "resource": p.Resource, "name": p.Name,
 	}
 }
@@ -167,9 +171,8 @@ func (q Query) answer(ctx context.Context, conn driver.Conn, database string, p 
 			counts[verb] = n
 			continue
 		}
-		var r Row
-		var code uint16
-		if err := rows.Scan(&r.EventTime, &r.AuditID, &r.Verb, &r.User, &r.Resource, &r.Name, &code, &r.EventJSON); err != nil {
+		var r eventrow.Row
+		if err := rows.Scan(r.Fields()...); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", q.ID, err)
 		}
 		ids = append(ids, r.AuditID)
@@ -286,7 +289,7 @@ func (t *Tracker) Add(r *Row) {
 
 // Params picks the busiest tenant, its busiest user and its most written object.
 func (t *Tracker) Params() Params {
-	p := Params{Now: t.last.Truncate(time.Millisecond)}
+	p := Params{Now: t.last}
 	p.Tenant = maxKey(t.tenants, func(k string) bool { return true })
 	p.User = maxKey(t.users, func(k [2]string) bool { return k[0] == p.Tenant })[1]
 	o := maxKey(t.objects, func(k [3]string) bool { return k[0] == p.Tenant })

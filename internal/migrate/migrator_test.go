@@ -72,24 +72,31 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 		t.Fatal(err)
 	}
 	if engine != "ReplacingMergeTree" || partition != "toYYYYMM(event_time)" || policy != "hot_cold" ||
-		sorting != "namespace, resource, name, event_time, audit_id, stage" || primary != "namespace, resource, name, event_time" {
+		sorting != "namespace, event_time, audit_id, stage" || primary != "namespace, event_time" {
 		t.Errorf("events: engine %s, partition %s, sorting %s, primary %s, policy %s", engine, partition, sorting, primary, policy)
 	}
-	var eventTime, eventJSON string
+	var eventTime, rest string
 	err = db.QueryRow(`SELECT
 		(SELECT type || ' ' || compression_codec FROM system.columns WHERE database = ? AND table = 'events' AND name = 'event_time'),
-		(SELECT type || ' ' || compression_codec FROM system.columns WHERE database = ? AND table = 'events' AND name = 'event_json')`,
-		database, database).Scan(&eventTime, &eventJSON)
+		(SELECT type || ' ' || compression_codec FROM system.columns WHERE database = ? AND table = 'events' AND name = 'rest')`,
+		database, database).Scan(&eventTime, &rest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if eventTime != "DateTime64(3, 'UTC') CODEC(Delta(8), ZSTD(1))" || eventJSON != "String CODEC(ZSTD(3))" {
-		t.Errorf("event_time %q, event_json %q", eventTime, eventJSON)
+	if eventTime != "DateTime64(6, 'UTC') CODEC(Delta(8), ZSTD(1))" || rest != "String CODEC(ZSTD(3))" {
+		t.Errorf("event_time %q, rest %q", eventTime, rest)
 	}
-	const event = `{"event_time":"2026-03-01 10:00:00.123","audit_id":"7c1f0e6a-4b7e-4a43-9f61-0c5c7d2f1a10",` +
-		`"stage":"ResponseComplete","verb":"update","user":"alice","user_groups":["system:authenticated"],` +
-		`"source_ip":"10.1.2.3","resource":"deployments","api_group":"apps","namespace":"shop","name":"web",` +
-		`"response_code":200,"event_json":"{}"}`
+	var projections string
+	if err := db.QueryRow(`SELECT arrayStringConcat(groupArray(name), ',') FROM system.projections WHERE database = ? AND table = 'events'`,
+		database).Scan(&projections); err != nil {
+		t.Fatal(err)
+	}
+	if projections != "by_time" {
+		t.Errorf("projections %q, want by_time", projections)
+	}
+	const event = `{"event_time":"2026-03-01 10:00:00.123456","latency_us":1500,"audit_id":"7c1f0e6a-4b7e-4a43-9f61-0c5c7d2f1a10",` +
+		`"stage":"ResponseComplete","verb":"update","user":"alice","resource":"deployments","api_group":"apps",` +
+		`"namespace":"shop","name":"web","response_code":200,"rest":"{\"sourceIPs\":[\"10.1.2.3\"]}"}`
 	for range 2 {
 		if _, err := db.Exec("INSERT INTO " + database + ".events FORMAT JSONEachRow " + event); err != nil {
 			t.Fatal(err)
@@ -99,12 +106,13 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 		t.Fatal(err)
 	}
 	var rows uint64
-	var ip string
-	if err := db.QueryRow("SELECT count(), any(toString(source_ip)) FROM "+database+".events").Scan(&rows, &ip); err != nil {
+	var received, ip string
+	if err := db.QueryRow("SELECT count(), toString(any(request_received_at)), any(JSONExtractString(event, 'sourceIPs', 1)) FROM "+
+		database+".events").Scan(&rows, &received, &ip); err != nil {
 		t.Fatal(err)
 	}
-	if rows != 1 || ip != "::ffff:10.1.2.3" {
-		t.Errorf("after inserting one event twice: %d rows, source_ip %s; want 1 row, ::ffff:10.1.2.3", rows, ip)
+	if rows != 1 || received != "2026-03-01 10:00:00.121956" || ip != "10.1.2.3" {
+		t.Errorf("after inserting one event twice: %d rows, received at %s, source IP %s; want 1 row, 10:00:00.121956, 10.1.2.3", rows, received, ip)
 	}
 }
 

@@ -8,11 +8,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
@@ -42,11 +44,10 @@ func remapSource(t testing.TB, p *v1alpha1.AuditPipeline) string {
 
 // want is what the events table must hold for one event.
 type want struct {
-	eventTime, received, stageAt, auditID, stage, verb, uri, user, uid string
-	groups                                                             []string
-	impersonated, sourceIP, agent, group, version, resource, sub, ns   string
-	name                                                               string
-	code                                                               uint16
+	eventTime, received, auditID, stage, level, verb, user, uid string
+	group, resource, sub, ns, name                              string
+	latency                                                     uint64
+	code                                                        uint16
 }
 
 // cases are audit.k8s.io/v1 events as the API server's webhook backend sends them, each with a distinct
@@ -55,6 +56,8 @@ var cases = []struct {
 	name string
 	json string
 	want want
+	// added is what the table's event column adds to the event, as JSON members ("" for nothing).
+	added string
 }{
 	{"create", `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"7c1f0e6a-4b7e-4a43-9f61-0c5c7d2f1a10",` +
 		`"stage":"ResponseComplete","requestURI":"/apis/apps/v1/namespaces/shop/deployments?fieldManager=kubectl-client-side-apply","verb":"create",` +
@@ -66,12 +69,10 @@ var cases = []struct {
 		`"responseObject":{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"web","namespace":"shop","uid":"9d1e3b6a-1111-4c2b-8d3e-222233334444","resourceVersion":"1001"}},` +
 		`"requestReceivedTimestamp":"2026-03-01T10:00:00.100200Z","stageTimestamp":"2026-03-01T10:00:00.123456Z",` +
 		`"annotations":{"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by RoleBinding \"devs/shop\""}}`,
-		want{eventTime: "2026-03-01 10:00:00.123", received: "2026-03-01 10:00:00.100200", stageAt: "2026-03-01 10:00:00.123456",
-			auditID: "7c1f0e6a-4b7e-4a43-9f61-0c5c7d2f1a10", stage: "ResponseComplete", verb: "create",
-			uri: "/apis/apps/v1/namespaces/shop/deployments?fieldManager=kubectl-client-side-apply", user: "alice@example.com",
-			uid: "4a2e8c1d-0000-4000-8000-000000000001", groups: []string{"devs", "system:authenticated"},
-			sourceIP: "::ffff:203.0.113.7", agent: "kubectl/v1.37.2 (linux/amd64) kubernetes/abcdef0",
-			group: "apps", version: "v1", resource: "deployments", ns: "shop", name: "web", code: 201}},
+		want{eventTime: "2026-03-01 10:00:00.123456", received: "2026-03-01 10:00:00.100200", latency: 23256,
+			auditID: "7c1f0e6a-4b7e-4a43-9f61-0c5c7d2f1a10", stage: "ResponseComplete", level: "RequestResponse", verb: "create",
+			user: "alice@example.com", uid: "4a2e8c1d-0000-4000-8000-000000000001",
+			group: "apps", resource: "deployments", ns: "shop", name: "web", code: 201}, ""},
 	{"update from IPv6", `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"0b4a9f3e-55aa-4e11-9c22-7d8e9f0a1b2c",` +
 		`"stage":"ResponseComplete","requestURI":"/api/v1/namespaces/shop/configmaps/web-config","verb":"update",` +
 		`"user":{"username":"system:serviceaccount:shop:deployer","uid":"5b3f-sa","groups":["system:serviceaccounts","system:serviceaccounts:shop","system:authenticated"]},` +
@@ -79,12 +80,10 @@ var cases = []struct {
 		`"objectRef":{"resource":"configmaps","namespace":"shop","name":"web-config","apiVersion":"v1","resourceVersion":"1002"},` +
 		`"responseStatus":{"metadata":{},"code":200},` +
 		`"requestReceivedTimestamp":"2026-03-01T10:00:01.000001Z","stageTimestamp":"2026-03-01T10:00:01.002999Z"}`,
-		want{eventTime: "2026-03-01 10:00:01.002", received: "2026-03-01 10:00:01.000001", stageAt: "2026-03-01 10:00:01.002999",
-			auditID: "0b4a9f3e-55aa-4e11-9c22-7d8e9f0a1b2c", stage: "ResponseComplete", verb: "update",
-			uri: "/api/v1/namespaces/shop/configmaps/web-config", user: "system:serviceaccount:shop:deployer", uid: "5b3f-sa",
-			groups:   []string{"system:serviceaccounts", "system:serviceaccounts:shop", "system:authenticated"},
-			sourceIP: "2001:db8::1a", agent: "argocd-application-controller/v0.0.0",
-			version: "v1", resource: "configmaps", ns: "shop", name: "web-config", code: 200}},
+		want{eventTime: "2026-03-01 10:00:01.002999", received: "2026-03-01 10:00:01.000001", latency: 2998,
+			auditID: "0b4a9f3e-55aa-4e11-9c22-7d8e9f0a1b2c", stage: "ResponseComplete", level: "Metadata", verb: "update",
+			user: "system:serviceaccount:shop:deployer", uid: "5b3f-sa",
+			resource: "configmaps", ns: "shop", name: "web-config", code: 200}, ""},
 	{"delete with subresource, impersonated", `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"E3B0C442-98FC-1C14-9AFB-F4C8996FB924",` +
 		`"stage":"ResponseComplete","requestURI":"/api/v1/namespaces/shop/pods/web-7d9f/ephemeralcontainers","verb":"delete",` +
 		`"user":{"username":"admin","groups":["system:masters","system:authenticated"]},` +
@@ -93,12 +92,9 @@ var cases = []struct {
 		`"objectRef":{"resource":"pods","namespace":"shop","name":"web-7d9f","apiVersion":"v1","subresource":"ephemeralcontainers"},` +
 		`"responseStatus":{"metadata":{},"status":"Success","code":200},` +
 		`"requestReceivedTimestamp":"2026-03-01T10:00:02Z","stageTimestamp":"2026-03-01T10:00:02.5Z"}`,
-		want{eventTime: "2026-03-01 10:00:02.500", received: "2026-03-01 10:00:02.000000", stageAt: "2026-03-01 10:00:02.500000",
-			auditID: "e3b0c442-98fc-1c14-9afb-f4c8996fb924", stage: "ResponseComplete", verb: "delete",
-			uri: "/api/v1/namespaces/shop/pods/web-7d9f/ephemeralcontainers", user: "admin",
-			groups: []string{"system:masters", "system:authenticated"}, impersonated: "bob@example.com",
-			sourceIP: "::ffff:198.51.100.20", agent: "kubectl/v1.37.2",
-			version: "v1", resource: "pods", sub: "ephemeralcontainers", ns: "shop", name: "web-7d9f", code: 200}},
+		want{eventTime: "2026-03-01 10:00:02.500000", received: "2026-03-01 10:00:02.000000", latency: 500000,
+			auditID: "e3b0c442-98fc-1c14-9afb-f4c8996fb924", stage: "ResponseComplete", level: "Request", verb: "delete", user: "admin",
+			resource: "pods", sub: "ephemeralcontainers", ns: "shop", name: "web-7d9f", code: 200}, ""},
 	{"get without namespace, forbidden", `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",` +
 		`"stage":"ResponseComplete","requestURI":"/api/v1/nodes/node-1","verb":"get",` +
 		`"user":{"username":"mallory","groups":["system:authenticated"]},"sourceIPs":["192.0.2.66"],"userAgent":"curl/8.11.0",` +
@@ -106,24 +102,25 @@ var cases = []struct {
 		`"responseStatus":{"metadata":{},"status":"Failure","message":"nodes \"node-1\" is forbidden: User \"mallory\" cannot get resource \"nodes\"","reason":"Forbidden","details":{"name":"node-1","kind":"nodes"},"code":403},` +
 		`"requestReceivedTimestamp":"2026-03-01T10:00:03.000000Z","stageTimestamp":"2026-03-01T10:00:03.000700Z",` +
 		`"annotations":{"authorization.k8s.io/decision":"forbid","authorization.k8s.io/reason":""}}`,
-		want{eventTime: "2026-03-01 10:00:03.000", received: "2026-03-01 10:00:03.000000", stageAt: "2026-03-01 10:00:03.000700",
-			auditID: "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", stage: "ResponseComplete", verb: "get", uri: "/api/v1/nodes/node-1",
-			user: "mallory", groups: []string{"system:authenticated"}, sourceIP: "::ffff:192.0.2.66", agent: "curl/8.11.0",
-			version: "v1", resource: "nodes", name: "node-1", code: 403}},
+		want{eventTime: "2026-03-01 10:00:03.000700", received: "2026-03-01 10:00:03.000000", latency: 700,
+			auditID: "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", stage: "ResponseComplete", level: "Metadata", verb: "get",
+			user: "mallory", resource: "nodes", name: "node-1", code: 403}, ""},
 	{"non-resource request, minimal", `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"5f0c6d7e-8a9b-4c1d-9e2f-3a4b5c6d7e8f",` +
 		`"stage":"ResponseComplete","requestURI":"/healthz","verb":"get","user":{"username":"system:anonymous"},` +
 		`"stageTimestamp":"2026-03-01T10:00:04.250000Z"}`,
-		want{eventTime: "2026-03-01 10:00:04.250", received: "2026-03-01 10:00:04.250000", stageAt: "2026-03-01 10:00:04.250000",
-			auditID: "5f0c6d7e-8a9b-4c1d-9e2f-3a4b5c6d7e8f", stage: "ResponseComplete", verb: "get", uri: "/healthz",
-			user: "system:anonymous", groups: []string{}, sourceIP: "::"}},
+		want{eventTime: "2026-03-01 10:00:04.250000", received: "2026-03-01 10:00:04.250000",
+			auditID: "5f0c6d7e-8a9b-4c1d-9e2f-3a4b5c6d7e8f", stage: "ResponseComplete", level: "Metadata", verb: "get",
+			user: "system:anonymous"},
+		// An event without requestReceivedTimestamp comes back with its stage time there (docs/schema.md).
+		`"requestReceivedTimestamp":"2026-03-01T10:00:04.250000Z"`},
 	{"client-chosen audit ID, junk source IP", `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"my-trace-42",` +
 		`"stage":"ResponseComplete","requestURI":"/api/v1/namespaces/shop/secrets","verb":"list",` +
 		`"user":{"username":"carol","groups":["devs"]},"sourceIPs":["not-an-ip"],` +
 		`"objectRef":{"resource":"secrets","namespace":"shop","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},` +
 		`"requestReceivedTimestamp":"2026-03-01T10:00:05.100000Z","stageTimestamp":"2026-03-01T10:00:05.200000Z"}`,
-		want{eventTime: "2026-03-01 10:00:05.200", received: "2026-03-01 10:00:05.100000", stageAt: "2026-03-01 10:00:05.200000",
-			auditID: vector.NilUUID, stage: "ResponseComplete", verb: "list", uri: "/api/v1/namespaces/shop/secrets",
-			user: "carol", groups: []string{"devs"}, sourceIP: "::", version: "v1", resource: "secrets", ns: "shop", code: 200}},
+		want{eventTime: "2026-03-01 10:00:05.200000", received: "2026-03-01 10:00:05.100000", latency: 100000,
+			auditID: eventrow.NilUUID, stage: "ResponseComplete", level: "Metadata", verb: "list",
+			user: "carol", resource: "secrets", ns: "shop", code: 200}, ""},
 }
 
 // TestRowsFitTheEventsTable migrates a fresh database, inserts the rows of real-shaped audit events the way
@@ -166,23 +163,31 @@ func TestRowsFitTheEventsTable(t *testing.T) {
 		t.Fatalf("the table has %d rows, want %d", len(got), len(cases))
 	}
 	for _, c := range cases {
-		r, ok := got[c.want.stageAt]
+		r, ok := got[c.want.eventTime]
 		if !ok {
-			t.Errorf("%s: no row with stage_at %s", c.name, c.want.stageAt)
+			t.Errorf("%s: no row with event_time %s", c.name, c.want.eventTime)
 			continue
 		}
 		if !reflect.DeepEqual(r.want, c.want) {
 			t.Errorf("%s: row\n %+v\nwant\n %+v", c.name, r.want, c.want)
 		}
+		// The event column gives the event back: the same JSON value, member for member.
+		original := c.json
+		if c.added != "" {
+			original = strings.TrimSuffix(original, "}") + "," + c.added + "}"
+		}
 		var in, out any
-		if err := json.Unmarshal([]byte(c.json), &in); err != nil {
+		if err := json.Unmarshal([]byte(original), &in); err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal([]byte(r.eventJSON), &out); err != nil {
-			t.Fatalf("%s: event_json does not parse: %v", c.name, err)
+		if err := json.Unmarshal([]byte(r.event), &out); err != nil {
+			t.Fatalf("%s: event does not parse: %v\n%s", c.name, err, r.event)
 		}
 		if !reflect.DeepEqual(in, out) {
-			t.Errorf("%s: event_json\n %s\nwant the event\n %s", c.name, r.eventJSON, c.json)
+			t.Errorf("%s: event\n %s\nwant the event\n %s", c.name, r.event, original)
+		}
+		if len(r.rest) >= len(c.json) {
+			t.Errorf("%s: rest (%d bytes) is not smaller than the event (%d bytes): %s", c.name, len(r.rest), len(c.json), r.rest)
 		}
 	}
 
@@ -192,7 +197,7 @@ func TestRowsFitTheEventsTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n, distinct uint64
-	if err := db.QueryRowContext(ctx, "SELECT count(), uniqExact(stage_at) FROM "+database+"."+sink.Table).Scan(&n, &distinct); err != nil {
+	if err := db.QueryRowContext(ctx, "SELECT count(), uniqExact(event_time) FROM "+database+"."+sink.Table).Scan(&n, &distinct); err != nil {
 		t.Fatal(err)
 	}
 	if n != uint64(len(cases)) || distinct != uint64(len(cases)) {
@@ -200,11 +205,12 @@ func TestRowsFitTheEventsTable(t *testing.T) {
 	}
 }
 
-// checkColumns checks that the table and EventColumns agree: same names in the same order, same types, and
-// no column the row leaves to a default.
+// checkColumns checks that the table's stored columns and eventrow.Columns agree: same names in the same
+// order, same types, and no column the row leaves to a default. ALIAS columns (event, request_received_at)
+// are computed from them.
 func checkColumns(t *testing.T, db *sql.DB, database string) {
 	t.Helper()
-	rs, err := db.Query(`SELECT name, type, default_kind FROM system.columns WHERE database = ? AND table = ? ORDER BY position`,
+	rs, err := db.Query(`SELECT name, type, default_kind FROM system.columns WHERE database = ? AND table = ? AND default_kind != 'ALIAS' ORDER BY position`,
 		database, vector.EventsTable)
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +219,7 @@ func checkColumns(t *testing.T, db *sql.DB, database string) {
 	type column struct{ name, typ string }
 	var table []column
 	row := map[string]bool{}
-	for _, c := range vector.EventColumns {
+	for _, c := range eventrow.Columns {
 		row[c.Name] = true
 	}
 	for rs.Next() {
@@ -230,26 +236,25 @@ func checkColumns(t *testing.T, db *sql.DB, database string) {
 		t.Fatal(err)
 	}
 	var contract []column
-	for _, c := range vector.EventColumns {
+	for _, c := range eventrow.Columns {
 		contract = append(contract, column{c.Name, c.Type})
 	}
 	if !reflect.DeepEqual(table, contract) {
-		t.Errorf("the events table has columns\n %v\nEventColumns has\n %v", table, contract)
+		t.Errorf("the events table has columns\n %v\neventrow.Columns has\n %v", table, contract)
 	}
 }
 
 type readRow struct {
 	want
-	eventJSON string
+	rest, event string
 }
 
-// readBack reads every row of the events table, by stage_at.
+// readBack reads every row of the events table, by event_time.
 func readBack(t *testing.T, db *sql.DB, database string) map[string]readRow {
 	t.Helper()
-	rs, err := db.Query(`SELECT toString(event_time), toString(request_received_at), toString(stage_at), toString(audit_id),
-		stage, verb, request_uri, toString(user), user_uid, arrayMap(g -> toString(g), user_groups), toString(impersonated_user),
-		toString(source_ip), toString(user_agent), toString(api_group), toString(api_version), toString(resource),
-		toString(subresource), toString(namespace), name, response_code, event_json
+	rs, err := db.Query(`SELECT toString(event_time), toString(request_received_at), latency_us, toString(audit_id),
+		toString(stage), toString(level), toString(verb), toString(user), user_uid, toString(api_group), toString(resource),
+		toString(subresource), toString(namespace), name, response_code, rest, event
 		FROM ` + database + `.` + vector.EventsTable)
 	if err != nil {
 		t.Fatal(err)
@@ -259,12 +264,11 @@ func readBack(t *testing.T, db *sql.DB, database string) map[string]readRow {
 	for rs.Next() {
 		var r readRow
 		w := &r.want
-		if err := rs.Scan(&w.eventTime, &w.received, &w.stageAt, &w.auditID, &w.stage, &w.verb, &w.uri, &w.user, &w.uid,
-			&w.groups, &w.impersonated, &w.sourceIP, &w.agent, &w.group, &w.version, &w.resource, &w.sub, &w.ns, &w.name,
-			&w.code, &r.eventJSON); err != nil {
+		if err := rs.Scan(&w.eventTime, &w.received, &w.latency, &w.auditID, &w.stage, &w.level, &w.verb, &w.user, &w.uid,
+			&w.group, &w.resource, &w.sub, &w.ns, &w.name, &w.code, &r.rest, &r.event); err != nil {
 			t.Fatal(err)
 		}
-		out[w.stageAt] = r
+		out[w.eventTime] = r
 	}
 	if err := rs.Err(); err != nil {
 		t.Fatal(err)

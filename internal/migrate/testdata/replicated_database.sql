@@ -51,33 +51,45 @@ SYSTEM SYNC REPLICA audit.schema_migrations_checksums LIGHTWEIGHT;
 -- 00001_events.sql, statement 1
 CREATE TABLE IF NOT EXISTS audit.events
 (
-    event_time          DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
-    audit_id            UUID,
-    stage               LowCardinality(String),
-    level               LowCardinality(String),
-    verb                LowCardinality(String),
-    request_uri         String CODEC(ZSTD(1)),
-    user                LowCardinality(String),
-    user_uid            String CODEC(ZSTD(1)),
-    user_groups         Array(LowCardinality(String)),
-    impersonated_user   LowCardinality(String),
-    source_ip           IPv6,
-    user_agent          LowCardinality(String),
-    api_group           LowCardinality(String),
-    api_version         LowCardinality(String),
-    resource            LowCardinality(String),
-    subresource         LowCardinality(String),
-    namespace           LowCardinality(String),
-    name                String CODEC(ZSTD(1)),
-    response_code       UInt16,
-    request_received_at DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
-    stage_at            DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
-    event_json          String CODEC(ZSTD(3)),
-    INDEX idx_audit_id audit_id TYPE bloom_filter(0.01) GRANULARITY 4,
-    INDEX idx_user user TYPE bloom_filter(0.01) GRANULARITY 4
+    event_time    DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+    latency_us    UInt64 CODEC(T64, ZSTD(1)),
+    audit_id      UUID,
+    stage         LowCardinality(String),
+    level         LowCardinality(String),
+    verb          LowCardinality(String),
+    user          LowCardinality(String),
+    user_uid      String CODEC(ZSTD(1)),
+    api_group     LowCardinality(String),
+    resource      LowCardinality(String),
+    subresource   LowCardinality(String),
+    namespace     LowCardinality(String),
+    name          String CODEC(ZSTD(1)),
+    response_code UInt16,
+    rest          String CODEC(ZSTD(3)),
+    request_received_at DateTime64(6, 'UTC') ALIAS event_time - toIntervalMicrosecond(latency_us),
+    event String ALIAS JSONMergePatch(concat(
+        '{"kind":"Event","apiVersion":"audit.k8s.io/v1"',
+        if(level = '', '', concat(',"level":', toJSONString(toString(level)))),
+        if(audit_id = toUUID('00000000-0000-0000-0000-000000000000'), '', concat(',"auditID":"', toString(audit_id), '"')),
+        if(stage = '', '', concat(',"stage":', toJSONString(toString(stage)))),
+        if(verb = '', '', concat(',"verb":', toJSONString(toString(verb)))),
+        if(user = '' AND user_uid = '', '', concat(',"user":{', arrayStringConcat(arrayFilter(f -> f != '', [
+            if(user = '', '', concat('"username":', toJSONString(toString(user)))),
+            if(user_uid = '', '', concat('"uid":', toJSONString(user_uid)))]), ','), '}')),
+        if(api_group = '' AND resource = '' AND subresource = '' AND namespace = '' AND name = '', '',
+            concat(',"objectRef":{', arrayStringConcat(arrayFilter(f -> f != '', [
+            if(api_group = '', '', concat('"apiGroup":', toJSONString(toString(api_group)))),
+            if(resource = '', '', concat('"resource":', toJSONString(toString(resource)))),
+            if(subresource = '', '', concat('"subresource":', toJSONString(toString(subresource)))),
+            if(namespace = '', '', concat('"namespace":', toJSONString(toString(namespace)))),
+            if(name = '', '', concat('"name":', toJSONString(name)))]), ','), '}')),
+        if(response_code = 0, '', concat(',"responseStatus":{"code":', toString(response_code), '}')),
+        ',"requestReceivedTimestamp":"', formatDateTime(event_time - toIntervalMicrosecond(latency_us), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"',
+        ',"stageTimestamp":"', formatDateTime(event_time, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"}'), rest),
+    PROJECTION by_time (SELECT event_time, verb ORDER BY event_time)
 )
 ENGINE = ReplicatedReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
-PRIMARY KEY (namespace, resource, name, event_time)
-ORDER BY (namespace, resource, name, event_time, audit_id, stage)
-SETTINGS storage_policy = 'hot_cold';
+PRIMARY KEY (namespace, event_time)
+ORDER BY (namespace, event_time, audit_id, stage)
+SETTINGS index_granularity = 1024, deduplicate_merge_projection_mode = 'rebuild', storage_policy = 'hot_cold';

@@ -44,7 +44,7 @@ var PrivateNetworks = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", 
 
 // AggregatorConfig renders the Vector aggregator: a nats source pulling the pipeline's stream through
 // its durable consumer, filters that keep the configured stages and optionally drop events from private
-// source IPs, a remap that shapes each event into a row of the events table (see EventColumns), and a
+// source IPs, a remap that shapes each event into a row of the events table (see eventrow.Columns), and a
 // clickhouse sink that inserts large gzip-compressed batches with end-to-end acknowledgements, unlimited
 // retries and a disk buffer that blocks when full. The ClickHouse user and password come from
 // environment variables (EnvClickHouseUser, EnvClickHousePassword).
@@ -98,8 +98,8 @@ func clickHouseSink(p *v1alpha1.AuditPipeline, input string) *ClickHouseSink {
 		Database: database(p),
 		Table:    EventsTable,
 		Format:   "json_each_row",
-		// The whole event is always in event_json, so a column the table does not have (yet) is
-		// skipped rather than stopping every insert.
+		// A column the table does not have (yet) is skipped rather than stopping every insert; the
+		// migrations never drop a column whose field the remap takes out of rest (eventrow.Columns).
 		SkipUnknownFields: true,
 		Compression:       "gzip",
 		Auth: &HTTPAuth{Strategy: "basic",
