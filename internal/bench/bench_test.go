@@ -192,7 +192,7 @@ func checkEventsComeBack(t *testing.T, conn driver.Conn, database string, rows [
 	for _, r := range rows {
 		sent[r.AuditID] = r.EventJSON
 	}
-	rs, err := conn.Query(context.Background(), "SELECT audit_id, event FROM "+database+".events")
+	rs, err := conn.Query(context.Background(), "SELECT audit_id, event FROM "+database+".events_json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func TestUpFreshDatabase(t *testing.T) {
 	}
 
 	tables := queryStrings(t, db, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", name)
-	if want := []string{"events", VersionTable, ChecksumTable, LockTable}; !sameElements(tables, want) {
+	if want := []string{"events", "events_json", VersionTable, ChecksumTable, LockTable}; !sameElements(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}
 	checkEventsTable(t, db, name)
@@ -108,7 +108,7 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 	var rows uint64
 	var received, ip string
 	if err := db.QueryRow("SELECT count(), toString(any(request_received_at)), any(JSONExtractString(event, 'sourceIPs', 1)) FROM "+
-		database+".events").Scan(&rows, &received, &ip); err != nil {
+		database+".events_json").Scan(&rows, &received, &ip); err != nil {
 		t.Fatal(err)
 	}
 	if rows != 1 || received != "2026-03-01 10:00:00.121956" || ip != "10.1.2.3" {

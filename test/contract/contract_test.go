@@ -255,7 +255,7 @@ func readBack(t *testing.T, db *sql.DB, database string) map[string]readRow {
 	rs, err := db.Query(`SELECT toString(event_time), toString(request_received_at), latency_us, toString(audit_id),
 		toString(stage), toString(level), toString(verb), toString(user), user_uid, toString(api_group), toString(resource),
 		toString(subresource), toString(namespace), name, response_code, rest, event
-		FROM ` + database + `.` + vector.EventsTable)
+		FROM ` + database + `.events_json`)
 	if err != nil {
 		t.Fatal(err)
 	}

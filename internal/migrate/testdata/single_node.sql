@@ -72,25 +72,6 @@ CREATE TABLE IF NOT EXISTS audit.events
     response_code UInt16,
     rest          String CODEC(ZSTD(3)),
     request_received_at DateTime64(6, 'UTC') ALIAS event_time - toIntervalMicrosecond(latency_us),
-    event String ALIAS JSONMergePatch(concat(
-        '{"kind":"Event","apiVersion":"audit.k8s.io/v1"',
-        if(level = '', '', concat(',"level":', toJSONString(toString(level)))),
-        if(audit_id = toUUID('00000000-0000-0000-0000-000000000000'), '', concat(',"auditID":"', toString(audit_id), '"')),
-        if(stage = '', '', concat(',"stage":', toJSONString(toString(stage)))),
-        if(verb = '', '', concat(',"verb":', toJSONString(toString(verb)))),
-        if(user = '' AND user_uid = '', '', concat(',"user":{', arrayStringConcat(arrayFilter(f -> f != '', [
-            if(user = '', '', concat('"username":', toJSONString(toString(user)))),
-            if(user_uid = '', '', concat('"uid":', toJSONString(user_uid)))]), ','), '}')),
-        if(api_group = '' AND resource = '' AND subresource = '' AND namespace = '' AND name = '', '',
-            concat(',"objectRef":{', arrayStringConcat(arrayFilter(f -> f != '', [
-            if(api_group = '', '', concat('"apiGroup":', toJSONString(toString(api_group)))),
-            if(resource = '', '', concat('"resource":', toJSONString(toString(resource)))),
-            if(subresource = '', '', concat('"subresource":', toJSONString(toString(subresource)))),
-            if(namespace = '', '', concat('"namespace":', toJSONString(toString(namespace)))),
-            if(name = '', '', concat('"name":', toJSONString(name)))]), ','), '}')),
-        if(response_code = 0, '', concat(',"responseStatus":{"code":', toString(response_code), '}')),
-        ',"requestReceivedTimestamp":"', formatDateTime(event_time - toIntervalMicrosecond(latency_us), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"',
-        ',"stageTimestamp":"', formatDateTime(event_time, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"}'), rest),
     PROJECTION by_time (SELECT event_time, verb ORDER BY event_time)
 )
 ENGINE = ReplacingMergeTree
@@ -98,3 +79,29 @@ PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (namespace, event_time)
 ORDER BY (namespace, event_time, audit_id, stage)
 SETTINGS index_granularity = 1024, deduplicate_merge_projection_mode = 'rebuild';
+
+-- 00001_events.sql, statement 2
+CREATE VIEW IF NOT EXISTS audit.events_json AS
+SELECT
+    event_time, request_received_at, latency_us, audit_id, stage, level, verb, user, user_uid, api_group,
+    resource, subresource, namespace, name, response_code, rest,
+    JSONMergePatch(concat(
+            '{"kind":"Event","apiVersion":"audit.k8s.io/v1"',
+            if(level = '', '', concat(',"level":', toJSONString(toString(level)))),
+            if(audit_id = toUUID('00000000-0000-0000-0000-000000000000'), '', concat(',"auditID":"', toString(audit_id), '"')),
+            if(stage = '', '', concat(',"stage":', toJSONString(toString(stage)))),
+            if(verb = '', '', concat(',"verb":', toJSONString(toString(verb)))),
+            if(user = '' AND user_uid = '', '', concat(',"user":{', arrayStringConcat(arrayFilter(f -> f != '', [
+                if(user = '', '', concat('"username":', toJSONString(toString(user)))),
+                if(user_uid = '', '', concat('"uid":', toJSONString(user_uid)))]), ','), '}')),
+            if(api_group = '' AND resource = '' AND subresource = '' AND namespace = '' AND name = '', '',
+                concat(',"objectRef":{', arrayStringConcat(arrayFilter(f -> f != '', [
+                if(api_group = '', '', concat('"apiGroup":', toJSONString(toString(api_group)))),
+                if(resource = '', '', concat('"resource":', toJSONString(toString(resource)))),
+                if(subresource = '', '', concat('"subresource":', toJSONString(toString(subresource)))),
+                if(namespace = '', '', concat('"namespace":', toJSONString(toString(namespace)))),
+                if(name = '', '', concat('"name":', toJSONString(name)))]), ','), '}')),
+            if(response_code = 0, '', concat(',"responseStatus":{"code":', toString(response_code), '}')),
+            ',"requestReceivedTimestamp":"', formatDateTime(event_time - toIntervalMicrosecond(latency_us), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"',
+            ',"stageTimestamp":"', formatDateTime(event_time, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"}'), rest) AS event
+FROM audit.events;
