@@ -73,7 +73,9 @@ migrate-local: ## Apply the embedded migrations to a local ClickHouse and show t
 BENCH_N ?= 2000000
 .PHONY: bench
 bench: ## Measure the events table on a local ClickHouse: bytes/row, insert rows/s, query latencies (BENCH_N events).
-	go run ./hack/bench -n $(BENCH_N)
+	@# madvdontneed=0: memory the harness's Go runtime returns to the kernel between batches stays mapped, so
+	@# the next batch does not page-fault it in again (a third of the client's time, measured; docs/bench.md).
+	GODEBUG=madvdontneed=0 go run ./hack/bench -n $(BENCH_N)
 
 .PHONY: envtest
 envtest: ## Build (or reuse) the control-plane binaries (cached outside the clone) and print their directory.
