@@ -48,28 +48,27 @@ ORDER BY (namespace, event_time, audit_id, stage)
 -- events_json: every column of events and `event`, the whole audit event as JSON, put back together from
 -- them (rest wins over the columns). A view, not an ALIAS column of events, because ClickHouse analyses
 -- a table's ALIAS expressions in every query on the table, and this one costs milliseconds; filters on the
--- view reach the table's primary key as they would on the table.
+-- view reach the table's primary key as they would on the table. No lambdas: they made it 6 ms slower.
 CREATE VIEW IF NOT EXISTS {{.Database}}.events_json{{.OnCluster}} AS
 SELECT
     event_time, request_received_at, latency_us, audit_id, stage, level, verb, user, user_uid, api_group,
     resource, subresource, namespace, name, response_code, rest,
     JSONMergePatch(concat(
-            '{"kind":"Event","apiVersion":"audit.k8s.io/v1"',
-            if(level = '', '', concat(',"level":', toJSONString(toString(level)))),
-            if(audit_id = toUUID('00000000-0000-0000-0000-000000000000'), '', concat(',"auditID":"', toString(audit_id), '"')),
-            if(stage = '', '', concat(',"stage":', toJSONString(toString(stage)))),
-            if(verb = '', '', concat(',"verb":', toJSONString(toString(verb)))),
-            if(user = '' AND user_uid = '', '', concat(',"user":{', arrayStringConcat(arrayFilter(f -> f != '', [
-                if(user = '', '', concat('"username":', toJSONString(toString(user)))),
-                if(user_uid = '', '', concat('"uid":', toJSONString(user_uid)))]), ','), '}')),
-            if(api_group = '' AND resource = '' AND subresource = '' AND namespace = '' AND name = '', '',
-                concat(',"objectRef":{', arrayStringConcat(arrayFilter(f -> f != '', [
-                if(api_group = '', '', concat('"apiGroup":', toJSONString(toString(api_group)))),
-                if(resource = '', '', concat('"resource":', toJSONString(toString(resource)))),
-                if(subresource = '', '', concat('"subresource":', toJSONString(toString(subresource)))),
-                if(namespace = '', '', concat('"namespace":', toJSONString(toString(namespace)))),
-                if(name = '', '', concat('"name":', toJSONString(name)))]), ','), '}')),
-            if(response_code = 0, '', concat(',"responseStatus":{"code":', toString(response_code), '}')),
-            ',"requestReceivedTimestamp":"', formatDateTime(event_time - toIntervalMicrosecond(latency_us), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"',
-            ',"stageTimestamp":"', formatDateTime(event_time, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"}'), rest) AS event
+        '{"kind":"Event","apiVersion":"audit.k8s.io/v1"',
+        if(level = '', '', concat(',"level":', toJSONString(toString(level)))),
+        if(audit_id = toUUID('00000000-0000-0000-0000-000000000000'), '', concat(',"auditID":"', toString(audit_id), '"')),
+        if(stage = '', '', concat(',"stage":', toJSONString(toString(stage)))),
+        if(verb = '', '', concat(',"verb":', toJSONString(toString(verb)))),
+        if(user = '' AND user_uid = '', '', concat(',"user":{', substring(concat(
+            if(user = '', '', concat(',"username":', toJSONString(toString(user)))),
+            if(user_uid = '', '', concat(',"uid":', toJSONString(user_uid)))), 2), '}')),
+        if(api_group = '' AND resource = '' AND subresource = '' AND namespace = '' AND name = '', '', concat(',"objectRef":{', substring(concat(
+            if(api_group = '', '', concat(',"apiGroup":', toJSONString(toString(api_group)))),
+            if(resource = '', '', concat(',"resource":', toJSONString(toString(resource)))),
+            if(subresource = '', '', concat(',"subresource":', toJSONString(toString(subresource)))),
+            if(namespace = '', '', concat(',"namespace":', toJSONString(toString(namespace)))),
+            if(name = '', '', concat(',"name":', toJSONString(name)))), 2), '}')),
+        if(response_code = 0, '', concat(',"responseStatus":{"code":', toString(response_code), '}')),
+        ',"requestReceivedTimestamp":"', formatDateTime(event_time - toIntervalMicrosecond(latency_us), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"',
+        ',"stageTimestamp":"', formatDateTime(event_time, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"}'), rest) AS event
 FROM {{.Database}}.events;
