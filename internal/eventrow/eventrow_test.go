@@ -1,0 +1,119 @@
+package eventrow
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func decode(t *testing.T, s string) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var ev map[string]any
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("decode %s: %v", s, err)
+	}
+	return ev
+}
+
+// TestFromEvent checks which fields leave rest, and what the columns hold, on events at the edges of the
+// contract.
+func TestFromEvent(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 987654321, time.UTC)
+	cases := []struct {
+		name, event string
+		check       func(t *testing.T, r Row)
+		rest        string
+	}{
+		{
+			name: "as the API server writes it: only what has no column stays",
+			event: `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"7c1f0e6a-4b7e-4a43-9f61-0c5c7d2f1a10",` +
+				`"stage":"ResponseComplete","verb":"get","user":{"username":"alice","uid":"u-1","groups":["devs"]},` +
+				`"objectRef":{"resource":"pods","namespace":"shop","name":"web","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},` +
+				`"requestReceivedTimestamp":"2026-03-01T10:00:00.100000Z","stageTimestamp":"2026-03-01T10:00:00.123456Z"}`,
+			rest: `{"objectRef":{"apiVersion":"v1"},"responseStatus":{"metadata":{}},"user":{"groups":["devs"]}}`,
+			check: func(t *testing.T, r Row) {
+				if r.EventTime != time.Date(2026, 3, 1, 10, 0, 0, 123456000, time.UTC) || r.LatencyUS != 23456 ||
+					r.AuditID.String() != "7c1f0e6a-4b7e-4a43-9f61-0c5c7d2f1a10" || r.User != "alice" || r.UserUID != "u-1" ||
+					r.Namespace != "shop" || r.Resource != "pods" || r.Name != "web" || r.ResponseCode != 200 {
+					t.Errorf("row %+v", r)
+				}
+			},
+		},
+		{
+			name: "what its column cannot give back stays as it came",
+			event: `{"kind":"Other","auditID":"E3B0C442-98FC-1C14-9AFB-F4C8996FB924","requestReceivedTimestamp":"2026-03-01T11:00:00+01:00",` +
+				`"stageTimestamp":"2026-03-01T10:00:00.5Z","responseStatus":{"code":70000},"verb":""}`,
+			rest: `{"auditID":"E3B0C442-98FC-1C14-9AFB-F4C8996FB924","kind":"Other","requestReceivedTimestamp":"2026-03-01T11:00:00+01:00",` +
+				`"responseStatus":{"code":70000},"stageTimestamp":"2026-03-01T10:00:00.5Z","verb":""}`,
+			check: func(t *testing.T, r Row) {
+				if r.AuditID.String() != "e3b0c442-98fc-1c14-9afb-f4c8996fb924" || r.LatencyUS != 500000 || r.ResponseCode != 0 {
+					t.Errorf("row %+v", r)
+				}
+			},
+		},
+		{
+			name:  "received after its stage: latency 0, the request time kept",
+			event: `{"requestReceivedTimestamp":"2026-03-01T10:00:01.000000Z","stageTimestamp":"2026-03-01T10:00:00.000000Z"}`,
+			rest:  `{"requestReceivedTimestamp":"2026-03-01T10:00:01.000000Z"}`,
+			check: func(t *testing.T, r Row) {
+				if r.LatencyUS != 0 || r.AuditID.String() != NilUUID {
+					t.Errorf("row %+v", r)
+				}
+			},
+		},
+		{
+			name:  "no stage time: the time of insert, nothing taken out",
+			event: `{"auditID":"00000000-0000-0000-0000-000000000000","user":{"username":7}}`,
+			rest:  `{"auditID":"00000000-0000-0000-0000-000000000000","user":{"username":7}}`,
+			check: func(t *testing.T, r Row) {
+				if !r.EventTime.Equal(now.Truncate(time.Microsecond)) || r.User != "" {
+					t.Errorf("row %+v", r)
+				}
+			},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev := decode(t, c.event)
+			r := FromEvent(ev, now)
+			if r.Rest != c.rest {
+				t.Errorf("rest\n %s\nwant\n %s", r.Rest, c.rest)
+			}
+			c.check(t, r)
+			if got := encodeJSON(ev); got != encodeJSON(decode(t, c.event)) {
+				t.Errorf("FromEvent changed its event: %s", got)
+			}
+		})
+	}
+}
+
+// TestColumnsMatchRowFields checks that Columns, Fields and the VRL agree on the columns and their order.
+func TestColumnsMatchRowFields(t *testing.T) {
+	var r Row
+	if got, want := len(r.Fields()), len(Columns); got != want {
+		t.Fatalf("Fields has %d pointers, Columns %d columns", got, want)
+	}
+	if StringColumns != len(Columns)-5 {
+		t.Errorf("%d string columns of %d columns: the others are event_time, latency_us, audit_id, response_code, rest", StringColumns, len(Columns))
+	}
+	for i := range StringColumns {
+		*strippedStrings[i].field(&r) = strippedStrings[i].column
+		if r.StringColumn(i) != Columns[3+i].Name {
+			t.Errorf("string column %d is %s, Columns has %s there", i, r.StringColumn(i), Columns[3+i].Name)
+		}
+	}
+	for _, c := range Columns {
+		if c.Name == "rest" || c.Name == "event_time" {
+			continue
+		}
+		if !strings.Contains(Prelude, c.Expr+" = ") {
+			t.Errorf("the prelude never sets %s, the expression of column %s", c.Expr, c.Name)
+		}
+	}
+	if strings.Contains(Prelude, "$") {
+		t.Error("the prelude holds a '$', which Vector would interpolate")
+	}
+}
