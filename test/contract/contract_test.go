@@ -1,6 +1,7 @@
 // Package contract checks, on a real ClickHouse, that the rows the Vector aggregator inserts fit the events
-// table the migrations create: the row of each audit event is computed by a Go mirror of the rendered
-// remap (mirror_test.go) and sent the way the rendered clickhouse sink sends it (sink_test.go).
+// table the migrations create: the row of each audit event is computed by eventrow.FromEvent, the Go twin
+// of the rendered remap (remap_test.go), and sent the way the rendered clickhouse sink sends it
+// (sink_test.go); the view events_json must give every event back.
 package contract
 
 import (
