@@ -97,8 +97,9 @@ func (r *Report) Print(w io.Writer) error {
 		r.N, r.Storage.Rows, r.Storage.Parts, r.Optimize.Round(time.Millisecond))
 	fmt.Fprintf(w, "insert: %s for %d rows, of which %s in Send (server side), the rest appending on the client\n",
 		r.Load.Insert.Round(time.Millisecond), r.Load.Rows, r.Load.Send.Round(time.Millisecond))
-	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s\n\n",
-		r.Params.Now.Format(time.RFC3339), r.Params.Tenant, r.Params.User, r.Params.Resource, r.Params.Name)
+	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s (Q2) %s/%s (Q2b)\n\n",
+		r.Params.Now.Format(time.RFC3339), r.Params.Tenant, r.Params.User, r.Params.Resource, r.Params.Name,
+		r.Params.PolicyResource, r.Params.PolicyName)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tvalue\ttarget\t\trows read\tMB read\tserver ms\treturned")
 	bpr := r.Storage.BytesPerRow()
