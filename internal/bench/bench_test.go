@@ -184,6 +184,47 @@ func TestRedeliveredEventsCollapse(t *testing.T) {
 	checkEventsComeBack(t, conn, database, rows)
 }
 
+// TestStorageCountsProjectionsOnce compares the table's measured size with that of a copy without the
+// projection, holding the same rows in the same parts: system.parts already counts a part's projections,
+// so the copy's size must be the table's less the projections' share, not the table's.
+func TestStorageCountsProjectionsOnce(t *testing.T) {
+	database, conn := chtest.NewDatabase(t)
+	db := chtest.Shared(t).OpenDB(database)
+	t.Cleanup(func() { _ = db.Close() })
+	ctx := context.Background()
+	if _, err := Run(ctx, db, conn, database, Options{Gen: GenOptions{Seed: 7, N: 20_000}, Runs: 1}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := MeasureStorage(ctx, conn, database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.ProjectionBytes == 0 {
+		t.Fatalf("no projection bytes measured: %+v", st)
+	}
+	for _, q := range []string{
+		"CREATE TABLE {db}.bare AS {db}.events",
+		"ALTER TABLE {db}.bare DROP PROJECTION by_time",
+		"INSERT INTO {db}.bare SELECT * FROM {db}.events",
+		"OPTIMIZE TABLE {db}.bare FINAL",
+	} {
+		if err := conn.Exec(ctx, strings.ReplaceAll(q, "{db}", database)); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var bare uint64
+	if err := conn.QueryRow(ctx, "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = ? AND table = 'bare'",
+		database).Scan(&bare); err != nil {
+		t.Fatal(err)
+	}
+	// The parts differ only by the projection's directory and the lines that list it.
+	want := float64(st.Bytes - st.ProjectionBytes)
+	if got := float64(bare); got < 0.99*want || got > 1.01*want {
+		t.Errorf("the copy without the projection takes %d bytes; the table %d, of which %d the projection: want the copy within 1%% of %.0f",
+			bare, st.Bytes, st.ProjectionBytes, want)
+	}
+}
+
 // checkEventsComeBack reads the event column of every row and expects each generated event back, the
 // same JSON value member for member.
 func checkEventsComeBack(t *testing.T, conn driver.Conn, database string, rows []Row) {

@@ -179,7 +179,8 @@ func Optimize(ctx context.Context, conn driver.Conn, database string) (time.Dura
 // Storage is the table's size on disk.
 type Storage struct {
 	Rows uint64
-	// Bytes is bytes_on_disk of the active parts plus their projections.
+	// Bytes is bytes_on_disk of the active parts, which counts their projections (each part keeps
+	// its projections' parts in a directory of its own); ProjectionBytes is the projections' share.
 	Bytes           uint64
 	ProjectionBytes uint64
 	Parts           uint64
@@ -219,7 +220,6 @@ func MeasureStorage(ctx context.Context, conn driver.Conn, database string) (Sto
 			WHERE active AND database = {db:String} AND table = 'events'`).Scan(&s.ProjectionBytes); err != nil {
 			return s, fmt.Errorf("read system.projection_parts: %w", err)
 		}
-		s.Bytes += s.ProjectionBytes
 	}
 	rows, err := conn.Query(ctx, `SELECT name, data_compressed_bytes, data_uncompressed_bytes FROM system.columns
 		WHERE database = {db:String} AND table = 'events'`)
