@@ -12,6 +12,10 @@
 -- copies of an event that a redelivery inserts twice: they share audit_id, stage and therefore the whole
 -- sorting key. Granules of 1,024 rows keep a tenant's last hour to one or two of them. The by_time
 -- projection (event_time and verb sorted by time) answers counts over all tenants for a time range.
+-- ZSTD(1) for every column that has no codec of its own, and through default_compression_codec for the
+-- projection's columns, which take the part's default codec rather than their column's. Servers without
+-- the fix of ClickHouse issue 84440 ignore that setting and write the projection with LZ4: about 3 bytes
+-- a row more.
 -- Monthly partitions. No TTL here: the operator reconciles the move to the cold volume and the deletion
 -- on the live table.
 --
@@ -24,17 +28,17 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.events{{.OnCluster}}
     event_time    DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
     latency_us    UInt64 CODEC(T64, ZSTD(1)),
     audit_id      UUID,
-    stage         LowCardinality(String),
-    level         LowCardinality(String),
-    verb          LowCardinality(String),
-    user          LowCardinality(String),
+    stage         LowCardinality(String) CODEC(ZSTD(1)),
+    level         LowCardinality(String) CODEC(ZSTD(1)),
+    verb          LowCardinality(String) CODEC(ZSTD(1)),
+    user          LowCardinality(String) CODEC(ZSTD(1)),
     user_uid      String CODEC(ZSTD(1)),
-    api_group     LowCardinality(String),
-    resource      LowCardinality(String),
-    subresource   LowCardinality(String),
-    namespace     LowCardinality(String),
+    api_group     LowCardinality(String) CODEC(ZSTD(1)),
+    resource      LowCardinality(String) CODEC(ZSTD(1)),
+    subresource   LowCardinality(String) CODEC(ZSTD(1)),
+    namespace     LowCardinality(String) CODEC(ZSTD(1)),
     name          String CODEC(ZSTD(1)),
-    response_code UInt16,
+    response_code UInt16 CODEC(ZSTD(1)),
     rest          String CODEC(ZSTD(3)),
     request_received_at DateTime64(6, 'UTC') ALIAS event_time - toIntervalMicrosecond(latency_us),
     PROJECTION by_time (SELECT event_time, verb ORDER BY event_time)
@@ -43,7 +47,7 @@ ENGINE = {{.Engine "ReplacingMergeTree"}}
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (namespace, event_time)
 ORDER BY (namespace, event_time, audit_id, stage)
-{{.Settings "index_granularity = 1024" "deduplicate_merge_projection_mode = 'rebuild'"}};
+{{.Settings "index_granularity = 1024" "deduplicate_merge_projection_mode = 'rebuild'" "default_compression_codec = 'ZSTD(1)'"}};
 
 -- events_json: every column of events and `event`, the whole audit event as JSON, put back together from
 -- them (rest wins over the columns). A view, not an ALIAS column of events, because ClickHouse analyses

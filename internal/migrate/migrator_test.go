@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,16 +76,24 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 		sorting != "namespace, event_time, audit_id, stage" || primary != "namespace, event_time" {
 		t.Errorf("events: engine %s, partition %s, sorting %s, primary %s, policy %s", engine, partition, sorting, primary, policy)
 	}
-	var eventTime, rest string
+	var eventTime, rest, verb, uncoded, full string
 	err = db.QueryRow(`SELECT
 		(SELECT type || ' ' || compression_codec FROM system.columns WHERE database = ? AND table = 'events' AND name = 'event_time'),
-		(SELECT type || ' ' || compression_codec FROM system.columns WHERE database = ? AND table = 'events' AND name = 'rest')`,
-		database, database).Scan(&eventTime, &rest)
+		(SELECT type || ' ' || compression_codec FROM system.columns WHERE database = ? AND table = 'events' AND name = 'rest'),
+		(SELECT type || ' ' || compression_codec FROM system.columns WHERE database = ? AND table = 'events' AND name = 'verb'),
+		(SELECT arrayStringConcat(groupArray(name), ',') FROM system.columns
+			WHERE database = ? AND table = 'events' AND compression_codec = '' AND name NOT IN ('audit_id', 'request_received_at')),
+		(SELECT engine_full FROM system.tables WHERE database = ? AND name = 'events')`,
+		database, database, database, database, database).Scan(&eventTime, &rest, &verb, &uncoded, &full)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if eventTime != "DateTime64(6, 'UTC') CODEC(Delta(8), ZSTD(1))" || rest != "String CODEC(ZSTD(3))" {
-		t.Errorf("event_time %q, rest %q", eventTime, rest)
+	if eventTime != "DateTime64(6, 'UTC') CODEC(Delta(8), ZSTD(1))" || rest != "String CODEC(ZSTD(3))" ||
+		verb != "LowCardinality(String) CODEC(ZSTD(1))" || uncoded != "" {
+		t.Errorf("event_time %q, rest %q, verb %q; columns without a codec (but audit_id, an ALIAS): %q", eventTime, rest, verb, uncoded)
+	}
+	if !strings.Contains(full, "default_compression_codec = 'ZSTD(1)'") {
+		t.Errorf("events: %s, want the setting default_compression_codec = 'ZSTD(1)' (the projection's codec)", full)
 	}
 	var projections string
 	if err := db.QueryRow(`SELECT arrayStringConcat(groupArray(name), ',') FROM system.projections WHERE database = ? AND table = 'events'`,

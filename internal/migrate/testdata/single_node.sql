@@ -59,17 +59,17 @@ CREATE TABLE IF NOT EXISTS audit.events
     event_time    DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
     latency_us    UInt64 CODEC(T64, ZSTD(1)),
     audit_id      UUID,
-    stage         LowCardinality(String),
-    level         LowCardinality(String),
-    verb          LowCardinality(String),
-    user          LowCardinality(String),
+    stage         LowCardinality(String) CODEC(ZSTD(1)),
+    level         LowCardinality(String) CODEC(ZSTD(1)),
+    verb          LowCardinality(String) CODEC(ZSTD(1)),
+    user          LowCardinality(String) CODEC(ZSTD(1)),
     user_uid      String CODEC(ZSTD(1)),
-    api_group     LowCardinality(String),
-    resource      LowCardinality(String),
-    subresource   LowCardinality(String),
-    namespace     LowCardinality(String),
+    api_group     LowCardinality(String) CODEC(ZSTD(1)),
+    resource      LowCardinality(String) CODEC(ZSTD(1)),
+    subresource   LowCardinality(String) CODEC(ZSTD(1)),
+    namespace     LowCardinality(String) CODEC(ZSTD(1)),
     name          String CODEC(ZSTD(1)),
-    response_code UInt16,
+    response_code UInt16 CODEC(ZSTD(1)),
     rest          String CODEC(ZSTD(3)),
     request_received_at DateTime64(6, 'UTC') ALIAS event_time - toIntervalMicrosecond(latency_us),
     PROJECTION by_time (SELECT event_time, verb ORDER BY event_time)
@@ -78,7 +78,7 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (namespace, event_time)
 ORDER BY (namespace, event_time, audit_id, stage)
-SETTINGS index_granularity = 1024, deduplicate_merge_projection_mode = 'rebuild';
+SETTINGS index_granularity = 1024, deduplicate_merge_projection_mode = 'rebuild', default_compression_codec = 'ZSTD(1)';
 
 -- 00001_events.sql, statement 2
 CREATE VIEW IF NOT EXISTS audit.events_json AS
