@@ -122,7 +122,8 @@ type KeeperSpec struct {
 	Volume VolumeSpec `json:"volume,omitempty"`
 }
 
-// ExternalClickHouse is an existing ClickHouse server or cluster.
+// ExternalClickHouse is an existing ClickHouse server or cluster. Its operators set the schema's insert
+// settings (optimize_on_insert = 0) in the profile of the user the aggregator logs in as: docs/schema.md.
 type ExternalClickHouse struct {
 	// hosts are the DNS names or IP addresses of the ClickHouse servers, one per replica.
 	// +required
@@ -264,7 +265,8 @@ type ClickHouseStatus struct {
 	// +optional
 	HTTPEndpoint string `json:"httpEndpoint,omitempty"`
 
-	// ttl is the TTL expression in force on the events table, as ClickHouse reports it.
+	// ttl is the TTL expression in force on the events and changes tables (the operator gives both the
+	// same), as ClickHouse reports it.
 	// +optional
 	TTL string `json:"ttl,omitempty"`
 }

@@ -13,32 +13,40 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
 )
 
-// eventsTable is the table whose TTL carries the pipeline's tiering and retention.
-const eventsTable = "events"
+// retentionTables are the tables whose TTL carries the pipeline's tiering and retention: events, and
+// changes, which holds the writes of events again (docs/schema.md). Both get the same TTL.
+var retentionTables = []string{"events", "changes"}
 
-// reconcileRetention applies storage.cold.moveAfter and retention.deleteAfter to the live events table
-// (a diff-guarded ALTER TABLE ... MODIFY TTL), so that changing the spec changes the table without a
-// migration, and records the TTL in force in status.clickhouse.ttl.
+// reconcileRetention applies storage.cold.moveAfter and retention.deleteAfter to the live tables (a
+// diff-guarded ALTER TABLE ... MODIFY TTL each), so that changing the spec changes the tables without
+// a migration, and records the TTL in force in status.clickhouse.ttl.
 func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sql.DB, p *v1alpha1.AuditPipeline, opts migrate.Options) error {
-	table := tiering.Table{Database: opts.Database, Name: eventsTable}
-	if !opts.Replicated {
-		table.OnCluster = opts.Cluster
-	}
-	res, err := tiering.ReconcileTTL(ctx, db, table, tiering.TTL(&p.Spec.ClickHouse, tiering.EventTimeColumn))
-	if err != nil {
-		return fmt.Errorf("apply retention to %s.%s: %w", table.Database, table.Name, err)
+	desired := tiering.TTL(&p.Spec.ClickHouse, tiering.EventTimeColumn)
+	inForce := ""
+	for i, name := range retentionTables {
+		table := tiering.Table{Database: opts.Database, Name: name}
+		if !opts.Replicated {
+			table.OnCluster = opts.Cluster
+		}
+		res, err := tiering.ReconcileTTL(ctx, db, table, desired)
+		if err != nil {
+			return fmt.Errorf("apply retention to %s.%s: %w", table.Database, table.Name, err)
+		}
+		if i == 0 {
+			inForce = res.InForce
+		}
+		if res.Changed {
+			ttl := res.InForce
+			if ttl == "" {
+				ttl = "none (events are kept forever)"
+			}
+			logf.FromContext(ctx).Info("table TTL changed", "table", table.Name, "ttl", ttl, "materialized", res.Materialized)
+			r.event(p, corev1.EventTypeNormal, "TTLChanged", "Retention",
+				"TTL of %s.%s is now %s (existing data re-evaluated: %v)", table.Database, table.Name, ttl, res.Materialized)
+		}
 	}
 	if p.Status.ClickHouse != nil {
-		p.Status.ClickHouse.TTL = res.InForce
-	}
-	if res.Changed {
-		ttl := res.InForce
-		if ttl == "" {
-			ttl = "none (events are kept forever)"
-		}
-		logf.FromContext(ctx).Info("events table TTL changed", "ttl", ttl, "materialized", res.Materialized)
-		r.event(p, corev1.EventTypeNormal, "TTLChanged", "Retention",
-			"TTL of %s.%s is now %s (existing data re-evaluated: %v)", table.Database, table.Name, ttl, res.Materialized)
+		p.Status.ClickHouse.TTL = inForce
 	}
 	return nil
 }

@@ -104,7 +104,7 @@ func TestSchemaIsMigratedRecordedAndGuarded(t *testing.T) {
 		g.Expect(n).To(Equal(len(ms)))
 	}, timeout, interval).Should(Succeed())
 
-	// Retention is reconciled on the live table: no TTL until the spec asks for one, then exactly that.
+	// Retention is reconciled on the live tables: no TTL until the spec asks for one, then exactly that.
 	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
 		g.Expect(cur.Status.ClickHouse.TTL).To(BeEmpty())
 		cur.Spec.ClickHouse.Retention = &v1alpha1.RetentionSpec{DeleteAfter: &metav1.Duration{Duration: 365 * 24 * time.Hour}}
@@ -113,9 +113,11 @@ func TestSchemaIsMigratedRecordedAndGuarded(t *testing.T) {
 		cur, err := fetch(p)()
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(cur.Status.ClickHouse.TTL).To(Equal("toDateTime(event_time) + toIntervalDay(365)"))
-		var engine string
-		g.Expect(conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = 'audit_schema' AND name = 'events'").Scan(&engine)).To(Succeed())
-		g.Expect(engine).To(ContainSubstring(" TTL toDateTime(event_time) + toIntervalDay(365) "))
+		for _, table := range []string{"events", "changes"} {
+			var engine string
+			g.Expect(conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = 'audit_schema' AND name = ?", table).Scan(&engine)).To(Succeed())
+			g.Expect(engine).To(ContainSubstring(" TTL toDateTime(event_time) + toIntervalDay(365) "), table)
+		}
 	}, timeout, interval).Should(Succeed())
 
 	// Someone changes what the database says was applied: the operator refuses to go on and stalls.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -43,10 +44,11 @@ func TestUpFreshDatabase(t *testing.T) {
 	}
 
 	tables := queryStrings(t, db, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", name)
-	if want := []string{"events", "events_json", VersionTable, ChecksumTable, LockTable}; !sameElements(tables, want) {
+	if want := []string{"events", "events_json", "changes", "changes_mv", "changes_json", VersionTable, ChecksumTable, LockTable}; !sameElements(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}
 	checkEventsTable(t, db, name)
+	checkChangesTable(t, db, name)
 
 	// The records read back are the ones Up returned.
 	status, err := m.Status(ctx, "")
@@ -59,6 +61,45 @@ func TestUpFreshDatabase(t *testing.T) {
 	goose := queryStrings(t, db, "SELECT toString(version_id) FROM "+name+"."+VersionTable+" ORDER BY version_id")
 	if want := []string{"0", "1"}; !slices.Equal(goose, want) {
 		t.Errorf("goose versions = %v, want %v", goose, want)
+	}
+}
+
+// checkChangesTable checks the changes table's engine and keys, that it has the events table's columns
+// and codecs, and that changes_mv copies the writes into it, and only them.
+func checkChangesTable(t *testing.T, db *sql.DB, database string) {
+	t.Helper()
+	var engine, partition, sorting, primary, policy string
+	err := db.QueryRow(`SELECT engine, partition_key, sorting_key, primary_key, storage_policy FROM system.tables
+		WHERE database = ? AND name = 'changes'`, database).Scan(&engine, &partition, &sorting, &primary, &policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if engine != "ReplacingMergeTree" || partition != "toYYYYMM(event_time)" || policy != "hot_cold" ||
+		sorting != "namespace, resource, name, event_time, audit_id, stage" || primary != "namespace, resource, name, event_time" {
+		t.Errorf("changes: engine %s, partition %s, sorting %s, primary %s, policy %s", engine, partition, sorting, primary, policy)
+	}
+	columns := `SELECT arrayStringConcat(groupArray(name || ' ' || type || ' ' || compression_codec || ' ' || default_expression), ';')
+		FROM (SELECT * FROM system.columns WHERE database = ? AND table = ? ORDER BY position)`
+	var events, changes string
+	if err := db.QueryRow(columns, database, "events").Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(columns, database, "changes").Scan(&changes); err != nil {
+		t.Fatal(err)
+	}
+	if events == "" || changes != events {
+		t.Errorf("changes' columns\n%s\ndiffer from events'\n%s", changes, events)
+	}
+	for i, verb := range []string{"get", "create", "watch", "patch", "list", "update", "delete", "deletecollection"} {
+		row := fmt.Sprintf(`{"event_time":"2026-03-02 10:00:00.%06d","audit_id":"%08d-4b7e-4a43-9f61-0c5c7d2f1a10","stage":"ResponseComplete",`+
+			`"verb":%q,"resource":"configmaps","namespace":"mv","name":"cm","rest":"{}"}`, i, i, verb)
+		if _, err := db.Exec("INSERT INTO " + database + ".events FORMAT JSONEachRow " + row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verbs := queryStrings(t, db, "SELECT verb FROM "+database+".changes_json WHERE namespace = 'mv' AND resource = 'configmaps' AND name = 'cm' ORDER BY event_time")
+	if want := []string{"create", "patch", "update", "delete", "deletecollection"}; !slices.Equal(verbs, want) {
+		t.Errorf("changes of mv/configmaps/cm = %v, want the writes %v", verbs, want)
 	}
 }
 
@@ -88,7 +129,7 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if eventTime != "DateTime64(6, 'UTC') CODEC(Delta(8), ZSTD(1))" || rest != "String CODEC(ZSTD(3))" ||
+	if eventTime != "DateTime64(6, 'UTC') CODEC(Delta(8), ZSTD(1))" || rest != "String CODEC(ZSTD(1))" ||
 		verb != "LowCardinality(String) CODEC(ZSTD(1))" || uncoded != "" {
 		t.Errorf("event_time %q, rest %q, verb %q; columns without a codec (but audit_id, an ALIAS): %q", eventTime, rest, verb, uncoded)
 	}

@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS audit.events ON CLUSTER `audit-prod`
     namespace     LowCardinality(String) CODEC(ZSTD(1)),
     name          String CODEC(ZSTD(1)),
     response_code UInt16 CODEC(ZSTD(1)),
-    rest          String CODEC(ZSTD(3)),
+    rest          String CODEC(ZSTD(1)),
     request_received_at DateTime64(6, 'UTC') ALIAS event_time - toIntervalMicrosecond(latency_us),
     PROJECTION by_time (SELECT event_time, verb ORDER BY event_time)
 )
@@ -75,6 +75,46 @@ ORDER BY (namespace, event_time, audit_id, stage)
 SETTINGS index_granularity = 1024, deduplicate_merge_projection_mode = 'rebuild', default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
 
 -- 00001_events.sql, statement 2
+CREATE TABLE IF NOT EXISTS audit.changes ON CLUSTER `audit-prod`
+(
+    event_time    DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+    latency_us    UInt64 CODEC(T64, ZSTD(1)),
+    audit_id      UUID,
+    stage         LowCardinality(String) CODEC(ZSTD(1)),
+    level         LowCardinality(String) CODEC(ZSTD(1)),
+    verb          LowCardinality(String) CODEC(ZSTD(1)),
+    user          LowCardinality(String) CODEC(ZSTD(1)),
+    user_uid      String CODEC(ZSTD(1)),
+    api_group     LowCardinality(String) CODEC(ZSTD(1)),
+    resource      LowCardinality(String) CODEC(ZSTD(1)),
+    subresource   LowCardinality(String) CODEC(ZSTD(1)),
+    namespace     LowCardinality(String) CODEC(ZSTD(1)),
+    name          String CODEC(ZSTD(1)),
+    response_code UInt16 CODEC(ZSTD(1)),
+    rest          String CODEC(ZSTD(1)),
+    request_received_at DateTime64(6, 'UTC') ALIAS event_time - toIntervalMicrosecond(latency_us)
+)
+ENGINE = ReplicatedReplacingMergeTree
+PARTITION BY toYYYYMM(event_time)
+PRIMARY KEY (namespace, resource, name, event_time)
+ORDER BY (namespace, resource, name, event_time, audit_id, stage)
+SETTINGS index_granularity = 1024, default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
+
+-- 00001_events.sql, statement 3
+CREATE MATERIALIZED VIEW IF NOT EXISTS audit.changes_mv ON CLUSTER `audit-prod` TO audit.changes AS
+SELECT event_time, latency_us, audit_id, stage, level, verb, user, user_uid, api_group, resource, subresource,
+    namespace, name, response_code, rest
+FROM audit.events
+WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection');
+
+-- 00001_events.sql, statement 4
+INSERT INTO audit.changes
+SELECT event_time, latency_us, audit_id, stage, level, verb, user, user_uid, api_group, resource, subresource,
+    namespace, name, response_code, rest
+FROM audit.events
+WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection');
+
+-- 00001_events.sql, statement 5
 CREATE VIEW IF NOT EXISTS audit.events_json ON CLUSTER `audit-prod` AS
 SELECT
     event_time, request_received_at, latency_us, audit_id, stage, level, verb, user, user_uid, api_group,
@@ -98,3 +138,28 @@ SELECT
         ',"requestReceivedTimestamp":"', formatDateTime(event_time - toIntervalMicrosecond(latency_us), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"',
         ',"stageTimestamp":"', formatDateTime(event_time, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"}'), rest) AS event
 FROM audit.events;
+
+-- 00001_events.sql, statement 6
+CREATE VIEW IF NOT EXISTS audit.changes_json ON CLUSTER `audit-prod` AS
+SELECT
+    event_time, request_received_at, latency_us, audit_id, stage, level, verb, user, user_uid, api_group,
+    resource, subresource, namespace, name, response_code, rest,
+    JSONMergePatch(concat(
+        '{"kind":"Event","apiVersion":"audit.k8s.io/v1"',
+        if(level = '', '', concat(',"level":', toJSONString(toString(level)))),
+        if(audit_id = toUUID('00000000-0000-0000-0000-000000000000'), '', concat(',"auditID":"', toString(audit_id), '"')),
+        if(stage = '', '', concat(',"stage":', toJSONString(toString(stage)))),
+        if(verb = '', '', concat(',"verb":', toJSONString(toString(verb)))),
+        if(user = '' AND user_uid = '', '', concat(',"user":{', substring(concat(
+            if(user = '', '', concat(',"username":', toJSONString(toString(user)))),
+            if(user_uid = '', '', concat(',"uid":', toJSONString(user_uid)))), 2), '}')),
+        if(api_group = '' AND resource = '' AND subresource = '' AND namespace = '' AND name = '', '', concat(',"objectRef":{', substring(concat(
+            if(api_group = '', '', concat(',"apiGroup":', toJSONString(toString(api_group)))),
+            if(resource = '', '', concat(',"resource":', toJSONString(toString(resource)))),
+            if(subresource = '', '', concat(',"subresource":', toJSONString(toString(subresource)))),
+            if(namespace = '', '', concat(',"namespace":', toJSONString(toString(namespace)))),
+            if(name = '', '', concat(',"name":', toJSONString(name)))), 2), '}')),
+        if(response_code = 0, '', concat(',"responseStatus":{"code":', toString(response_code), '}')),
+        ',"requestReceivedTimestamp":"', formatDateTime(event_time - toIntervalMicrosecond(latency_us), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"',
+        ',"stageTimestamp":"', formatDateTime(event_time, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"}'), rest) AS event
+FROM audit.changes;
