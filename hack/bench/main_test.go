@@ -20,7 +20,8 @@ func TestBenchRuns(t *testing.T) {
 	t.Log("\n" + out.String())
 	for _, line := range []string{
 		`5000 events, 5000 rows after OPTIMIZE FINAL`,
-		`bytes/row on disk\s+[0-9.]+\s+<= 100`,
+		`table events: 5000 rows`, `table changes: [1-9][0-9]* rows`,
+		`bytes/row on disk \(all tables\)\s+[0-9.]+\s+<= 100`,
 		`insert rows/s\s+[0-9]+\s+>= 100000`,
 		`Q1 median ms .*<= 10`, `Q2 median ms .*<= 20`, `Q2b median ms .*<= 20`, `Q3 median ms .*<= 10`, `Q4 median ms .*<= 10`, `Q5 median ms .*<= 20`,
 	} {

@@ -143,7 +143,7 @@ func TestQueriesReturnTheRightRows(t *testing.T) {
 }
 
 // TestRedeliveredEventsCollapse inserts some events twice, as a redelivery does, and expects OPTIMIZE
-// FINAL to keep one row per audit ID.
+// FINAL to keep one row per audit ID in events, and one per write in changes.
 func TestRedeliveredEventsCollapse(t *testing.T) {
 	database, conn := chtest.NewDatabase(t)
 	db := chtest.Shared(t).OpenDB(database)
@@ -173,6 +173,32 @@ func TestRedeliveredEventsCollapse(t *testing.T) {
 	}
 	if n != 3_000 || distinct != 3_000 {
 		t.Errorf("after OPTIMIZE FINAL: %d rows, %d audit IDs; want 3000 of each", n, distinct)
+	}
+	// The inserts ran with the settings the operator gives the aggregator.
+	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	var inserts uint64
+	var setting string
+	if err := conn.QueryRow(ctx, `SELECT count(), any(Settings['optimize_on_insert']) FROM system.query_log
+		WHERE type = 'QueryFinish' AND query_kind = 'Insert' AND startsWith(query, ?)`, insertSQL(database)).Scan(&inserts, &setting); err != nil {
+		t.Fatal(err)
+	}
+	if inserts == 0 || setting != "0" {
+		t.Errorf("%d inserts logged, optimize_on_insert %q; want them run with migrations.InsertSettings", inserts, setting)
+	}
+	// changes holds each write once too, as changes_mv copied it from every insert.
+	writes := 0
+	for _, r := range rows {
+		if isWrite(r.Verb) || r.Verb == "deletecollection" {
+			writes++
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(audit_id) FROM "+database+".changes").Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if writes == 0 || n != uint64(writes) || distinct != uint64(writes) {
+		t.Errorf("changes after OPTIMIZE FINAL: %d rows, %d audit IDs; want %d of each (the writes)", n, distinct, writes)
 	}
 	st, err := MeasureStorage(ctx, conn, database)
 	if err != nil {
@@ -218,10 +244,15 @@ func TestStorageCountsProjectionsOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The parts differ only by the projection's directory and the lines that list it.
-	want := float64(st.Bytes - st.ProjectionBytes)
+	events := st.Tables[0]
+	want := float64(events.Bytes - st.ProjectionBytes)
 	if got := float64(bare); got < 0.99*want || got > 1.01*want {
 		t.Errorf("the copy without the projection takes %d bytes; the table %d, of which %d the projection: want the copy within 1%% of %.0f",
-			bare, st.Bytes, st.ProjectionBytes, want)
+			bare, events.Bytes, st.ProjectionBytes, want)
+	}
+	if changes := st.Tables[1]; events.Name != "events" || changes.Name != "changes" || changes.Bytes == 0 ||
+		st.Bytes != events.Bytes+changes.Bytes {
+		t.Errorf("tables %+v, total %d bytes: want events and changes, the total their sum", st.Tables, st.Bytes)
 	}
 }
 

@@ -51,7 +51,7 @@ func (s LoadStats) RowsPerSecond() float64 {
 	return float64(s.Rows) / s.Insert.Seconds()
 }
 
-// Load inserts rows into database.events in batches of BatchSize. next returns the next row and false
+// Load inserts rows into database.events in batches of BatchSize, with the aggregator's settings. next returns the next row and false
 // when there is none; it runs outside the timed part (a batch is generated, then inserted).
 func Load(ctx context.Context, conn driver.Conn, database string, next func() (Row, bool, error)) (LoadStats, error) {
 	var st LoadStats
@@ -148,8 +148,19 @@ func insertSQL(database string) string {
 	return "INSERT INTO " + database + ".events (" + eventrow.ColumnNames() + ")"
 }
 
-// insert sends rows as one batch, column by column (clickhouse-go's columnar API: no reflection per row).
+// insertSettings are the settings the operator gives the aggregator's inserts (migrations.InsertSettings).
+var insertSettings = func() clickhouse.Settings {
+	out := clickhouse.Settings{}
+	for k, v := range migrations.InsertSettings {
+		out[k] = v
+	}
+	return out
+}()
+
+// insert sends rows as one batch, column by column (clickhouse-go's columnar API: no reflection per row),
+// with the aggregator's insert settings.
 func insert(ctx context.Context, conn driver.Conn, database string, rows []Row, buf *columnar) (send time.Duration, err error) {
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(insertSettings))
 	b, err := conn.PrepareBatch(ctx, insertSQL(database))
 	if err != nil {
 		return 0, fmt.Errorf("prepare batch: %w", err)
@@ -167,25 +178,44 @@ func insert(ctx context.Context, conn driver.Conn, database string, rows []Row, 
 	return time.Since(start), nil
 }
 
-// Optimize merges every partition of the table into one part, dropping duplicates by sorting key.
+// Tables are the tables that hold the events, in the order MeasureStorage reports them: events
+// (every event) and changes (the writes again, sorted by object; docs/schema.md).
+var Tables = []string{"events", "changes"}
+
+// Optimize merges every partition of each table into one part, dropping duplicates by sorting key.
 func Optimize(ctx context.Context, conn driver.Conn, database string) (time.Duration, error) {
 	start := time.Now()
-	if err := conn.Exec(ctx, "OPTIMIZE TABLE "+database+".events FINAL"); err != nil {
-		return 0, fmt.Errorf("optimize: %w", err)
+	for _, t := range Tables {
+		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+database+"."+t+" FINAL"); err != nil {
+			return 0, fmt.Errorf("optimize %s: %w", t, err)
+		}
 	}
 	return time.Since(start), nil
 }
 
-// Storage is the table's size on disk.
+// Storage is what the events take on disk.
 type Storage struct {
+	// Rows are the events table's rows: one per event.
 	Rows uint64
-	// Bytes is bytes_on_disk of the active parts, which counts their projections (each part keeps
-	// its projections' parts in a directory of its own); ProjectionBytes is the projections' share.
+	// Bytes is bytes_on_disk of every table's active parts (Tables), which counts the parts'
+	// projections (each part keeps its projections' parts in a directory of its own); ProjectionBytes
+	// is the projections' share.
 	Bytes           uint64
 	ProjectionBytes uint64
-	Parts           uint64
-	// Columns is each column's compressed size, largest first.
+	// Parts are the events table's active parts.
+	Parts uint64
+	// Tables is each table's share, in the order of Tables.
+	Tables []TableSize
+	// Columns is each column's compressed size in the events table, largest first.
 	Columns []ColumnSize
+}
+
+// TableSize is one table's share.
+type TableSize struct {
+	Name  string
+	Rows  uint64
+	Bytes uint64
+	Parts uint64
 }
 
 // ColumnSize is one column's share.
@@ -195,7 +225,7 @@ type ColumnSize struct {
 	Uncompressed uint64
 }
 
-// BytesPerRow is the size on disk divided by the rows.
+// BytesPerRow is the size on disk of every table divided by the events.
 func (s Storage) BytesPerRow() float64 {
 	if s.Rows == 0 {
 		return 0
@@ -203,14 +233,21 @@ func (s Storage) BytesPerRow() float64 {
 	return float64(s.Bytes) / float64(s.Rows)
 }
 
-// MeasureStorage reads the table's size from system.parts, system.projection_parts and system.columns.
+// MeasureStorage reads the tables' sizes from system.parts, system.projection_parts and system.columns.
 func MeasureStorage(ctx context.Context, conn driver.Conn, database string) (Storage, error) {
 	ctx = withParams(ctx, clickhouse.Parameters{"db": database})
 	var s Storage
-	if err := conn.QueryRow(ctx, `SELECT toUInt64(sum(rows)), toUInt64(sum(bytes_on_disk)), count() FROM system.parts
-		WHERE active AND database = {db:String} AND table = 'events'`).Scan(&s.Rows, &s.Bytes, &s.Parts); err != nil {
-		return s, fmt.Errorf("read system.parts: %w", err)
+	for _, name := range Tables {
+		t := TableSize{Name: name}
+		tctx := withParams(ctx, clickhouse.Parameters{"db": database, "table": name})
+		if err := conn.QueryRow(tctx, `SELECT toUInt64(sum(rows)), toUInt64(sum(bytes_on_disk)), count() FROM system.parts
+			WHERE active AND database = {db:String} AND table = {table:String}`).Scan(&t.Rows, &t.Bytes, &t.Parts); err != nil {
+			return s, fmt.Errorf("read system.parts of %s: %w", name, err)
+		}
+		s.Tables = append(s.Tables, t)
+		s.Bytes += t.Bytes
 	}
+	s.Rows, s.Parts = s.Tables[0].Rows, s.Tables[0].Parts
 	var hasProjections uint64
 	if err := conn.QueryRow(ctx, `SELECT count() FROM system.tables WHERE database = 'system' AND name = 'projection_parts'`).Scan(&hasProjections); err != nil {
 		return s, err

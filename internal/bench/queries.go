@@ -109,13 +109,14 @@ var Queries = []Query{
 }
 
 // objectHistory is Q2, a resource's history, for the object that object picks from the parameters,
-// which the SQL names {resource:String} and {name:String} under the names given.
+// which the SQL names {resource:String} and {name:String} under the names given. It reads the changes
+// table, which holds the writes sorted by object (docs/schema.md), so it needs no filter on the verb:
+// the only write there besides create, update, patch and delete, deletecollection, names no object.
 func objectHistory(id, title, resource, name string, object func(Params) (string, string)) Query {
 	return Query{
 		ID: id, Title: title, Target: 20 * time.Millisecond, Limit: 1000,
-		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
+		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.changes
 			WHERE namespace = {tenant:String} AND resource = {` + resource + `:String} AND name = {` + name + `:String}
-			  AND verb IN ('create', 'update', 'patch', 'delete')
 			ORDER BY event_time ASC LIMIT 1000`,
 		Match: func(p Params, r *Row) bool {
 			res, n := object(p)

@@ -84,6 +84,13 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 	return rep, nil
 }
 
+func perRow(bytes, rows uint64) float64 {
+	if rows == 0 {
+		return 0
+	}
+	return float64(bytes) / float64(rows)
+}
+
 func mark(ok bool) string {
 	if ok {
 		return "ok"
@@ -95,6 +102,9 @@ func mark(ok bool) string {
 func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintf(w, "%d events, %d rows after OPTIMIZE FINAL in %d part(s); optimize took %s\n",
 		r.N, r.Storage.Rows, r.Storage.Parts, r.Optimize.Round(time.Millisecond))
+	for _, t := range r.Storage.Tables {
+		fmt.Fprintf(w, "table %s: %d rows, %d part(s), %.1f bytes per event\n", t.Name, t.Rows, t.Parts, perRow(t.Bytes, r.Storage.Rows))
+	}
 	fmt.Fprintf(w, "insert: %s for %d rows, of which %s in Send (server side), the rest appending on the client\n",
 		r.Load.Insert.Round(time.Millisecond), r.Load.Rows, r.Load.Send.Round(time.Millisecond))
 	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s (Q2) %s/%s (Q2b)\n\n",
@@ -103,7 +113,7 @@ func (r *Report) Print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tvalue\ttarget\t\trows read\tMB read\tserver ms\treturned")
 	bpr := r.Storage.BytesPerRow()
-	fmt.Fprintf(tw, "bytes/row on disk\t%.1f\t<= %.0f\t%s\t\t\t\t\n", bpr, TargetBytesPerRow, mark(bpr <= TargetBytesPerRow))
+	fmt.Fprintf(tw, "bytes/row on disk (all tables)\t%.1f\t<= %.0f\t%s\t\t\t\t\n", bpr, TargetBytesPerRow, mark(bpr <= TargetBytesPerRow))
 	rps := r.Load.RowsPerSecond()
 	fmt.Fprintf(tw, "insert rows/s\t%.0f\t>= %.0f\t%s\t\t\t\t\n", rps, TargetRowsPerSecond, mark(rps >= TargetRowsPerSecond))
 	for _, res := range r.Results {
@@ -119,7 +129,7 @@ func (r *Report) Print(w io.Writer) error {
 		_, err := fmt.Fprintln(w, "\n(no per-column sizes: compact parts keep all columns in one file)")
 		return err
 	}
-	fmt.Fprintln(w, "\ncolumns by compressed size (bytes/row compressed, uncompressed):")
+	fmt.Fprintln(w, "\nevents' columns by compressed size (bytes/row compressed, uncompressed):")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, c := range r.Storage.Columns {
 		fmt.Fprintf(tw, "  %s\t%.2f\t%.2f\t\n", c.Name, float64(c.Compressed)/float64(r.Storage.Rows), float64(c.Uncompressed)/float64(r.Storage.Rows))

@@ -12,6 +12,7 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/altinity"
 	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
+	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
 const (
@@ -95,16 +96,19 @@ func clickHouseUsers(c *v1alpha1.ClickHouseCredentials) (map[string]apiextension
 	}, nil
 }
 
-// insertProfile makes inserts wait for a majority of replicas when there are several, so an
-// acknowledged batch survives the loss of one replica.
+// insertProfile is the default profile's settings for inserts: the ones the schema wants
+// (migrations.InsertSettings), and, when there are several replicas, a majority of them to wait for,
+// so an acknowledged batch survives the loss of one replica.
 func insertProfile(replicas int32) map[string]string {
-	if replicas <= 1 {
-		return nil
+	profile := map[string]string{}
+	for k, v := range migrations.InsertSettings {
+		profile["default/"+k] = v
 	}
-	return map[string]string{
-		"default/insert_quorum":          fmt.Sprint(replicas/2 + 1),
-		"default/insert_quorum_parallel": "1",
+	if replicas > 1 {
+		profile["default/insert_quorum"] = fmt.Sprint(replicas/2 + 1)
+		profile["default/insert_quorum_parallel"] = "1"
 	}
+	return profile
 }
 
 func clickHousePod(p *v1alpha1.AuditPipeline) corev1.PodSpec {

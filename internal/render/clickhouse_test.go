@@ -95,8 +95,11 @@ func TestClickHouseInstallationRules(t *testing.T) {
 		t.Errorf("a single replica needs no Keeper")
 	}
 	single, _ := ClickHouseInstallation(managedPipeline(1))
-	if single.Spec.Configuration.Zookeeper != nil || single.Spec.Configuration.Profiles != nil {
+	if single.Spec.Configuration.Zookeeper != nil || single.Spec.Configuration.Profiles["default/insert_quorum"] != "" {
 		t.Errorf("a single replica gets neither Keeper nodes nor an insert quorum")
+	}
+	if got := single.Spec.Configuration.Profiles["default/optimize_on_insert"]; got != "0" {
+		t.Errorf("optimize_on_insert = %q, want 0 (migrations.InsertSettings)", got)
 	}
 	for replicas, quorum := range map[int32]string{2: "2", 3: "2", 5: "3"} {
 		chi, _ := ClickHouseInstallation(managedPipeline(replicas))
