@@ -127,6 +127,13 @@ const fileTemplate = `-- FILE: say what this migration does and why (this header
 -- Examples (remove them):
 --   ALTER TABLE {{.Database}}.events{{.OnCluster}}
 --       ADD COLUMN IF NOT EXISTS cluster LowCardinality(String) AFTER stage;
+--   A column of events goes into changes too (the two tables keep the same columns), and into the
+--   query of changes_mv, which names them:
+--   ALTER TABLE {{.Database}}.changes{{.OnCluster}}
+--       ADD COLUMN IF NOT EXISTS cluster LowCardinality(String) AFTER stage;
+--   ALTER TABLE {{.Database}}.changes_mv{{.OnCluster}} MODIFY QUERY
+--       SELECT <every column of changes> FROM {{.Database}}.events
+--       WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection');
 --
 --   CREATE TABLE IF NOT EXISTS {{.Database}}.example{{.OnCluster}}
 --   (
