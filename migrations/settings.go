@@ -7,4 +7,13 @@ package migrations
 // default, which copies the whole block once more (10,000 events and their changes_mv copies); the
 // copies a redelivery makes are collapsed by merges anyway, like those of two different inserts.
 // Measured: a quarter to a third more rows per second (docs/schema.md).
-var InsertSettings = map[string]string{"optimize_on_insert": "0"}
+//
+// deduplicate_blocks_in_dependent_materialized_views = 1: a replicated table skips a block it has
+// stored already (an insert retried after a lost answer), and by default the materialized views of a
+// skipped block are skipped too; if the first attempt stored the block in events but failed before
+// changes_mv's copy, the retry would then never copy it. With the setting, changes dedupes its own
+// blocks instead, so a retry fills in what is missing there and nothing twice.
+var InsertSettings = map[string]string{
+	"optimize_on_insert": "0",
+	"deduplicate_blocks_in_dependent_materialized_views": "1",
+}

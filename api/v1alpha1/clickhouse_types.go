@@ -123,7 +123,7 @@ type KeeperSpec struct {
 }
 
 // ExternalClickHouse is an existing ClickHouse server or cluster. Its operators set the schema's insert
-// settings (optimize_on_insert = 0) in the profile of the user the aggregator logs in as: docs/schema.md.
+// settings (migrations.InsertSettings) for the user the aggregator logs in as: docs/schema.md.
 type ExternalClickHouse struct {
 	// hosts are the DNS names or IP addresses of the ClickHouse servers, one per replica.
 	// +required

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
 func TestMain(m *testing.M) { chtest.MainWithOptions(m, chtest.Options{ConfigXML: QueryLogConfig}) }
@@ -178,14 +179,20 @@ func TestRedeliveredEventsCollapse(t *testing.T) {
 	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
 		t.Fatal(err)
 	}
-	var inserts uint64
-	var setting string
-	if err := conn.QueryRow(ctx, `SELECT count(), any(Settings['optimize_on_insert']) FROM system.query_log
-		WHERE type = 'QueryFinish' AND query_kind = 'Insert' AND startsWith(query, ?)`, insertSQL(database)).Scan(&inserts, &setting); err != nil {
-		t.Fatal(err)
-	}
-	if inserts == 0 || setting != "0" {
-		t.Errorf("%d inserts logged, optimize_on_insert %q; want them run with migrations.InsertSettings", inserts, setting)
+	// query_log lists the settings that differ from the server's defaults: one set to its default is
+	// not there, and the default is what it ran with.
+	for name, value := range migrations.InsertSettings {
+		var inserts uint64
+		var setting string
+		if err := conn.QueryRow(ctx, `SELECT count(), any(if(mapContains(Settings, ?), Settings[?],
+			(SELECT default FROM system.settings WHERE name = ?))) FROM system.query_log
+			WHERE type = 'QueryFinish' AND query_kind = 'Insert' AND startsWith(query, ?)`,
+			name, name, name, insertSQL(database)).Scan(&inserts, &setting); err != nil {
+			t.Fatal(err)
+		}
+		if inserts == 0 || setting != value {
+			t.Errorf("%d inserts logged, %s %q; want them run with migrations.InsertSettings (%s)", inserts, name, setting, value)
+		}
 	}
 	// changes holds each write once too, as changes_mv copied it from every insert.
 	writes := 0

@@ -51,7 +51,8 @@ func (s LoadStats) RowsPerSecond() float64 {
 	return float64(s.Rows) / s.Insert.Seconds()
 }
 
-// Load inserts rows into database.events in batches of BatchSize, with the aggregator's settings. next returns the next row and false
+// Load inserts rows into database.events in batches of BatchSize, with the aggregator's settings
+// (insertSettings). next returns the next row and false
 // when there is none; it runs outside the timed part (a batch is generated, then inserted).
 func Load(ctx context.Context, conn driver.Conn, database string, next func() (Row, bool, error)) (LoadStats, error) {
 	var st LoadStats
