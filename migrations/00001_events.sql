@@ -76,7 +76,8 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS {{.Database}}.changes_mv{{.OnCluster}} TO
 {{template "writes" .}};
 
 -- The writes inserted into events before changes_mv existed: none on a new database, the ones of an
--- earlier, interrupted run of this migration otherwise. Copies the view made too collapse in merges.
+-- earlier, interrupted run of this migration otherwise. A row the view copied as well collapses with its
+-- copy in merges.
 INSERT INTO {{.Database}}.changes
 {{template "writes" .}};
 
