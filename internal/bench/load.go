@@ -179,14 +179,10 @@ func insert(ctx context.Context, conn driver.Conn, database string, rows []Row, 
 	return time.Since(start), nil
 }
 
-// Tables are the tables that hold the events, in the order MeasureStorage reports them: events
-// (every event) and changes (the writes again, sorted by object; docs/schema.md).
-var Tables = []string{"events", "changes"}
-
 // Optimize merges every partition of each table into one part, dropping duplicates by sorting key.
 func Optimize(ctx context.Context, conn driver.Conn, database string) (time.Duration, error) {
 	start := time.Now()
-	for _, t := range Tables {
+	for _, t := range migrations.Tables {
 		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+database+"."+t+" FINAL"); err != nil {
 			return 0, fmt.Errorf("optimize %s: %w", t, err)
 		}
@@ -198,14 +194,12 @@ func Optimize(ctx context.Context, conn driver.Conn, database string) (time.Dura
 type Storage struct {
 	// Rows are the events table's rows: one per event.
 	Rows uint64
-	// Bytes is bytes_on_disk of every table's active parts (Tables), which counts the parts'
-	// projections (each part keeps its projections' parts in a directory of its own); ProjectionBytes
-	// is the projections' share.
+	// Bytes is bytes_on_disk of every table's active parts (migrations.Tables), which counts the
+	// parts' projections (each part keeps its projections' parts in a directory of its own);
+	// ProjectionBytes is the projections' share.
 	Bytes           uint64
 	ProjectionBytes uint64
-	// Parts are the events table's active parts.
-	Parts uint64
-	// Tables is each table's share, in the order of Tables.
+	// Tables is each table's share, in the order of migrations.Tables: events first.
 	Tables []TableSize
 	// Columns is each column's compressed size in the events table, largest first.
 	Columns []ColumnSize
@@ -238,7 +232,7 @@ func (s Storage) BytesPerRow() float64 {
 func MeasureStorage(ctx context.Context, conn driver.Conn, database string) (Storage, error) {
 	ctx = withParams(ctx, clickhouse.Parameters{"db": database})
 	var s Storage
-	for _, name := range Tables {
+	for _, name := range migrations.Tables {
 		t := TableSize{Name: name}
 		tctx := withParams(ctx, clickhouse.Parameters{"db": database, "table": name})
 		if err := conn.QueryRow(tctx, `SELECT toUInt64(sum(rows)), toUInt64(sum(bytes_on_disk)), count() FROM system.parts
@@ -248,7 +242,7 @@ func MeasureStorage(ctx context.Context, conn driver.Conn, database string) (Sto
 		s.Tables = append(s.Tables, t)
 		s.Bytes += t.Bytes
 	}
-	s.Rows, s.Parts = s.Tables[0].Rows, s.Tables[0].Parts
+	s.Rows = s.Tables[0].Rows
 	var hasProjections uint64
 	if err := conn.QueryRow(ctx, `SELECT count() FROM system.tables WHERE database = 'system' AND name = 'projection_parts'`).Scan(&hasProjections); err != nil {
 		return s, err

@@ -101,7 +101,7 @@ func mark(ok bool) string {
 // Print writes the figures and their targets as a table.
 func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintf(w, "%d events, %d rows after OPTIMIZE FINAL in %d part(s); optimize took %s\n",
-		r.N, r.Storage.Rows, r.Storage.Parts, r.Optimize.Round(time.Millisecond))
+		r.N, r.Storage.Rows, r.Storage.Tables[0].Parts, r.Optimize.Round(time.Millisecond))
 	for _, t := range r.Storage.Tables {
 		fmt.Fprintf(w, "table %s: %d rows, %d part(s), %.1f bytes per event\n", t.Name, t.Rows, t.Parts, perRow(t.Bytes, r.Storage.Rows))
 	}

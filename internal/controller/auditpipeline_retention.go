@@ -11,19 +11,16 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
+	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
-// retentionTables are the tables whose TTL carries the pipeline's tiering and retention: events, and
-// changes, which holds the writes of events again (docs/schema.md). Both get the same TTL.
-var retentionTables = []string{"events", "changes"}
-
-// reconcileRetention applies storage.cold.moveAfter and retention.deleteAfter to the live tables (a
-// diff-guarded ALTER TABLE ... MODIFY TTL each), so that changing the spec changes the tables without
+// reconcileRetention applies storage.cold.moveAfter and retention.deleteAfter to the live tables of
+// the events (migrations.Tables; a diff-guarded ALTER TABLE ... MODIFY TTL each, the same TTL for all), so that changing the spec changes the tables without
 // a migration, and records the TTL in force in status.clickhouse.ttl.
 func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sql.DB, p *v1alpha1.AuditPipeline, opts migrate.Options) error {
 	desired := tiering.TTL(&p.Spec.ClickHouse, tiering.EventTimeColumn)
 	inForce := ""
-	for i, name := range retentionTables {
+	for i, name := range migrations.Tables {
 		table := tiering.Table{Database: opts.Database, Name: name}
 		if !opts.Replicated {
 			table.OnCluster = opts.Cluster
