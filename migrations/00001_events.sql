@@ -10,8 +10,10 @@
 -- Sorted by (namespace, event_time): namespace is the tenant, and "what happened in this tenant lately"
 -- (by user, by status, or all of it) reads a few granules, newest first. ReplacingMergeTree drops the
 -- copies of an event that a redelivery inserts twice: they share audit_id, stage and therefore the whole
--- sorting key. Granules of 1,024 rows keep a tenant's last hour to one or two of them. The by_time
--- projection (event_time and verb sorted by time) answers counts over all tenants for a time range.
+-- sorting key. Granules of 1,024 rows keep a tenant's last hour to one or two of them; compressed
+-- blocks of at least 16 KiB rather than 64 cut by four what reading one granule of a small column
+-- decompresses (up to 64 of its granules share a block of 64 KiB). The by_time projection (event_time
+-- and verb sorted by time) answers counts over all tenants for a time range.
 -- ZSTD(1) for every column that has no codec of its own (rest included: ZSTD(3) stored 1% less and
 -- made merges 20% slower), and through default_compression_codec for the projection's columns, which
 -- take the part's default codec rather than their column's. Servers without the fix of ClickHouse
@@ -55,9 +57,9 @@ ENGINE = {{.Engine "ReplacingMergeTree"}}
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (namespace, event_time)
 ORDER BY (namespace, event_time, audit_id, stage)
-{{.Settings "index_granularity = 1024" "deduplicate_merge_projection_mode = 'rebuild'" "default_compression_codec = 'ZSTD(1)'"}};
+{{.Settings "index_granularity = 1024" "min_compress_block_size = 16384" "deduplicate_merge_projection_mode = 'rebuild'" "default_compression_codec = 'ZSTD(1)'"}};
 
--- changes: the writes of events, sorted by tenant, object and time. The same granules; no projection.
+-- changes: the writes of events, sorted by tenant, object and time. The same granules and blocks; no projection.
 CREATE TABLE IF NOT EXISTS {{.Database}}.changes{{.OnCluster}}
 ({{template "columns"}}
 )
@@ -65,7 +67,7 @@ ENGINE = {{.Engine "ReplacingMergeTree"}}
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (namespace, resource, name, event_time)
 ORDER BY (namespace, resource, name, event_time, audit_id, stage)
-{{.Settings "index_granularity = 1024" "default_compression_codec = 'ZSTD(1)'"}};
+{{.Settings "index_granularity = 1024" "min_compress_block_size = 16384" "default_compression_codec = 'ZSTD(1)'"}};
 
 -- The writes: what changes holds, the view copies and the statement after it backfills.
 {{define "writes"}}SELECT event_time, latency_us, audit_id, stage, level, verb, user, user_uid, api_group, resource, subresource,

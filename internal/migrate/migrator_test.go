@@ -68,15 +68,20 @@ func TestUpFreshDatabase(t *testing.T) {
 // and codecs, and that changes_mv copies the writes into it, and only them.
 func checkChangesTable(t *testing.T, db *sql.DB, database string) {
 	t.Helper()
-	var engine, partition, sorting, primary, policy string
-	err := db.QueryRow(`SELECT engine, partition_key, sorting_key, primary_key, storage_policy FROM system.tables
-		WHERE database = ? AND name = 'changes'`, database).Scan(&engine, &partition, &sorting, &primary, &policy)
+	var engine, partition, sorting, primary, policy, full string
+	err := db.QueryRow(`SELECT engine, partition_key, sorting_key, primary_key, storage_policy, engine_full FROM system.tables
+		WHERE database = ? AND name = 'changes'`, database).Scan(&engine, &partition, &sorting, &primary, &policy, &full)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if engine != "ReplacingMergeTree" || partition != "toYYYYMM(event_time)" || policy != "hot_cold" ||
 		sorting != "namespace, resource, name, event_time, audit_id, stage" || primary != "namespace, resource, name, event_time" {
 		t.Errorf("changes: engine %s, partition %s, sorting %s, primary %s, policy %s", engine, partition, sorting, primary, policy)
+	}
+	for _, setting := range []string{"index_granularity = 1024", "min_compress_block_size = 16384", "default_compression_codec = 'ZSTD(1)'"} {
+		if !strings.Contains(full, setting) {
+			t.Errorf("changes: %s, want the setting %s", full, setting)
+		}
 	}
 	columns := `SELECT arrayStringConcat(groupArray(name || ' ' || type || ' ' || compression_codec || ' ' || default_expression), ';')
 		FROM (SELECT * FROM system.columns WHERE database = ? AND table = ? ORDER BY position)`
@@ -133,8 +138,11 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 		verb != "LowCardinality(String) CODEC(ZSTD(1))" || uncoded != "" {
 		t.Errorf("event_time %q, rest %q, verb %q; columns without a codec (but audit_id, an ALIAS): %q", eventTime, rest, verb, uncoded)
 	}
-	if !strings.Contains(full, "default_compression_codec = 'ZSTD(1)'") {
-		t.Errorf("events: %s, want the setting default_compression_codec = 'ZSTD(1)' (the projection's codec)", full)
+	// default_compression_codec is the projection's codec; min_compress_block_size the small columns' blocks.
+	for _, setting := range []string{"default_compression_codec = 'ZSTD(1)'", "min_compress_block_size = 16384"} {
+		if !strings.Contains(full, setting) {
+			t.Errorf("events: %s, want the setting %s", full, setting)
+		}
 	}
 	var projections string
 	if err := db.QueryRow(`SELECT arrayStringConcat(groupArray(name), ',') FROM system.projections WHERE database = ? AND table = 'events'`,

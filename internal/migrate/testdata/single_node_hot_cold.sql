@@ -78,7 +78,7 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (namespace, event_time)
 ORDER BY (namespace, event_time, audit_id, stage)
-SETTINGS index_granularity = 1024, deduplicate_merge_projection_mode = 'rebuild', default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
+SETTINGS index_granularity = 1024, min_compress_block_size = 16384, deduplicate_merge_projection_mode = 'rebuild', default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
 
 -- 00001_events.sql, statement 2
 CREATE TABLE IF NOT EXISTS audit.changes
@@ -104,7 +104,7 @@ ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (namespace, resource, name, event_time)
 ORDER BY (namespace, resource, name, event_time, audit_id, stage)
-SETTINGS index_granularity = 1024, default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
+SETTINGS index_granularity = 1024, min_compress_block_size = 16384, default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
 
 -- 00001_events.sql, statement 3
 CREATE MATERIALIZED VIEW IF NOT EXISTS audit.changes_mv TO audit.changes AS
