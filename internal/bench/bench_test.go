@@ -131,15 +131,27 @@ func TestQueriesReturnTheRightRows(t *testing.T) {
 	if err := rep.Print(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"bytes/row on disk", "insert rows/s", "Q1 median ms", "Q5 median ms"} {
+	for _, want := range []string{"bytes/row on disk", "insert rows/s", "Q1 median ms", "Q5 median ms", "machine reference"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
 	}
-	for _, r := range rep.Results {
-		if r.ReadRows == 0 || r.Median <= 0 {
-			t.Errorf("%s: %d rows read in %s", r.Query.ID, r.ReadRows, r.Median)
+	if rep.Reference <= 0 {
+		t.Errorf("machine reference %s", rep.Reference)
+	}
+	if len(rep.Results) != len(Queries) {
+		t.Fatalf("%d results for %d queries", len(rep.Results), len(Queries))
+	}
+	for i, r := range rep.Results {
+		if r.Query.ID != Queries[i].ID || r.Runs != 3 || r.ReadRows == 0 || r.Median <= 0 {
+			t.Errorf("result %d: %s, %d runs, %d rows read in %s", i, r.Query.ID, r.Runs, r.ReadRows, r.Median)
 		}
+	}
+	if _, err := Run(ctx, db, conn, database, Options{Gen: GenOptions{Seed: 3}}); err == nil {
+		t.Error("Run with no events: no error")
+	}
+	if _, _, err := Measure(ctx, conn, database, rep.Params, -1, nil); err == nil {
+		t.Error("Measure with -1 runs: no error")
 	}
 }
 

@@ -222,39 +222,68 @@ type Result struct {
 const QueryLogConfig = `<clickhouse><query_log><database>system</database><table>query_log</table>
 <flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log></clickhouse>`
 
+// ReferenceSQL is a query that reads no table: its time measures the machine, not the schema. Measure
+// runs it in every round with the others; a run whose reference is slower ran on a slower machine.
+const ReferenceSQL = `SELECT count() FROM numbers(2000000) WHERE cityHash64(number) % 7 = 0 SETTINGS max_threads = 1`
+
 // Measure runs each query runs times, and reads the rows read from system.query_log when the server
 // has one (else from the progress the server reports to the client). settings, if any, apply to
-// every query.
-func Measure(ctx context.Context, conn driver.Conn, database string, p Params, runs int, settings clickhouse.Settings) ([]Result, error) {
-	var results []Result
+// every query. The queries take turns, a round of each at a time after one round that is not counted
+// (it loads the marks and indexes the first run of each query would), so that a slower spell of the
+// machine falls on all of them rather than on whichever query ran in it. reference is the median time
+// of ReferenceSQL, run in every round too.
+func Measure(ctx context.Context, conn driver.Conn, database string, p Params, runs int, settings clickhouse.Settings) (results []Result, reference time.Duration, err error) {
+	if runs < 1 {
+		return nil, 0, fmt.Errorf("runs = %d: each query must run at least once", runs)
+	}
+	results = make([]Result, len(Queries))
+	times := make([][]time.Duration, len(Queries))
+	reads := make([][]uint64, len(Queries))
+	var references []time.Duration
 	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
-	for _, q := range Queries {
-		res := Result{Query: q, Runs: runs}
-		var times []time.Duration
-		var reads []uint64
-		for i := range runs {
+	for round := -1; round < runs; round++ {
+		for i, q := range Queries {
+			id := prefix + "warmup-" + q.ID
+			if round >= 0 {
+				id = prefix + q.ID + "-" + strconv.Itoa(round)
+			}
 			var read uint64
 			start := time.Now()
-			ids, counts, err := q.answer(ctx, conn, database, p, prefix+q.ID+"-"+strconv.Itoa(i), &read, settings)
+			ids, counts, err := q.answer(ctx, conn, database, p, id, &read, settings)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
-			times = append(times, time.Since(start))
-			reads = append(reads, read)
-			res.Returned = len(ids) + len(counts)
+			if round < 0 {
+				continue
+			}
+			times[i] = append(times[i], time.Since(start))
+			reads[i] = append(reads[i], read)
+			results[i].Returned = len(ids) + len(counts)
 		}
-		slices.Sort(times)
-		slices.Sort(reads)
-		res.Median = times[len(times)/2]
-		res.ReadRows = reads[len(reads)/2]
-		results = append(results, res)
+		start := time.Now()
+		var n uint64
+		if err := conn.QueryRow(ctx, ReferenceSQL).Scan(&n); err != nil {
+			return nil, 0, fmt.Errorf("reference query: %w", err)
+		}
+		if round >= 0 {
+			references = append(references, time.Since(start))
+		}
 	}
+	for i, q := range Queries {
+		slices.Sort(times[i])
+		slices.Sort(reads[i])
+		results[i].Query, results[i].Runs = q, runs
+		results[i].Median = times[i][len(times[i])/2]
+		results[i].ReadRows = reads[i][len(reads[i])/2]
+	}
+	slices.Sort(references)
+	reference = references[len(references)/2]
 	var queryLog uint64
 	if err := conn.QueryRow(ctx, `SELECT count() FROM system.tables WHERE database = 'system' AND name = 'query_log'`).Scan(&queryLog); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		return nil, fmt.Errorf("flush logs: %w", err)
+		return nil, 0, fmt.Errorf("flush logs: %w", err)
 	}
 	for i := range results {
 		if queryLog == 0 {
@@ -265,13 +294,13 @@ func Measure(ctx context.Context, conn driver.Conn, database string, p Params, r
 			`SELECT read_rows, read_bytes, query_duration_ms FROM system.query_log
 			WHERE type = 'QueryFinish' AND startsWith(query_id, {prefix:String})`)
 		if err != nil {
-			return nil, fmt.Errorf("read system.query_log: %w", err)
+			return nil, 0, fmt.Errorf("read system.query_log: %w", err)
 		}
 		for rows.Next() {
 			var n, b, d uint64
 			if err := rows.Scan(&n, &b, &d); err != nil {
 				rows.Close()
-				return nil, err
+				return nil, 0, err
 			}
 			reads, bytes, durations = append(reads, n), append(bytes, b), append(durations, d)
 		}
@@ -282,7 +311,7 @@ func Measure(ctx context.Context, conn driver.Conn, database string, p Params, r
 			results[i].ServerMedian = time.Duration(median(durations)) * time.Millisecond
 		}
 	}
-	return results, nil
+	return results, reference, nil
 }
 
 // Tracker picks the query parameters from the generated rows as they pass by.

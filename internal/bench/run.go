@@ -37,13 +37,19 @@ type Report struct {
 	Storage  Storage
 	Params   Params
 	Results  []Result
-	Rows     []Row
+	// Reference is the median time of ReferenceSQL, which reads no table: the machine's speed during
+	// the queries, to compare runs by.
+	Reference time.Duration
+	Rows      []Row
 }
 
 // Run migrates database, loads the generated events, optimizes, measures the storage and the queries.
 func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o Options) (*Report, error) {
 	if o.Runs == 0 {
 		o.Runs = 20
+	}
+	if o.Runs < 0 || o.Gen.N < 1 {
+		return nil, fmt.Errorf("%d events and %d runs of each query: both must be at least 1", o.Gen.N, o.Runs)
 	}
 	if err := Migrate(ctx, db, database); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -78,7 +84,7 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 		return nil, err
 	}
 	rep.Params = tr.Params()
-	if rep.Results, err = Measure(ctx, conn, database, rep.Params, o.Runs, o.Settings); err != nil {
+	if rep.Results, rep.Reference, err = Measure(ctx, conn, database, rep.Params, o.Runs, o.Settings); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -125,6 +131,8 @@ func (r *Report) Print(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	fmt.Fprintf(w, "\nmachine reference (median ms of a query on no table, run in every round; compare runs by it): %.2f\n",
+		float64(r.Reference.Microseconds())/1000)
 	if r.Storage.Rows == 0 || len(r.Storage.Columns) == 0 || r.Storage.Columns[0].Compressed == 0 {
 		_, err := fmt.Fprintln(w, "\n(no per-column sizes: compact parts keep all columns in one file)")
 		return err
