@@ -314,3 +314,20 @@ func checkEventsComeBack(t *testing.T, conn driver.Conn, database string, rows [
 		t.Errorf("read %d events back, sent %d", n, len(sent))
 	}
 }
+
+// TestListQueries checks that Q1L and Q3L are Q1 and Q3 with the list's columns, and nothing else.
+func TestListQueries(t *testing.T) {
+	byID := map[string]Query{}
+	for _, q := range Queries {
+		byID[q.ID] = q
+	}
+	for _, id := range []string{"Q1", "Q3"} {
+		whole, list := byID[id], byID[id+"L"]
+		if !list.List || whole.List || !strings.Contains(list.SQL, "SELECT "+listColumns+" FROM") || strings.Contains(list.SQL, rowColumns) {
+			t.Errorf("%sL: %s", id, list.SQL)
+		}
+		if strings.Replace(list.SQL, listColumns, rowColumns, 1) != whole.SQL || list.Target != whole.Target || list.Limit != whole.Limit {
+			t.Errorf("%sL is not %s with the list's columns:\n%s\n%s", id, id, list.SQL, whole.SQL)
+		}
+	}
+}

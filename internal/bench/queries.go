@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -47,11 +48,24 @@ type Query struct {
 	Match func(p Params, r *Row) bool
 	Less  func(a, b *Row) int
 	Limit int
+	// List: the query returns listColumns, not the whole event.
+	List bool
 }
 
 // rowColumns are what the row queries return: every stored column, which together are the whole event
 // (the table's event column joins them into the event's JSON, at a cost of its own: docs/schema.md).
 var rowColumns = eventrow.ColumnNames()
+
+// listColumns are what a list of events shows (docs/schema.md's example): who did what, to which
+// object, when, with what result, and the audit ID to open the whole event by.
+const listColumns = "event_time, audit_id, user, verb, resource, name, response_code"
+
+// asList is q returning listColumns instead of whole events.
+func asList(q Query) Query {
+	q.ID, q.Title, q.List = q.ID+"L", q.Title+", as a list", true
+	q.SQL = strings.Replace(q.SQL, "SELECT "+rowColumns+" ", "SELECT "+listColumns+" ", 1)
+	return q
+}
 
 func newestFirst(a, b *Row) int { return b.EventTime.Compare(a.EventTime) }
 func oldestFirst(a, b *Row) int { return a.EventTime.Compare(b.EventTime) }
@@ -60,33 +74,42 @@ func within(r *Row, now time.Time, d time.Duration) bool {
 	return !r.EventTime.Before(now.Add(-d)) && !r.EventTime.After(now)
 }
 
-// Queries are the five queries of issue 7 with their targets; Q2, a resource's history, is asked of
-// two objects (Params).
-var Queries = []Query{
-	{
+// q1 and q3 return whole events; the list of Queries asks them as lists too (asList).
+var (
+	q1 = Query{
 		ID: "Q1", Title: "tenant + user, last 7 days, newest 100", Target: 10 * time.Millisecond, Limit: 100,
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
-			WHERE namespace = {tenant:String} AND user = {user:String}
-			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
-			ORDER BY event_time DESC LIMIT 100`,
+		WHERE namespace = {tenant:String} AND user = {user:String}
+		  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
+		ORDER BY event_time DESC LIMIT 100`,
 		Match: func(p Params, r *Row) bool {
 			return r.Namespace == p.Tenant && r.User == p.User && within(r, p.Now, 7*24*time.Hour)
 		},
 		Less: newestFirst,
-	},
+	}
+	q3 = Query{
+		ID: "Q3", Title: "tenant, last hour, newest 100", Target: 10 * time.Millisecond, Limit: 100,
+		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
+		WHERE namespace = {tenant:String}
+		  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(6, 'UTC')}
+		ORDER BY event_time DESC LIMIT 100`,
+		Match: func(p Params, r *Row) bool { return r.Namespace == p.Tenant && within(r, p.Now, time.Hour) },
+		Less:  newestFirst,
+	}
+)
+
+// Queries are the five queries of issue 7 with their targets; Q2, a resource's history, is asked of
+// two objects (Params), and Q1 and Q3 are asked a second time for a list's columns
+// (Q1L, Q3L: listColumns), which is what a person scanning events reads.
+var Queries = []Query{
+	q1,
+	asList(q1),
 	objectHistory("Q2", "tenant + resource/name, writes, all time, oldest first", "resource", "name",
 		func(p Params) (string, string) { return p.Resource, p.Name }),
 	objectHistory("Q2b", "Q2 for an object the sample policy records", "policy_resource", "policy_name",
 		func(p Params) (string, string) { return p.PolicyResource, p.PolicyName }),
-	{
-		ID: "Q3", Title: "tenant, last hour, newest 100", Target: 10 * time.Millisecond, Limit: 100,
-		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
-			WHERE namespace = {tenant:String}
-			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(6, 'UTC')}
-			ORDER BY event_time DESC LIMIT 100`,
-		Match: func(p Params, r *Row) bool { return r.Namespace == p.Tenant && within(r, p.Now, time.Hour) },
-		Less:  newestFirst,
-	},
+	q3,
+	asList(q3),
 	{
 		ID: "Q4", Title: "all tenants, count by verb, last 24 h", Target: 10 * time.Millisecond,
 		SQL: `SELECT verb, count() FROM {db:Identifier}.events
@@ -196,7 +219,13 @@ func (q Query) answer(ctx context.Context, conn driver.Conn, database string, p 
 			continue
 		}
 		var r eventrow.Row
-		if err := rows.Scan(r.Fields()...); err != nil {
+		fields := r.Fields()
+		if q.List {
+			if fields, err = r.FieldsOf(strings.Split(listColumns, ", ")); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", q.ID, err)
+			}
+		}
+		if err := rows.Scan(fields...); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", q.ID, err)
 		}
 		ids = append(ids, r.AuditID)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -163,6 +164,21 @@ func (r *Row) Fields() []any {
 		out = append(out, s.field(r))
 	}
 	return append(out, &r.ResponseCode, &r.Rest)
+}
+
+// FieldsOf is like Fields for the named columns only, in the order given: for a SELECT of some of
+// them. A name that is not one of Columns is an error.
+func (r *Row) FieldsOf(names []string) ([]any, error) {
+	all := r.Fields()
+	out := make([]any, 0, len(names))
+	for _, name := range names {
+		i := slices.IndexFunc(Columns, func(c Column) bool { return c.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("no column %q in the events table's columns", name)
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
 }
 
 // ColumnNames is the names of Columns, comma-separated, for a SELECT or an INSERT.

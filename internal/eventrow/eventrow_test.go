@@ -117,3 +117,17 @@ func TestColumnsMatchRowFields(t *testing.T) {
 		t.Error("the prelude holds a '$', which Vector would interpolate")
 	}
 }
+
+func TestFieldsOf(t *testing.T) {
+	var r Row
+	fields, err := r.FieldsOf([]string{"response_code", "audit_id", "name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fields[0] != any(&r.ResponseCode) || fields[1] != any(&r.AuditID) || fields[2] != any(&r.Name) {
+		t.Errorf("FieldsOf(response_code, audit_id, name) = %v, want pointers to those fields of the row", fields)
+	}
+	if _, err := r.FieldsOf([]string{"event"}); err == nil {
+		t.Error("FieldsOf(event): no error for a name that is not a column")
+	}
+}
