@@ -79,9 +79,9 @@ var (
 	q1 = Query{
 		ID: "Q1", Title: "tenant + user, last 7 days, newest 100", Target: 10 * time.Millisecond, Limit: 100,
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
-		WHERE namespace = {tenant:String} AND user = {user:String}
-		  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
-		ORDER BY event_time DESC LIMIT 100`,
+			WHERE namespace = {tenant:String} AND user = {user:String}
+			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`,
 		Match: func(p Params, r *Row) bool {
 			return r.Namespace == p.Tenant && r.User == p.User && within(r, p.Now, 7*24*time.Hour)
 		},
@@ -90,9 +90,9 @@ var (
 	q3 = Query{
 		ID: "Q3", Title: "tenant, last hour, newest 100", Target: 10 * time.Millisecond, Limit: 100,
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
-		WHERE namespace = {tenant:String}
-		  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(6, 'UTC')}
-		ORDER BY event_time DESC LIMIT 100`,
+			WHERE namespace = {tenant:String}
+			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(6, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`,
 		Match: func(p Params, r *Row) bool { return r.Namespace == p.Tenant && within(r, p.Now, time.Hour) },
 		Less:  newestFirst,
 	}
@@ -208,6 +208,14 @@ func (q Query) answer(ctx context.Context, conn driver.Conn, database string, p 
 	if q.Less == nil {
 		counts = map[string]uint64{}
 	}
+	// Every row is scanned into r, which holds the last one.
+	var r eventrow.Row
+	fields := r.Fields()
+	if q.List {
+		if fields, err = r.FieldsOf(strings.Split(listColumns, ", ")); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", q.ID, err)
+		}
+	}
 	for rows.Next() {
 		if counts != nil {
 			var verb string
@@ -217,13 +225,6 @@ func (q Query) answer(ctx context.Context, conn driver.Conn, database string, p 
 			}
 			counts[verb] = n
 			continue
-		}
-		var r eventrow.Row
-		fields := r.Fields()
-		if q.List {
-			if fields, err = r.FieldsOf(strings.Split(listColumns, ", ")); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", q.ID, err)
-			}
 		}
 		if err := rows.Scan(fields...); err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", q.ID, err)
