@@ -187,13 +187,19 @@ func TestRedeliveredEventsCollapse(t *testing.T) {
 	if n != 3_000 || distinct != 3_000 {
 		t.Errorf("after OPTIMIZE FINAL: %d rows, %d audit IDs; want 3000 of each", n, distinct)
 	}
-	// The inserts ran with the settings the operator gives the aggregator.
+	// The inserts ran with the settings the operator gives the aggregator, and the client's.
 	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
 		t.Fatal(err)
 	}
 	// query_log lists the settings that differ from the server's defaults: one set to its default is
 	// not there, and the default is what it ran with.
-	for name, value := range migrations.InsertSettings {
+	want := map[string]string{}
+	for _, m := range []map[string]string{migrations.InsertSettings, ClientSettings} {
+		for k, v := range m {
+			want[k] = v
+		}
+	}
+	for name, value := range want {
 		var inserts uint64
 		var setting string
 		if err := conn.QueryRow(ctx, `SELECT count(), any(if(mapContains(Settings, ?), Settings[?],
@@ -203,7 +209,7 @@ func TestRedeliveredEventsCollapse(t *testing.T) {
 			t.Fatal(err)
 		}
 		if inserts == 0 || setting != value {
-			t.Errorf("%d inserts logged, %s %q; want them run with migrations.InsertSettings (%s)", inserts, name, setting, value)
+			t.Errorf("%d inserts logged, %s %q; want them run with migrations.InsertSettings and ClientSettings (%s)", inserts, name, setting, value)
 		}
 	}
 	// changes holds each write once too, as changes_mv copied it from every insert.

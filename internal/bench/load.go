@@ -52,7 +52,7 @@ func (s LoadStats) RowsPerSecond() float64 {
 }
 
 // Load inserts rows into database.events in batches of BatchSize, with the aggregator's settings
-// (insertSettings). next returns the next row and false
+// and the client's (insertSettings). next returns the next row and false
 // when there is none; it runs outside the timed part (a batch is generated, then inserted).
 func Load(ctx context.Context, conn driver.Conn, database string, next func() (Row, bool, error)) (LoadStats, error) {
 	var st LoadStats
@@ -149,14 +149,27 @@ func insertSQL(database string) string {
 	return "INSERT INTO " + database + ".events (" + eventrow.ColumnNames() + ")"
 }
 
-// insertSettings are the settings the operator gives the aggregator's inserts (migrations.InsertSettings).
+// insertSettings are the settings of the harness's inserts: those the operator gives the aggregator's
+// inserts (migrations.InsertSettings), and ClientSettings.
 var insertSettings = func() clickhouse.Settings {
 	out := clickhouse.Settings{}
 	for k, v := range migrations.InsertSettings {
 		out[k] = v
 	}
+	for k, v := range ClientSettings {
+		out[k] = v
+	}
 	return out
 }()
+
+// ClientSettings are what the harness's inserts add to migrations.InsertSettings for its client,
+// clickhouse-go, which the aggregator (Vector, JSONEachRow over HTTP) does not use.
+// low_cardinality_allow_in_native_format = 0: the client sends the LowCardinality columns as plain
+// Strings and the server builds their dictionaries, as it does from the aggregator's JSON. Otherwise
+// clickhouse-go builds them itself, boxing and hashing every value in a map[any]: at 600,000 events
+// that doubled the client's time, 2.0-2.6 s instead of 1.0-1.3 (docs/bench.md), which the real client
+// does not spend.
+var ClientSettings = map[string]string{"low_cardinality_allow_in_native_format": "0"}
 
 // insert sends rows as one batch, column by column (clickhouse-go's columnar API: no reflection per row),
 // with the aggregator's insert settings.
