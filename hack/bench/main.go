@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -18,30 +19,56 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
 )
 
+// config is what the flags set.
+type config struct {
+	n, runs, tenants int
+	seed             uint64
+	settings         clickhouse.Settings
+	// sinkN events are loaded again as the aggregator's sink sends them, once for each of inFlight.
+	sinkN    int
+	inFlight []int
+}
+
 func main() {
-	n := flag.Int("n", 2_000_000, "number of audit events to load")
-	seed := flag.Uint64("seed", 1, "seed of the generator")
-	runs := flag.Int("runs", 20, "runs of each query")
-	tenants := flag.Int("tenants", 200, "tenant namespaces")
-	settings := clickhouse.Settings{}
+	c := config{settings: clickhouse.Settings{}, inFlight: []int{1, 2}}
+	flag.IntVar(&c.n, "n", 2_000_000, "number of audit events to load")
+	flag.Uint64Var(&c.seed, "seed", 1, "seed of the generator")
+	flag.IntVar(&c.runs, "runs", 20, "runs of each query")
+	flag.IntVar(&c.tenants, "tenants", 200, "tenant namespaces")
 	flag.Func("setting", "a query setting name=value for the measured queries (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok {
 			return fmt.Errorf("%q is not name=value", s)
 		}
-		settings[k] = v
+		c.settings[k] = v
+		return nil
+	})
+	flag.IntVar(&c.sinkN, "sink-n", 500_000, "events (of the first) loaded again as the aggregator's sink sends them, JSONEachRow over HTTP; 0 for none")
+	flag.Func("sink-in-flight", "requests in flight for those loads, one load each (default 1,2)", func(s string) error {
+		c.inFlight = nil
+		for _, f := range strings.Split(s, ",") {
+			k, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || k < 1 {
+				return fmt.Errorf("%q: want numbers of at least 1, comma-separated", s)
+			}
+			c.inFlight = append(c.inFlight, k)
+		}
 		return nil
 	})
 	flag.Parse()
+	if c.sinkN < 0 {
+		fmt.Fprintln(os.Stderr, "bench: -sink-n must be 0 (none) or more")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Stdout, *n, *seed, *runs, *tenants, settings); err != nil {
+	if err := run(ctx, os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, out io.Writer, n int, seed uint64, runs, tenants int, settings clickhouse.Settings) (err error) {
+func run(ctx context.Context, out io.Writer, c config) (err error) {
 	fmt.Fprintln(out, "Starting a local ClickHouse...")
 	srv, err := chtest.Start(chtest.Options{ConfigXML: bench.QueryLogConfig})
 	if err != nil {
@@ -60,12 +87,16 @@ func run(ctx context.Context, out io.Writer, n int, seed uint64, runs, tenants i
 		return err
 	}
 	defer conn.Close()
-	fmt.Fprintf(out, "Loading %d events in batches of %d...\n", n, bench.BatchSize)
-	rep, err := bench.Run(ctx, db, conn, database, bench.Options{
-		Gen:      bench.GenOptions{Seed: seed, N: n, Tenants: tenants},
-		Runs:     runs,
-		Settings: settings,
-	})
+	o := bench.Options{
+		Gen:      bench.GenOptions{Seed: c.seed, N: c.n, Tenants: c.tenants},
+		Runs:     c.runs,
+		Settings: c.settings,
+	}
+	if c.sinkN > 0 && len(c.inFlight) > 0 {
+		o.Sink = &bench.SinkOptions{Addr: srv.HTTPAddr, N: min(c.sinkN, c.n), InFlight: c.inFlight}
+	}
+	fmt.Fprintf(out, "Loading %d events in batches of %d...\n", c.n, bench.BatchSize)
+	rep, err := bench.Run(ctx, db, conn, database, o)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ func TestBenchRuns(t *testing.T) {
 		t.Skip("CHTEST_SKIP=1")
 	}
 	var out bytes.Buffer
-	if err := run(context.Background(), &out, 5_000, 1, 3, 200, nil); err != nil {
+	c := config{n: 5_000, seed: 1, runs: 3, tenants: 200, sinkN: 2_000, inFlight: []int{1, 2}}
+	if err := run(context.Background(), &out, c); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	t.Log("\n" + out.String())
@@ -23,6 +24,8 @@ func TestBenchRuns(t *testing.T) {
 		`table events: 5000 rows`, `table changes: [1-9][0-9]* rows`,
 		`bytes/row on disk \(all tables\)\s+[0-9.]+\s+<= 100`,
 		`insert rows/s\s+[0-9]+\s+>= 100000`,
+		`insert rows/s as the aggregator's sink \(2000 events, 1 in flight\)\s+[0-9]+`,
+		`insert rows/s as the aggregator's sink \(2000 events, 2 in flight\)\s+[0-9]+`,
 		`Q1 median ms .*<= 10`, `Q1L median ms .*<= 10`, `Q2 median ms .*<= 20`, `Q2b median ms .*<= 20`, `Q3 median ms .*<= 10`, `Q3L median ms .*<= 10`, `Q4 median ms .*<= 10`, `Q5 median ms .*<= 20`,
 	} {
 		if !regexp.MustCompile(line).MatchString(out.String()) {

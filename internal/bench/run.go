@@ -27,6 +27,18 @@ type Options struct {
 	Settings clickhouse.Settings
 	// Keep keeps the generated rows in Report.Rows (tests compute expected answers from them).
 	Keep bool
+	// Sink, when set, loads the first events again the aggregator's way, after the queries (LoadSink).
+	Sink *SinkOptions
+}
+
+// SinkOptions are the loads of Options.Sink: the first N events (all of them when N is 0 or more
+// than there are), once for each number of requests in flight, each into a database of its own
+// (the run's database name with _sink1, _sink2, ...), dropped afterwards.
+type SinkOptions struct {
+	// Addr is the ClickHouse HTTP interface (host:port).
+	Addr     string
+	N        int
+	InFlight []int
 }
 
 // Report is what a run measured.
@@ -41,6 +53,10 @@ type Report struct {
 	// the queries, to compare runs by.
 	Reference time.Duration
 	Rows      []Row
+	// Sink are the loads of Options.Sink, in its order; SinkEncode is the time their batches took to
+	// encode (once for all, before them).
+	Sink       []SinkStats
+	SinkEncode time.Duration
 }
 
 // Run migrates database, loads the generated events, optimizes, measures the storage and the queries.
@@ -51,10 +67,35 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 	if o.Runs < 0 || o.Gen.N < 1 {
 		return nil, fmt.Errorf("%d events and %d runs of each query: both must be at least 1", o.Gen.N, o.Runs)
 	}
+	sinkN := 0
+	if o.Sink != nil {
+		if o.Sink.N < 0 {
+			return nil, fmt.Errorf("%d events for the sink's loads: 0 (all) or more", o.Sink.N)
+		}
+		sinkN = o.Sink.N
+		if sinkN == 0 || sinkN > o.Gen.N {
+			sinkN = o.Gen.N
+		}
+		for _, k := range o.Sink.InFlight {
+			if k < 1 {
+				return nil, fmt.Errorf("%d requests in flight: at least 1", k)
+			}
+		}
+	}
 	if err := Migrate(ctx, db, database); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	rep := &Report{N: o.Gen.N}
+	// The sink's loads send the first events again: they are encoded as they are generated (outside
+	// the timed part of the first load) and kept as gzip bodies, which the collections between the
+	// first load's batches need not scan.
+	var sink *SinkEncoder
+	if o.Sink != nil {
+		var err error
+		if sink, err = NewSinkEncoder(); err != nil {
+			return nil, err
+		}
+	}
 	g := NewGenerator(o.Gen)
 	tr := NewTracker()
 	n := 0
@@ -68,6 +109,11 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 			return r, false, err
 		}
 		tr.Add(&r)
+		if n <= sinkN {
+			if err := sink.Add(&r); err != nil {
+				return r, false, fmt.Errorf("encode for the sink's loads: %w", err)
+			}
+		}
 		if o.Keep {
 			rep.Rows = append(rep.Rows, r)
 		}
@@ -87,7 +133,33 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 	if rep.Results, rep.Reference, err = Measure(ctx, conn, database, rep.Params, o.Runs, o.Settings); err != nil {
 		return nil, err
 	}
+	if o.Sink != nil {
+		b, err := sink.Finish()
+		if err != nil {
+			return nil, fmt.Errorf("encode %d events as the aggregator's sink: %w", sinkN, err)
+		}
+		rep.SinkEncode = b.Encode
+		for _, k := range o.Sink.InFlight {
+			st, err := loadSinkOnce(ctx, db, o.Sink.Addr, fmt.Sprintf("%s_sink%d", database, k), b, k)
+			if err != nil {
+				return nil, fmt.Errorf("insert %d events as the aggregator's sink, %d in flight: %w", sinkN, k, err)
+			}
+			rep.Sink = append(rep.Sink, st)
+		}
+	}
 	return rep, nil
+}
+
+// loadSinkOnce is LoadSink into a new database, which it drops afterwards.
+func loadSinkOnce(ctx context.Context, db *sql.DB, addr, database string, b *SinkBatches, inFlight int) (SinkStats, error) {
+	if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+database+" SYNC"); err != nil {
+		return SinkStats{}, err
+	}
+	st, err := LoadSink(ctx, db, addr, database, b, inFlight)
+	if _, dropErr := db.ExecContext(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+database+" SYNC"); dropErr != nil && err == nil {
+		err = dropErr
+	}
+	return st, err
 }
 
 func perRow(bytes, rows uint64) float64 {
@@ -113,6 +185,11 @@ func (r *Report) Print(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "insert: %s for %d rows, of which %s in Send (server side), the rest appending on the client\n",
 		r.Load.Insert.Round(time.Millisecond), r.Load.Rows, r.Load.Send.Round(time.Millisecond))
+	for _, st := range r.Sink {
+		fmt.Fprintf(w, "insert as the aggregator's sink, %d in flight: %s for %d rows in %d requests (JSONEachRow, %.0f bytes of JSON and %.0f of gzip per event; encoded beforehand in %s)\n",
+			st.InFlight, st.Elapsed.Round(time.Millisecond), st.Rows, st.Batches, perRow(uint64(st.JSON), uint64(st.Rows)),
+			perRow(uint64(st.Bytes), uint64(st.Rows)), r.SinkEncode.Round(time.Millisecond))
+	}
 	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s (Q2) %s/%s (Q2b)\n\n",
 		r.Params.Now.Format(time.RFC3339), r.Params.Tenant, r.Params.User, r.Params.Resource, r.Params.Name,
 		r.Params.PolicyResource, r.Params.PolicyName)
@@ -122,6 +199,9 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintf(tw, "bytes/row on disk (all tables)\t%.1f\t<= %.0f\t%s\t\t\t\t\n", bpr, TargetBytesPerRow, mark(bpr <= TargetBytesPerRow))
 	rps := r.Load.RowsPerSecond()
 	fmt.Fprintf(tw, "insert rows/s\t%.0f\t>= %.0f\t%s\t\t\t\t\n", rps, TargetRowsPerSecond, mark(rps >= TargetRowsPerSecond))
+	for _, st := range r.Sink {
+		fmt.Fprintf(tw, "insert rows/s as the aggregator's sink (%d events, %d in flight)\t%.0f\t\t\t\t\t\t\n", st.Rows, st.InFlight, st.RowsPerSecond())
+	}
 	for _, res := range r.Results {
 		ms := float64(res.Median.Microseconds()) / 1000
 		fmt.Fprintf(tw, "%s median ms (%s, %d runs)\t%.2f\t<= %d\t%s\t%d\t%.1f\t%d\t%d\n", res.Query.ID, res.Query.Title, res.Runs, ms,
