@@ -37,10 +37,7 @@ type SinkEncoder struct {
 
 // NewSinkEncoder is an encoder for the aggregator's sink with the default spec.
 func NewSinkEncoder() (*SinkEncoder, error) {
-	s, err := AggregatorSink("audit")
-	if err != nil {
-		return nil, err
-	}
+	s := AggregatorSink("audit")
 	in, err := sinkhttp.For(s, nil)
 	if err != nil {
 		return nil, err
@@ -110,16 +107,11 @@ func (s SinkStats) RowsPerSecond() float64 {
 
 // AggregatorSink is the clickhouse sink the operator renders for the aggregator of a pipeline writing
 // to database with the default spec.
-func AggregatorSink(database string) (*vector.ClickHouseSink, error) {
+func AggregatorSink(database string) *vector.ClickHouseSink {
 	p := &v1alpha1.AuditPipeline{}
 	p.Name, p.Namespace = "bench", "audit-system"
 	p.Spec.ClickHouse.Database = database
-	for _, c := range vector.AggregatorConfig(p).Sinks {
-		if s, ok := c.(*vector.ClickHouseSink); ok {
-			return s, nil
-		}
-	}
-	return nil, fmt.Errorf("the aggregator has no clickhouse sink")
+	return vector.AggregatorClickHouseSink(p)
 }
 
 // LoadSink migrates database and sends it the batches as the aggregator's sink does, over HTTP at
@@ -137,11 +129,7 @@ func LoadSink(ctx context.Context, db *sql.DB, addr, database string, b *SinkBat
 	if err := Migrate(ctx, db, database); err != nil {
 		return st, fmt.Errorf("migrate: %w", err)
 	}
-	s, err := AggregatorSink(database)
-	if err != nil {
-		return st, err
-	}
-	in, err := sinkhttp.For(s, migrations.InsertSettings)
+	in, err := sinkhttp.For(AggregatorSink(database), migrations.InsertSettings)
 	if err != nil {
 		return st, err
 	}

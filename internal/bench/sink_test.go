@@ -10,6 +10,30 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
 )
 
+// encode encodes rows as the aggregator's sink, with batches of at most maxEvents events and maxBytes
+// of JSON instead of the sink's.
+func encode(t *testing.T, rows []Row, maxEvents, maxBytes int64) *SinkBatches {
+	t.Helper()
+	e, err := NewSinkEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.limits.MaxEvents != BatchSize {
+		t.Errorf("the sink's max_events is %d, want %d (DESIGN.md)", e.limits.MaxEvents, BatchSize)
+	}
+	e.limits.MaxEvents, e.limits.MaxBytes = maxEvents, maxBytes
+	for i := range rows {
+		if err := e.Add(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := e.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestSinkBatches checks that the encoder cuts batches at max_events and at max_bytes of JSON, as
 // Vector does, and loses no row.
 func TestSinkBatches(t *testing.T) {
@@ -23,23 +47,7 @@ func TestSinkBatches(t *testing.T) {
 		{"bytes", 10_000, 200_000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e, err := NewSinkEncoder()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e.limits.MaxEvents != BatchSize {
-				t.Errorf("the sink's max_events is %d, want %d (DESIGN.md)", e.limits.MaxEvents, BatchSize)
-			}
-			e.limits.MaxEvents, e.limits.MaxBytes = c.maxEvents, c.maxBytes
-			for i := range rows {
-				if err := e.Add(&rows[i]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			b, err := e.Finish()
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := encode(t, rows, c.maxEvents, c.maxBytes)
 			var plains [][]byte
 			for i, body := range b.Bodies {
 				zr, err := gzip.NewReader(bytes.NewReader(body))
@@ -84,20 +92,7 @@ func TestLoadSink(t *testing.T) {
 	db := srv.OpenDB("default")
 	t.Cleanup(func() { _ = db.Close() })
 	rows := generate(t, GenOptions{Seed: 12, N: 3_000})
-	e, err := NewSinkEncoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.limits.MaxEvents = 500
-	for i := range rows {
-		if err := e.Add(&rows[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := e.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := encode(t, rows, 500, 10_000_000)
 	ctx := context.Background()
 	for range 2 {
 		st, err := LoadSink(ctx, db, srv.HTTPAddr, database, b, 2)

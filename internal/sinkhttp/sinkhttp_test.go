@@ -19,22 +19,15 @@ import (
 func TestMain(m *testing.M) { chtest.Main(m) }
 
 // sink is the aggregator's clickhouse sink as the operator renders it for a pipeline writing to database.
-func sink(t *testing.T, database string) *vector.ClickHouseSink {
-	t.Helper()
+func sink(database string) *vector.ClickHouseSink {
 	p := &v1alpha1.AuditPipeline{}
 	p.Name, p.Namespace = "audit", "audit-system"
 	p.Spec.ClickHouse.Database = database
-	for _, c := range vector.AggregatorConfig(p).Sinks {
-		if s, ok := c.(*vector.ClickHouseSink); ok {
-			return s
-		}
-	}
-	t.Fatal("the aggregator has no clickhouse sink")
-	return nil
+	return vector.AggregatorClickHouseSink(p)
 }
 
 func TestFor(t *testing.T) {
-	s := sink(t, "audit")
+	s := sink("audit")
 	in, err := For(s, map[string]string{"b_setting": "2", "a_setting": "x y"})
 	if err != nil {
 		t.Fatal(err)
@@ -120,7 +113,7 @@ func TestSend(t *testing.T) {
 	if err := conn.Exec(ctx, "CREATE TABLE "+database+".events (name String, n UInt8) ENGINE = MergeTree ORDER BY n"); err != nil {
 		t.Fatal(err)
 	}
-	in, err := For(sink(t, database), map[string]string{"optimize_on_insert": "0"})
+	in, err := For(sink(database), map[string]string{"optimize_on_insert": "0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +132,7 @@ func TestSend(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d rows inserted, want 2", n)
 	}
-	missing, err := For(sink(t, database+"_missing"), nil)
+	missing, err := For(sink(database+"_missing"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ func TestRowsFitTheEventsTable(t *testing.T) {
 		ev["source_type"], ev["subject"], ev["timestamp"] = "nats", "audit.events.cluster-audit", now.Format(time.RFC3339Nano)
 		rows = append(rows, row(t, remap, ev, now))
 	}
-	sink := clickHouseSink(t, p)
+	sink := vector.AggregatorClickHouseSink(p)
 	insert(t, srv.HTTPAddr, sink, rows)
 
 	got := readBack(t, db, database)

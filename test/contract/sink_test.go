@@ -6,22 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 	"github.com/auditpipeline/auditpipeline-operator/internal/sinkhttp"
 )
-
-// clickHouseSink is the aggregator's clickhouse sink as rendered for p.
-func clickHouseSink(t testing.TB, p *v1alpha1.AuditPipeline) *vector.ClickHouseSink {
-	t.Helper()
-	for _, c := range vector.AggregatorConfig(p).Sinks {
-		if s, ok := c.(*vector.ClickHouseSink); ok {
-			return s
-		}
-	}
-	t.Fatal("the aggregator has no clickhouse sink")
-	return nil
-}
 
 // insert sends rows to addr as the sink would (internal/sinkhttp), without the sink's credentials
 // (chtest's default user has none), and fails the test unless ClickHouse accepts them all.
