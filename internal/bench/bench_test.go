@@ -188,30 +188,13 @@ func TestRedeliveredEventsCollapse(t *testing.T) {
 		t.Errorf("after OPTIMIZE FINAL: %d rows, %d audit IDs; want 3000 of each", n, distinct)
 	}
 	// The inserts ran with the settings the operator gives the aggregator, and the client's.
-	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		t.Fatal(err)
-	}
-	// query_log lists the settings that differ from the server's defaults: one set to its default is
-	// not there, and the default is what it ran with.
 	want := map[string]string{}
 	for _, m := range []map[string]string{migrations.InsertSettings, ClientSettings} {
 		for k, v := range m {
 			want[k] = v
 		}
 	}
-	for name, value := range want {
-		var inserts uint64
-		var setting string
-		if err := conn.QueryRow(ctx, `SELECT count(), any(if(mapContains(Settings, ?), Settings[?],
-			(SELECT default FROM system.settings WHERE name = ?))) FROM system.query_log
-			WHERE type = 'QueryFinish' AND query_kind = 'Insert' AND startsWith(query, ?)`,
-			name, name, name, insertSQL(database)).Scan(&inserts, &setting); err != nil {
-			t.Fatal(err)
-		}
-		if inserts == 0 || setting != value {
-			t.Errorf("%d inserts logged, %s %q; want them run with migrations.InsertSettings and ClientSettings (%s)", inserts, name, setting, value)
-		}
-	}
+	checkInsertSettings(t, conn, want, "startsWith(query, ?)", insertSQL(database))
 	// changes holds each write once too, as changes_mv copied it from every insert.
 	writes := 0
 	for _, r := range rows {
@@ -233,6 +216,30 @@ func TestRedeliveredEventsCollapse(t *testing.T) {
 		t.Errorf("system.parts counts %d rows, want 3000", st.Rows)
 	}
 	checkEventsComeBack(t, conn, database, rows)
+}
+
+// checkInsertSettings fails t unless the inserts that match (a condition on system.query_log's columns,
+// with args for its placeholders) ran, every one of them, with each setting of want.
+func checkInsertSettings(t *testing.T, conn driver.Conn, want map[string]string, match string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range want {
+		// query_log lists the settings that differ from the server's defaults: one set to its default
+		// is not there, and the default is what it ran with.
+		var inserts, with uint64
+		if err := conn.QueryRow(ctx, `SELECT count(), countIf(if(mapContains(Settings, ?), Settings[?],
+			(SELECT default FROM system.settings WHERE name = ?)) = ?) FROM system.query_log
+			WHERE type = 'QueryFinish' AND query_kind = 'Insert' AND `+match,
+			append([]any{name, name, name, value}, args...)...).Scan(&inserts, &with); err != nil {
+			t.Fatal(err)
+		}
+		if inserts == 0 || with != inserts {
+			t.Errorf("%d inserts logged, %d of them with %s = %s; want them all", inserts, with, name, value)
+		}
+	}
 }
 
 // TestStorageCountsProjectionsOnce compares the table's measured size with that of a copy without the

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
 // encode encodes rows as the aggregator's sink, with batches of at most maxEvents events and maxBytes
@@ -107,6 +108,8 @@ func TestLoadSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkEventsComeBack(t, conn, database, rows)
+	// With the settings the operator gives the aggregator's user (in the URL here).
+	checkInsertSettings(t, conn, migrations.InsertSettings, "has(tables, ?) AND query LIKE '%FORMAT JSONEachRow%'", database+".events")
 	if _, err := LoadSink(ctx, db, srv.HTTPAddr, database, b, 0); err == nil {
 		t.Error("LoadSink with 0 requests in flight: no error")
 	}
