@@ -366,7 +366,7 @@ func TestDefaultsAreApplied(t *testing.T) {
 		{"collector.buffer.hostPath", s.Collector.Buffer.HostPath, "/var/lib/auditpipeline"},
 		{"aggregator.image", s.Aggregator.Image, v1alpha1.DefaultVectorImage},
 		{"aggregator.batch.maxEvents", s.Aggregator.Batch.MaxEvents, int32(10000)},
-		{"aggregator.batch.maxBytes", s.Aggregator.Batch.MaxBytes.Value(), int64(10_000_000)},
+		{"aggregator.batch.maxBytes", s.Aggregator.Batch.MaxBytes.Value(), int64(32_000_000)},
 		{"aggregator.batch.timeout", s.Aggregator.Batch.Timeout.Duration, 10 * time.Second},
 		{"aggregator.filter.stages", fmt.Sprint(s.Aggregator.Filter.Stages), "[ResponseComplete]"},
 		{"aggregator.buffer.maxSize", s.Aggregator.Buffer.MaxSize.String(), "10Gi"},

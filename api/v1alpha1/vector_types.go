@@ -175,9 +175,11 @@ type BatchSpec struct {
 	// +kubebuilder:validation:Maximum=1000000
 	MaxEvents int32 `json:"maxEvents,omitempty"`
 
-	// maxBytes per insert, before compression. Defaults to 10M (10,000,000 bytes).
+	// maxBytes per insert, before compression, as Vector counts it: the events' size in memory, about
+	// twice their JSON. Defaults to 32M (32,000,000 bytes), which holds maxEvents (10,000) typical audit
+	// events (1.2 KB of JSON each), so that maxEvents decides and this caps batches of large events.
 	// +optional
-	// +kubebuilder:default="10M"
+	// +kubebuilder:default="32M"
 	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('64Ki')) >= 0 && quantity(self).compareTo(quantity('1Gi')) <= 0",message="spec.aggregator.batch.maxBytes must be between 64Ki and 1Gi"
 	MaxBytes resource.Quantity `json:"maxBytes,omitzero"`
 

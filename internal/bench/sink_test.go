@@ -39,6 +39,16 @@ func encode(t *testing.T, rows []Row, maxEvents, maxBytes int64) *SinkBatches {
 // Vector does, and loses no row.
 func TestSinkBatches(t *testing.T) {
 	rows := generate(t, GenOptions{Seed: 11, N: 2_500})
+	// With the sink's defaults max_events decides for these events: max_bytes holds max_events of them
+	// at twice their JSON, about what Vector counts for them in memory.
+	e, err := NewSinkEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := encode(t, rows, e.limits.MaxEvents, e.limits.MaxBytes)
+	if perEvent := all.JSON / int64(all.Rows); e.limits.MaxBytes < 2*perEvent*e.limits.MaxEvents {
+		t.Errorf("max_bytes %d holds fewer than max_events (%d) events of %d bytes of JSON at twice that", e.limits.MaxBytes, e.limits.MaxEvents, perEvent)
+	}
 	for _, c := range []struct {
 		name      string
 		maxEvents int64

@@ -43,7 +43,7 @@ func defaulted() *v1alpha1.AuditPipeline {
 			},
 			Aggregator: v1alpha1.AggregatorSpec{
 				Image: v1alpha1.DefaultVectorImage,
-				Batch: v1alpha1.BatchSpec{MaxEvents: 10000, MaxBytes: resource.MustParse("10M"),
+				Batch: v1alpha1.BatchSpec{MaxEvents: 10000, MaxBytes: resource.MustParse("32M"),
 					Timeout: metav1.Duration{Duration: 10 * time.Second}},
 				Filter: v1alpha1.FilterSpec{Stages: []v1alpha1.AuditStage{v1alpha1.StageResponseComplete}},
 				Buffer: v1alpha1.AggregatorBufferSpec{MaxSize: resource.MustParse("10Gi")},
