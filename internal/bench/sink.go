@@ -26,7 +26,9 @@ type SinkBatches struct {
 }
 
 // SinkEncoder encodes rows as the aggregator's sink would, cutting a batch as Vector does: full at
-// the sink's max_events, or when the next event would take its JSON past max_bytes.
+// the sink's max_events, or when the next event would take it past max_bytes. Vector counts an event's
+// size in memory, about twice its JSON; the JSON stands for it here, so with a max_bytes that cuts
+// batches early this cuts them later than Vector would.
 type SinkEncoder struct {
 	in     sinkhttp.Insert
 	limits vector.Batch
@@ -45,7 +47,7 @@ func NewSinkEncoder() (*SinkEncoder, error) {
 	return &SinkEncoder{in: in, limits: *s.Batch}, nil
 }
 
-// Add encodes r into the current batch, after sending the batch off when r does not fit.
+// Add encodes r into the current batch, after closing that batch when r does not fit in it.
 func (e *SinkEncoder) Add(r *Row) error {
 	start := time.Now()
 	defer func() { e.out.Encode += time.Since(start) }()
