@@ -33,7 +33,7 @@ type Options struct {
 
 // SinkOptions are the loads of Options.Sink: the first N events (all of them when N is 0 or more
 // than there are), once for each number of requests in flight, each into a database of its own
-// (the run's database name with _sink1, _sink2, ...), dropped afterwards.
+// (the run's database name, _sink and the number in flight), dropped afterwards.
 type SinkOptions struct {
 	// Addr is the ClickHouse HTTP interface (host:port).
 	Addr     string
