@@ -17,7 +17,8 @@ import (
 // (auditpipeline_condition from internal/controller/metrics.go, controller-runtime's reconcile errors of
 // the controller named "auditpipeline") and condition types that exist in the API. The consumer lag alert
 // reads the NATS Prometheus exporter's jetstream_consumer_num_pending (-jsz=consumers) for the default
-// durable name of the API, with its threshold and window from the values.
+// durable name of the API, with its threshold and window from the values. The lost-events alert reads
+// kube-apiserver's apiserver_audit_error_total for its webhook and buffered audit plugins.
 func TestPrometheusRuleAlerts(t *testing.T) {
 	args := append(append([]string{}, withMonitoring...),
 		"--set", "prometheusRule.alerts.consumerLag.enabled=true",
@@ -47,6 +48,8 @@ func TestPrometheusRuleAlerts(t *testing.T) {
 		"AuditPipelineReconcileErrors": {`sum by (namespace, pod) (rate(controller_runtime_reconcile_errors_total` +
 			`{controller="auditpipeline",namespace="chart-alerts"}[5m])) > 0`, "15m"},
 		"AuditPipelineConsumerLag": {pending + " > 2000000 and deriv(" + pending + "[30m]) > 0", "15m"},
+		"AuditWebhookEventsLost": {`sum by (instance, plugin) (increase(apiserver_audit_error_total` +
+			`{plugin=~"webhook|buffered"}[10m])) > 0`, "0m"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("alerts %v, want %d", keys(got), len(want))
