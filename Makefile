@@ -71,11 +71,16 @@ migrate-local: ## Apply the embedded migrations to a local ClickHouse and show t
 	go run ./hack/migrate-local $(ARGS)
 
 BENCH_N ?= 2000000
+FUZZTIME ?= 5m
 .PHONY: bench
 bench: ## Measure the events table on a local ClickHouse: bytes/row, insert rows/s, query latencies (BENCH_N events).
 	@# madvdontneed=0: memory the harness's Go runtime returns to the kernel between batches stays mapped, so
 	@# the next batch does not page-fault it in again (a third of the client's time, measured; docs/bench.md).
 	GODEBUG=madvdontneed=0 go run ./hack/bench -n $(BENCH_N)
+
+.PHONY: fuzz
+fuzz: ## Search for audit events that do not come back whole from the events table (FUZZTIME; test/contract).
+	go test ./test/contract/ -run '^$$' -fuzz FuzzEventsComeBackWhole -fuzztime $(FUZZTIME)
 
 .PHONY: envtest
 envtest: ## Build (or reuse) the control-plane binaries (cached outside the clone) and print their directory.

@@ -127,23 +127,8 @@ var cases = []struct {
 // TestRowsFitTheEventsTable migrates a fresh database, inserts the rows of real-shaped audit events the way
 // the aggregator does, and reads every column back.
 func TestRowsFitTheEventsTable(t *testing.T) {
-	srv := chtest.Shared(t)
-	database, _ := srv.NewDatabase(t)
-	db := srv.OpenDB("")
-	t.Cleanup(func() { _ = db.Close() })
+	srv, db, database := migratedDatabase(t)
 	ctx := context.Background()
-
-	ms, err := migrate.Load(migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrate.New(db, ms, migrate.Options{Database: database})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(ctx, "latest"); err != nil {
-		t.Fatal(err)
-	}
 	checkColumns(t, db, database)
 
 	p := pipeline(database)
@@ -204,6 +189,28 @@ func TestRowsFitTheEventsTable(t *testing.T) {
 	if n != uint64(len(cases)) || distinct != uint64(len(cases)) {
 		t.Errorf("after inserting the batch twice and OPTIMIZE FINAL: %d rows (%d distinct), want %d", n, distinct, len(cases))
 	}
+}
+
+// migratedDatabase is a new database of the shared server with every migration applied, and a pool
+// whose current database is the server's default.
+func migratedDatabase(t testing.TB) (*chtest.Server, *sql.DB, string) {
+	t.Helper()
+	srv := chtest.Shared(t)
+	database, _ := srv.NewDatabase(t)
+	db := srv.OpenDB("")
+	t.Cleanup(func() { _ = db.Close() })
+	ms, err := migrate.Load(migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := migrate.New(db, ms, migrate.Options{Database: database})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(context.Background(), "latest"); err != nil {
+		t.Fatal(err)
+	}
+	return srv, db, database
 }
 
 // checkColumns checks that the table's stored columns and eventrow.Columns agree: same names in the same
