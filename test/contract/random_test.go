@@ -2,10 +2,12 @@ package contract
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,8 +19,9 @@ import (
 // TestRandomEventsComeBackWhole is FuzzEventsComeBackWhole for many events at once: it generates
 // audit events with every field sometimes well-formed, sometimes of another type or odd text
 // (quotes, backslashes, control characters, non-ASCII), request and response bodies of random JSON,
-// inserts them in one batch as the sink does, and checks that events_json gives back each, with the
-// documented additions only. CONTRACT_SEED picks other events (the seed is logged).
+// inserts them in one batch as the sink does, and checks that events_json gives back each, and
+// changes_json each write, with the documented additions only. CONTRACT_SEED picks other events (the
+// seed is logged).
 func TestRandomEventsComeBackWhole(t *testing.T) {
 	seed := uint64(1)
 	if s := os.Getenv("CONTRACT_SEED"); s != "" {
@@ -36,7 +39,9 @@ func TestRandomEventsComeBackWhole(t *testing.T) {
 	remap, sink := remapSource(t, p), vector.AggregatorClickHouseSink(p)
 	start := time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC)
 
-	want := map[string]map[string]any{}
+	// want and writes: every event as events_json must give it back, and those changes_json must
+	// (the writes: a verb changes_mv copies), by the id in their requestURI.
+	want, writes := map[string]map[string]any{}, map[string]map[string]any{}
 	var rows []map[string]any
 	for i := range n {
 		// The aggregator's now() differs from event to event: events without a stage time that
@@ -52,18 +57,30 @@ func TestRandomEventsComeBackWhole(t *testing.T) {
 			t.Fatalf("the generator made an event Vector would not deliver: %s", text)
 		}
 		want[fmt.Sprint(i)] = withAdditions(ev, now)
+		if verb, _ := ev["verb"].(string); slices.Contains([]string{"create", "update", "patch", "delete", "deletecollection"}, verb) {
+			writes[fmt.Sprint(i)] = want[fmt.Sprint(i)]
+		}
 		sent := clone(ev)
 		sent["source_type"], sent["subject"], sent["timestamp"] = "nats", "audit.events.cluster-audit", now.Format(time.RFC3339Nano)
 		rows = append(rows, row(t, remap, sent, now))
 	}
 	insert(t, srv.HTTPAddr, sink, rows)
+	if len(writes) == 0 || len(writes) == n {
+		t.Fatalf("%d of %d events are writes: the generator should make both kinds", len(writes), n)
+	}
+	checkView(t, db, database+".events_json", want)
+	checkView(t, db, database+".changes_json", writes)
+}
 
-	rs, err := db.QueryContext(context.Background(), "SELECT event FROM "+database+".events_json")
+// checkView checks that view gives back each event of want, and no other, with sameJSON.
+func checkView(t *testing.T, db *sql.DB, view string, want map[string]map[string]any) {
+	t.Helper()
+	rs, err := db.QueryContext(context.Background(), "SELECT event FROM "+view)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = rs.Close() }()
-	seen, failed := 0, 0
+	seen, failed, n := 0, 0, len(want)
 	for rs.Next() {
 		var out string
 		if err := rs.Scan(&out); err != nil {
@@ -71,27 +88,27 @@ func TestRandomEventsComeBackWhole(t *testing.T) {
 		}
 		got, ok := deliverable(out)
 		if !ok {
-			t.Fatalf("events_json gave back JSON that does not decode to an object: %s", out)
+			t.Fatalf("%s gave back JSON that does not decode to an object: %s", view, out)
 		}
 		uri, _ := got["requestURI"].(string)
 		id := strings.TrimPrefix(uri, "/random/")
 		w, ok := want[id]
 		if !ok {
-			t.Fatalf("an event that was not sent, or twice: %s", out)
+			t.Fatalf("%s gave back an event it should not have, or twice: %s", view, out)
 		}
 		delete(want, id)
 		seen++
 		if !sameJSON(got, w) && failed < 10 {
 			failed++
 			text, _ := json.Marshal(w)
-			t.Errorf("event\n %s\ncame back as\n %s", text, out)
+			t.Errorf("%s: event\n %s\ncame back as\n %s", view, text, out)
 		}
 	}
 	if err := rs.Err(); err != nil {
 		t.Fatal(err)
 	}
 	if seen != n {
-		t.Errorf("%d events came back, %d were sent", seen, n)
+		t.Errorf("%s gave back %d events, want %d", view, seen, n)
 	}
 }
 
