@@ -90,11 +90,16 @@ envtest: ## Build (or reuse) the control-plane binaries (cached outside the clon
 test: manifests generate vet helm-check ## Run every test against a real kube-apiserver, etcd and ClickHouse.
 	@if [ -n "$$CI" ]; then $(MAKE) --no-print-directory verify-generated; fi
 	assets=$$(bash hack/envtest/install.sh); chdb=$$(bash hack/clickhouse/install.sh); helm=$$(bash hack/tools/helm.sh); \
-	KUBEBUILDER_ASSETS="$$assets" CHDB_LIB="$$chdb" HELM="$$helm" go test $(GO_TEST_FLAGS) ./...
+	promtool=$$(bash hack/tools/promtool.sh); \
+	KUBEBUILDER_ASSETS="$$assets" CHDB_LIB="$$chdb" HELM="$$helm" PROMTOOL="$$promtool" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: helm
 helm: ## Build (or reuse) helm (cached outside the clone) and print its path.
 	@bash hack/tools/helm.sh
+
+.PHONY: promtool
+promtool: ## Build (or reuse) promtool (cached outside the clone) and print its path; test/chart evaluates the alerts with it.
+	@bash hack/tools/promtool.sh
 
 .PHONY: helm-check
 helm-check: ## Lint the Helm chart and render it, with default values and with the monitoring objects on.

@@ -2,6 +2,7 @@
 // in config/samples/flux: the chart is rendered with the pinned helm (hack/tools/helm.sh) and every object is
 // applied to a real kube-apiserver (internal/testenv) with the CRDs of the Prometheus operator installed,
 // installed and uninstalled with `helm install`, the manager's ServiceAccount is checked against the API
-// server's RBAC, and the rendered manager arguments are parsed by the real manager binary. The package has
-// no code of its own.
+// server's RBAC, the rendered manager arguments are parsed by the real manager binary, and the rendered
+// alerts are evaluated on example series by Prometheus's rule engine (promtool, hack/tools/promtool.sh). The
+// package has no code of its own.
 package chart

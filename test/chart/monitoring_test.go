@@ -18,7 +18,8 @@ import (
 // the controller named "auditpipeline") and condition types that exist in the API. The consumer lag alert
 // reads the NATS Prometheus exporter's jetstream_consumer_num_pending (-jsz=consumers) for the default
 // durable name of the API, with its threshold and window from the values. The lost-events alert reads
-// kube-apiserver's apiserver_audit_error_total for its webhook and buffered audit plugins.
+// kube-apiserver's apiserver_audit_error_total for the audit plugins of its webhook backend (webhook,
+// buffered, truncate). TestAlertsFire evaluates what the expressions do.
 func TestPrometheusRuleAlerts(t *testing.T) {
 	args := append(append([]string{}, withMonitoring...),
 		"--set", "prometheusRule.alerts.consumerLag.enabled=true",
@@ -48,8 +49,9 @@ func TestPrometheusRuleAlerts(t *testing.T) {
 		"AuditPipelineReconcileErrors": {`sum by (namespace, pod) (rate(controller_runtime_reconcile_errors_total` +
 			`{controller="auditpipeline",namespace="chart-alerts"}[5m])) > 0`, "15m"},
 		"AuditPipelineConsumerLag": {pending + " > 2000000 and deriv(" + pending + "[30m]) > 0", "15m"},
-		"AuditWebhookEventsLost": {`sum by (instance, plugin) (increase(apiserver_audit_error_total` +
-			`{plugin=~"webhook|buffered"}[10m])) > 0`, "0m"},
+		"AuditWebhookEventsLost": {`sum by (instance, plugin) (increase(` + auditErrorsSelector + `[10m])) > 0 or ` +
+			`sum by (instance, plugin) ((` + auditErrorsSelector + ` unless ` + auditErrorsSelector + ` offset 10m) ` +
+			`and on (instance) apiserver_audit_event_total offset 10m)`, "0m"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("alerts %v, want %d", keys(got), len(want))
@@ -106,6 +108,9 @@ func TestServiceMonitorScrapesMetricsService(t *testing.T) {
 		t.Errorf("endpoint %v: want the Service's port by name, https, honorLabels and a bearer token", ep)
 	}
 }
+
+// auditErrorsSelector is kube-apiserver's count of the audit events its webhook backend dropped.
+const auditErrorsSelector = `apiserver_audit_error_total{plugin=~"webhook|buffered|truncate"}`
 
 // defaultDurableName is the CRD's default of spec.nats.consumer.durableName, which the chart's
 // prometheusRule.alerts.consumerLag.consumers must match.
