@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
@@ -162,53 +164,8 @@ func repoRoot(t *testing.T) string {
 // deletes a ConfigMap and waits for both events: posted as EventList batches, ResponseComplete only, at the
 // Metadata level the policy gives ConfigMaps (no content), and no events for leases.
 func TestKubeAPIServerSendsAuditEvents(t *testing.T) {
-	root := repoRoot(t)
-	_, cc := kindSetup(t, root)
 	hook := &webhook{}
-	srv := httptest.NewServer(hook)
-	defer srv.Close()
-
-	auditDir := filepath.Join(root, "hack", "kind", "audit")
-	mountPath := cc.APIServer.ExtraVolumes[0].MountPath
-	webhookFile := filepath.Join(t.TempDir(), "webhook.yaml")
-	data, err := os.ReadFile(filepath.Join(auditDir, "webhook.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := webhookServer(t, root)
-	if err := os.WriteFile(webhookFile, []byte(strings.Replace(string(data), server, srv.URL+"/events", 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	env := &envtest.Environment{}
-	args := env.ControlPlane.GetAPIServer().Configure()
-	for flag, value := range cc.APIServer.ExtraArgs {
-		if strings.HasPrefix(value, mountPath+"/") {
-			value = filepath.Join(auditDir, strings.TrimPrefix(value, mountPath+"/"))
-			if flag == "audit-webhook-config-file" {
-				value = webhookFile
-			}
-			if _, err := os.Stat(value); err != nil {
-				t.Fatalf("--%s names a file hack/kind/audit lacks: %v", flag, err)
-			}
-		}
-		args.Set(flag, value)
-	}
-	setAssets(t, root)
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("kube-apiserver refuses the kind cluster's audit flags: %v", err)
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			t.Error(err)
-		}
-	}()
-
-	k8s, err := client.New(cfg, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k8s, _ := startAuditedAPIServer(t, hook, nil)
 	ctx := context.Background()
 	name := fmt.Sprintf("kind-audit-probe-%d", time.Now().UnixNano())
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Data: map[string]string{"k": "secret-ish"}}
@@ -252,6 +209,65 @@ func TestKubeAPIServerSendsAuditEvents(t *testing.T) {
 	}
 }
 
+// startAuditedAPIServer starts kube-apiserver with the audit flags of the kind cluster (hack/kind/cluster.yaml;
+// overrides replaces some of them), its policy file, and its webhook file pointed at hook, served locally,
+// instead of the cluster IP. It returns a cluster-admin client and config; the server stops with the test.
+func startAuditedAPIServer(t *testing.T, hook http.Handler, overrides map[string]string) (client.Client, *rest.Config) {
+	t.Helper()
+	root := repoRoot(t)
+	_, cc := kindSetup(t, root)
+	srv := httptest.NewServer(hook)
+	t.Cleanup(srv.Close)
+
+	auditDir := filepath.Join(root, "hack", "kind", "audit")
+	mountPath := cc.APIServer.ExtraVolumes[0].MountPath
+	webhookFile := filepath.Join(t.TempDir(), "webhook.yaml")
+	data, err := os.ReadFile(filepath.Join(auditDir, "webhook.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := webhookServer(t, root)
+	if err := os.WriteFile(webhookFile, []byte(strings.Replace(string(data), server, srv.URL+"/events", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	env := &envtest.Environment{}
+	args := env.ControlPlane.GetAPIServer().Configure()
+	for flag, value := range cc.APIServer.ExtraArgs {
+		if strings.HasPrefix(value, mountPath+"/") {
+			value = filepath.Join(auditDir, strings.TrimPrefix(value, mountPath+"/"))
+			if flag == "audit-webhook-config-file" {
+				value = webhookFile
+			}
+			if _, err := os.Stat(value); err != nil {
+				t.Fatalf("--%s names a file hack/kind/audit lacks: %v", flag, err)
+			}
+		}
+		args.Set(flag, value)
+	}
+	for flag, value := range overrides {
+		if _, ok := cc.APIServer.ExtraArgs[flag]; !ok {
+			t.Fatalf("--%s is not a flag of the kind cluster's API server", flag)
+		}
+		args.Set(flag, value)
+	}
+	setAssets(t, root)
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("kube-apiserver refuses the kind cluster's audit flags: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	k8s, err := client.New(cfg, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k8s, cfg
+}
+
 // setAssets points envtest at the control-plane binaries of hack/envtest/install.sh.
 func setAssets(t *testing.T, root string) {
 	t.Helper()
@@ -265,11 +281,21 @@ func setAssets(t *testing.T, root string) {
 	t.Setenv("KUBEBUILDER_ASSETS", assets)
 }
 
-// webhook records the audit events kube-apiserver posts to /events.
+// webhook records the audit events kube-apiserver posts to /events. answer, when set, picks the status
+// code of each well-formed post from its events (200 otherwise); only the events of posts answered 200 are
+// received, and every post is recorded.
 type webhook struct {
 	mu     sync.Mutex
+	answer func([]auditEvent) int
 	events []auditEvent
+	posts  []webhookPost
 	bad    int
+}
+
+// webhookPost is one well-formed post: its events and the status code it was answered with.
+type webhookPost struct {
+	events []auditEvent
+	status int
 }
 
 func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -287,13 +313,42 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not an audit.k8s.io/v1 EventList on POST /events", http.StatusBadRequest)
 		return
 	}
+	status := http.StatusOK
+	if h.answer != nil {
+		status = h.answer(list.Items)
+	}
+	h.posts = append(h.posts, webhookPost{events: list.Items, status: status})
+	if status != http.StatusOK {
+		http.Error(w, "refused by the test", status)
+		return
+	}
 	h.events = append(h.events, list.Items...)
+}
+
+// setAnswer replaces the answer function.
+func (h *webhook) setAnswer(answer func([]auditEvent) int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.answer = answer
 }
 
 func (h *webhook) received() []auditEvent {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]auditEvent(nil), h.events...)
+}
+
+// postsWith are the posts holding an event that match picks, in the order they came.
+func (h *webhook) postsWith(match func(auditEvent) bool) []webhookPost {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []webhookPost
+	for _, p := range h.posts {
+		if slices.ContainsFunc(p.events, match) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (h *webhook) badRequests() int {

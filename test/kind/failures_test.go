@@ -1,0 +1,282 @@
+package kind
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// failureFlags shorten the kind cluster's batch wait and first retry delay (5s each), so that a batch and
+// its retries take seconds; every other audit flag is the kind cluster's.
+var failureFlags = map[string]string{
+	"audit-webhook-batch-max-wait":  "1s",
+	"audit-webhook-initial-backoff": "300ms",
+}
+
+// TestKubeAPIServerOnWebhookFailures shows, on a real kube-apiserver with the kind cluster's audit flags,
+// what docs/apiserver.md, the chart's AuditWebhookEventsLost alert and the README's Known limitations rest
+// on:
+//   - a batch the webhook refuses, whatever the status code (400 here), is posted five times in all, the
+//     same events each time, and then dropped and counted in apiserver_audit_error_total{plugin="webhook"}:
+//     a series that does not exist before that first loss and then starts at the number of events lost
+//     (apiserver_audit_event_total exists from the start);
+//   - a batch taken on a later attempt is delivered once and nothing counts as lost;
+//   - the body of a patch request is recorded as the client sent it, so an audit event can hold a number
+//     beyond a double's range, or JSON nested deeper than 128 levels, which the Vector agent's decoder refuses.
+func TestKubeAPIServerOnWebhookFailures(t *testing.T) {
+	hook := &webhook{}
+	k8s, cfg := startAuditedAPIServer(t, hook, failureFlags)
+	ctx := context.Background()
+	const lostSeries = `apiserver_audit_error_total{plugin="webhook"}`
+
+	// The API server's own bootstrap requests are audited first: wait for a delivered batch.
+	waitFor(t, 30*time.Second, "first batch", func() bool { return len(hook.received()) > 0 })
+	m := apiServerMetrics(t, cfg)
+	if _, ok := m["apiserver_audit_event_total"]; !ok {
+		t.Error("apiserver_audit_event_total is not exported from the start")
+	}
+	if v, ok := m[lostSeries]; ok {
+		t.Fatalf("%s is %v before anything was lost", lostSeries, v)
+	}
+
+	// Refused every time: five attempts, then dropped and counted.
+	refused := probeName("refused")
+	hook.setAnswer(func(events []auditEvent) int {
+		if slices.ContainsFunc(events, created(refused)) {
+			return http.StatusBadRequest
+		}
+		return http.StatusOK
+	})
+	createAndDelete(t, ctx, k8s, refused)
+	// Five attempts 300ms apart at first (factor 1.5, jitter up to a fifth): under 3 seconds.
+	waitFor(t, 30*time.Second, "fifth post of the refused batch", func() bool {
+		return len(hook.postsWith(created(refused))) >= 5
+	})
+	time.Sleep(3 * time.Second)
+	posts := hook.postsWith(created(refused))
+	if len(posts) != 5 {
+		t.Errorf("the refused batch was posted %d times (answered %v): want 5 attempts in all", len(posts), statuses(posts))
+	}
+	for _, p := range posts[1:] {
+		if !sameEvents(posts[0], p) {
+			t.Errorf("a retry posted other events than the first attempt: %d events, then %d", len(posts[0].events), len(p.events))
+		}
+	}
+	lost := len(posts[0].events)
+	waitFor(t, 10*time.Second, fmt.Sprintf("%s = %d (the refused batch's events)", lostSeries, lost), func() bool {
+		return apiServerMetrics(t, cfg)[lostSeries] == float64(lost)
+	})
+	if slices.ContainsFunc(hook.received(), created(refused)) {
+		t.Error("the refused batch was delivered after all")
+	}
+
+	// Refused twice, then taken: delivered once, nothing lost.
+	retried := probeName("retried")
+	answers := []int{http.StatusInternalServerError, http.StatusBadRequest}
+	hook.setAnswer(func(events []auditEvent) int {
+		if slices.ContainsFunc(events, created(retried)) && len(answers) > 0 {
+			code := answers[0]
+			answers = answers[1:]
+			return code
+		}
+		return http.StatusOK
+	})
+	createAndDelete(t, ctx, k8s, retried)
+	waitFor(t, 30*time.Second, "delivery of the retried batch", func() bool {
+		return slices.ContainsFunc(hook.received(), created(retried))
+	})
+	time.Sleep(3 * time.Second)
+	posts = hook.postsWith(created(retried))
+	if got := statuses(posts); !slices.Equal(got, []int{500, 400, 200}) {
+		t.Errorf("posts of the retried batch answered %v: want 500, 400, then 200", got)
+	}
+	if len(posts) >= 3 && (!sameEvents(posts[0], posts[1]) || !sameEvents(posts[0], posts[2])) {
+		t.Error("the retries did not post the same events again")
+	}
+	if n := countEvents(hook.received(), created(retried)); n != 1 {
+		t.Errorf("the retried batch's create event was delivered %d times, want once", n)
+	}
+	if v := apiServerMetrics(t, cfg)[lostSeries]; v != float64(lost) {
+		t.Errorf("%s is %v after a batch taken on its third attempt, want still %d", lostSeries, v, lost)
+	}
+	hook.setAnswer(nil)
+
+	// A patch's body is recorded as sent.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: probeName("patched"), Namespace: "default"}}
+	if err := k8s.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	deep := strings.Repeat("[", 130) + strings.Repeat("]", 130)
+	bodies := map[string]string{
+		"a number beyond a double's range": `{"metadata":{"labels":{"probe":"number"}},"probeNumber":1e400}`,
+		"JSON nested 131 levels deep":      `{"metadata":{"labels":{"probe":"deep"}},"probeDeep":` + deep + `}`,
+	}
+	for what, body := range bodies {
+		// The API server may refuse to apply such a patch; it audits the request all the same.
+		err := k8s.Patch(ctx, sa, client.RawPatch(types.MergePatchType, []byte(body)))
+		t.Logf("patch with %s: %v", what, err)
+	}
+	patches := func() []auditEvent {
+		var out []auditEvent
+		for _, e := range hook.received() {
+			if e.Verb == "patch" && e.ObjectRef != nil && e.ObjectRef.Name == sa.Name {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	waitFor(t, 30*time.Second, "events of both patches", func() bool { return len(patches()) == len(bodies) })
+	for what, body := range bodies {
+		if !slices.ContainsFunc(patches(), func(e auditEvent) bool { return compact(t, e.RequestObject) == body }) {
+			t.Errorf("no patch event records the body with %s as sent: %s", what, body)
+		}
+	}
+	if d := maxDepth([]byte(bodies["JSON nested 131 levels deep"])); d != 131 {
+		t.Errorf("the deep body nests %d levels, want 131", d)
+	}
+}
+
+func probeName(what string) string {
+	return fmt.Sprintf("kind-audit-%s-%d", what, time.Now().UnixNano())
+}
+
+// createAndDelete creates a ConfigMap named name in default and deletes it: two audit events.
+func createAndDelete(t *testing.T, ctx context.Context, k8s client.Client, name string) {
+	t.Helper()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
+	if err := k8s.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// created matches the event of the ConfigMap's creation. The test refuses the batch that holds it: its
+// deletion may come in the next batch.
+func created(name string) func(auditEvent) bool {
+	return func(e auditEvent) bool {
+		return e.Verb == "create" && e.ObjectRef != nil && e.ObjectRef.Resource == "configmaps" && e.ObjectRef.Name == name
+	}
+}
+
+func countEvents(events []auditEvent, match func(auditEvent) bool) int {
+	n := 0
+	for _, e := range events {
+		if match(e) {
+			n++
+		}
+	}
+	return n
+}
+
+func statuses(posts []webhookPost) []int {
+	var s []int
+	for _, p := range posts {
+		s = append(s, p.status)
+	}
+	return s
+}
+
+// sameEvents reports whether two posts hold the same events (by audit ID and stage), in the same order.
+func sameEvents(a, b webhookPost) bool {
+	if len(a.events) != len(b.events) {
+		return false
+	}
+	for i := range a.events {
+		if a.events[i].AuditID != b.events[i].AuditID || a.events[i].Stage != b.events[i].Stage {
+			return false
+		}
+	}
+	return true
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %s", what, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// metricLine is one sample of the Prometheus text format: the series and its value.
+var metricLine = regexp.MustCompile(`^(apiserver_audit_[a-z_]+(?:\{[^}]*\})?) (\S+)$`)
+
+// apiServerMetrics reads the API server's apiserver_audit_* samples from /metrics.
+func apiServerMetrics(t *testing.T, cfg *rest.Config) map[string]float64 {
+	t.Helper()
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := hc.Get(strings.TrimSuffix(cfg.Host, "/") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if m := metricLine.FindStringSubmatch(line); m != nil {
+			v, err := strconv.ParseFloat(m[2], 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			out[m[1]] = v
+		}
+	}
+	return out
+}
+
+// compact is raw JSON without insignificant space, its numbers and nesting untouched.
+func compact(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatalf("request body %s: %v", raw, err)
+	}
+	return b.String()
+}
+
+// maxDepth is how deeply JSON text nests objects and arrays, outside strings.
+func maxDepth(doc []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range doc {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
