@@ -192,7 +192,7 @@ func alertScenarios() []alertScenario {
 	}, {
 		// Until Prometheus has scraped the API server for a window, it cannot tell a new series from an old
 		// one: the first loss soon after it starts is reported late, once it can.
-		name: "a first loss soon after Prometheus starts",
+		name:   "a first loss soon after Prometheus starts",
 		series: []promSeries{events, {selector("apiserver_audit_error_total", auditErrors("webhook")), "_x3 400x30"}},
 		checks: []alertCheck{
 			{at: "5m", alert: "AuditWebhookEventsLost"},
