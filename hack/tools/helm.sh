@@ -4,6 +4,8 @@
 # stderr. A cached binary that reports the pinned version and was built by the current recipe is reused
 # without building.
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 version=${HELM_VERSION:-v3.22.0}
 cache_root=${TOOLS_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auditpipeline-operator/tools}
@@ -42,28 +44,13 @@ cached_ok() {
   [[ "$out" == "$recipe" ]]
 }
 
+stamp_build() { echo "$recipe" >"$1/recipe"; }
+
+# ldflags_for asks the module proxy for helm's go.mod: only when a build is needed.
 if cached_ok; then
   echo "$dest/helm"
   exit 0
 fi
-
-echo "hack/tools/helm.sh: building helm ${version} into $dest (cold: 3 to 8 minutes on 2 cores; a warm build cache relinks in seconds)" >&2
-tmp="$dest.tmp.$$"
-rm -rf "$tmp"
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
 ldflags=$(ldflags_for)
-GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS='' go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@${version}"
-echo "$recipe" >"$tmp/recipe"
-
-# Swap the new binary in with renames, so a concurrent reader never finds the directory half-written.
-if [ -d "$dest" ]; then mv "$dest" "$dest.old.$$"; fi
-mv "$tmp" "$dest"
-rm -rf "$dest.old.$$"
-trap - EXIT
-if ! cached_ok; then
-  echo "hack/tools/helm.sh: the built helm does not report ${version}:" >&2
-  "$dest/helm" version >&2 || true
-  exit 1
-fi
-echo "$dest/helm"
+install_tool helm "helm.sh/helm/v3/cmd/helm@${version}" "$ldflags" \
+  "cold: 3 to 8 minutes on 2 cores; a warm build cache relinks in seconds"
