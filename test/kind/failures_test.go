@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -279,4 +280,91 @@ func maxDepth(doc []byte) int {
 		}
 	}
 	return deepest
+}
+
+// TestKubeAPIServerDropsWhatItCannotTruncate shows the truncate plugin of the kind cluster's flags at work,
+// with the event size limit lowered to 4 KiB: an event over the limit reaches the webhook without its
+// request and response bodies, annotated audit.k8s.io/truncated; one still over the limit without them
+// is dropped and counted in apiserver_audit_error_total{plugin="truncate"}.
+func TestKubeAPIServerDropsWhatItCannotTruncate(t *testing.T) {
+	hook := &webhook{}
+	k8s, cfg := startAuditedAPIServer(t, hook, map[string]string{
+		"audit-webhook-batch-max-wait":          "1s",
+		"audit-webhook-truncate-max-event-size": "4096",
+	})
+	ctx := context.Background()
+
+	// Bodies over the limit: the event is kept without them.
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: probeName("big-body"), Namespace: "default",
+		Annotations: map[string]string{"probe": strings.Repeat("b", 6000)}}}
+	if err := k8s.Create(ctx, sa); err != nil {
+		t.Fatal(err)
+	}
+	// Metadata over the limit: the user impersonated, with 120 groups of 40 characters.
+	impersonated := rest.CopyConfig(cfg)
+	impersonated.Impersonate = rest.ImpersonationConfig{UserName: "probe", Groups: []string{"system:masters"}}
+	for i := range 120 {
+		impersonated.Impersonate.Groups = append(impersonated.Impersonate.Groups, fmt.Sprintf("group-%034d", i))
+	}
+	// A typed client sends the one request and no discovery requests, which would be as big.
+	big, err := kubernetes.NewForConfig(impersonated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tooBig := probeName("big-metadata")
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: tooBig, Namespace: "default"}}
+	if _, err := big.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A small event after both, so that the test knows when the batches holding them were sent.
+	after := probeName("after")
+	createAndDelete(t, ctx, k8s, after)
+	waitFor(t, 30*time.Second, "the events after the big ones", func() bool {
+		return slices.ContainsFunc(hook.received(), created(after))
+	})
+
+	var kept *auditEvent
+	for _, e := range hook.received() {
+		if e.Verb == "create" && e.ObjectRef != nil && e.ObjectRef.Name == sa.Name {
+			kept = &e
+		}
+	}
+	switch {
+	case kept == nil:
+		t.Error("the event of the ServiceAccount with a 6,000-character annotation was not delivered")
+	case len(kept.RequestObject) > 0 || len(kept.ResponseObject) > 0 || kept.Annotations["audit.k8s.io/truncated"] != "true":
+		t.Errorf("the event over the limit kept %d and %d bytes of bodies, annotations %v: want none, and audit.k8s.io/truncated",
+			len(kept.RequestObject), len(kept.ResponseObject), kept.Annotations)
+	}
+	if slices.ContainsFunc(hook.received(), created(tooBig)) {
+		t.Error("the event over the limit without its bodies was delivered")
+	}
+	waitFor(t, 10*time.Second, `apiserver_audit_error_total{plugin="truncate"} = 1`, func() bool {
+		return apiServerMetrics(t, cfg)[`apiserver_audit_error_total{plugin="truncate"}`] == 1
+	})
+}
+
+// TestKubeAPIServerDropsWhatItCannotBuffer shows the buffered plugin dropping events: with room for 20
+// events and one batch every 2 seconds, a burst of requests overflows the API server's buffer, and the
+// events it drops are counted in apiserver_audit_error_total{plugin="buffered"}, not "webhook".
+func TestKubeAPIServerDropsWhatItCannotBuffer(t *testing.T) {
+	hook := &webhook{}
+	k8s, cfg := startAuditedAPIServer(t, hook, map[string]string{
+		"audit-webhook-batch-max-wait":       "1s",
+		"audit-webhook-batch-buffer-size":    "20",
+		"audit-webhook-batch-throttle-qps":   "0.5",
+		"audit-webhook-batch-throttle-burst": "1",
+	})
+	ctx := context.Background()
+	for range 30 {
+		createAndDelete(t, ctx, k8s, probeName("burst"))
+	}
+	waitFor(t, 10*time.Second, `apiserver_audit_error_total{plugin="buffered"} > 0`, func() bool {
+		return apiServerMetrics(t, cfg)[`apiserver_audit_error_total{plugin="buffered"}`] > 0
+	})
+	m := apiServerMetrics(t, cfg)
+	t.Logf("buffered: %v events dropped", m[`apiserver_audit_error_total{plugin="buffered"}`])
+	if v, ok := m[`apiserver_audit_error_total{plugin="webhook"}`]; ok {
+		t.Errorf(`apiserver_audit_error_total{plugin="webhook"} is %v: the webhook refused nothing`, v)
+	}
 }
