@@ -190,9 +190,9 @@ func (r *Report) Print(w io.Writer) error {
 			st.InFlight, st.Elapsed.Round(time.Millisecond), st.Rows, st.Batches, perRow(uint64(st.JSON), uint64(st.Rows)),
 			perRow(uint64(st.Bytes), uint64(st.Rows)), r.SinkEncode.Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s (Q2) %s/%s (Q2b)\n\n",
+	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s (Q2) %s/%s (Q2b) opened=%s %s (Q1O)\n\n",
 		r.Params.Now.Format(time.RFC3339), r.Params.Tenant, r.Params.User, r.Params.Resource, r.Params.Name,
-		r.Params.PolicyResource, r.Params.PolicyName)
+		r.Params.PolicyResource, r.Params.PolicyName, r.Params.OpenTime.Format(time.RFC3339Nano), r.Params.OpenID)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tvalue\ttarget\t\trows read\tMB read\tserver ms\treturned")
 	bpr := r.Storage.BytesPerRow()
@@ -204,9 +204,12 @@ func (r *Report) Print(w io.Writer) error {
 	}
 	for _, res := range r.Results {
 		ms := float64(res.Median.Microseconds()) / 1000
-		fmt.Fprintf(tw, "%s median ms (%s, %d runs)\t%.2f\t<= %d\t%s\t%d\t%.1f\t%d\t%d\n", res.Query.ID, res.Query.Title, res.Runs, ms,
-			res.Query.Target.Milliseconds(), mark(res.Median <= res.Query.Target), res.ReadRows,
-			float64(res.ReadBytes)/1e6, res.ServerMedian.Milliseconds(), res.Returned)
+		target, verdict := "-", ""
+		if res.Query.Target > 0 {
+			target, verdict = fmt.Sprintf("<= %d", res.Query.Target.Milliseconds()), mark(res.Median <= res.Query.Target)
+		}
+		fmt.Fprintf(tw, "%s median ms (%s, %d runs)\t%.2f\t%s\t%s\t%d\t%.1f\t%d\t%d\n", res.Query.ID, res.Query.Title, res.Runs, ms,
+			target, verdict, res.ReadRows, float64(res.ReadBytes)/1e6, res.ServerMedian.Milliseconds(), res.Returned)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
