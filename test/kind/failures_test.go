@@ -212,7 +212,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, done func() bool)
 	deadline := time.Now().Add(timeout)
 	for !done() {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s after %s", what, timeout)
+			t.Fatalf("waited %s for %s in vain", timeout, what)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -319,7 +319,7 @@ func TestKubeAPIServerDropsWhatItCannotTruncate(t *testing.T) {
 	// A small event after both, so that the test knows when the batches holding them were sent.
 	after := probeName("after")
 	createAndDelete(t, ctx, k8s, after)
-	waitFor(t, 30*time.Second, "the events after the big ones", func() bool {
+	waitFor(t, 30*time.Second, "delivery of the events after the big ones", func() bool {
 		return slices.ContainsFunc(hook.received(), created(after))
 	})
 
@@ -394,7 +394,7 @@ func TestKubeAPIServerRetriesOutsideItsBuffer(t *testing.T) {
 	time.Sleep(2*time.Second - time.Since(start))
 	hook.setAnswer(nil)
 
-	waitFor(t, 30*time.Second, "all 60 creations delivered", func() bool {
+	waitFor(t, 30*time.Second, "delivery of all 60 creations", func() bool {
 		got := hook.received()
 		for _, n := range names {
 			if !slices.ContainsFunc(got, created(n)) {

@@ -212,25 +212,27 @@ func TestKubeAPIServerSendsAuditEvents(t *testing.T) {
 }
 
 // startAuditedAPIServer starts kube-apiserver with the audit flags of the kind cluster (hack/kind/cluster.yaml;
-// overrides replaces some of them or adds others), its policy file, and its webhook file pointed at hook, served locally,
+// overrides replaces some of them or adds others), its policy file, and its webhook file pointed at hook, served locally
+// (with hook nil, overrides must name the webhook file),
 // instead of the cluster IP. It returns a cluster-admin client and config; the server stops with the test.
 func startAuditedAPIServer(t *testing.T, hook http.Handler, overrides map[string]string) (client.Client, *rest.Config) {
 	t.Helper()
 	root := repoRoot(t)
 	_, cc := kindSetup(t, root)
-	srv := httptest.NewServer(hook)
-	t.Cleanup(srv.Close)
-
 	auditDir := filepath.Join(root, "hack", "kind", "audit")
 	mountPath := cc.APIServer.ExtraVolumes[0].MountPath
 	webhookFile := filepath.Join(t.TempDir(), "webhook.yaml")
-	data, err := os.ReadFile(filepath.Join(auditDir, "webhook.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := webhookServer(t, root)
-	if err := os.WriteFile(webhookFile, []byte(strings.Replace(string(data), server, srv.URL+"/events", 1)), 0o600); err != nil {
-		t.Fatal(err)
+	if hook != nil {
+		srv := httptest.NewServer(hook)
+		t.Cleanup(srv.Close)
+		data, err := os.ReadFile(filepath.Join(auditDir, "webhook.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := webhookServer(t, root)
+		if err := os.WriteFile(webhookFile, []byte(strings.Replace(string(data), server, srv.URL+"/events", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	env := &envtest.Environment{}
@@ -239,6 +241,12 @@ func startAuditedAPIServer(t *testing.T, hook http.Handler, overrides map[string
 		if strings.HasPrefix(value, mountPath+"/") {
 			value = filepath.Join(auditDir, strings.TrimPrefix(value, mountPath+"/"))
 			if flag == "audit-webhook-config-file" {
+				if hook == nil {
+					if overrides[flag] == "" {
+						t.Fatalf("without a hook, the overrides must name --%s", flag)
+					}
+					continue
+				}
 				value = webhookFile
 			}
 			if _, err := os.Stat(value); err != nil {
