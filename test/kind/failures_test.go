@@ -40,6 +40,7 @@ var failureFlags = map[string]string{
 //   - the body of a patch request is recorded as the client sent it, so an audit event can hold a number
 //     beyond a double's range, or JSON nested deeper than 128 levels, which the Vector agent's decoder refuses.
 func TestKubeAPIServerOnWebhookFailures(t *testing.T) {
+	t.Parallel()
 	hook := &webhook{}
 	k8s, cfg := startAuditedAPIServer(t, hook, failureFlags)
 	ctx := context.Background()
@@ -287,6 +288,7 @@ func maxDepth(doc []byte) int {
 // request and response bodies, annotated audit.k8s.io/truncated; one still over the limit without them
 // is dropped and counted in apiserver_audit_error_total{plugin="truncate"}.
 func TestKubeAPIServerDropsWhatItCannotTruncate(t *testing.T) {
+	t.Parallel()
 	hook := &webhook{}
 	k8s, cfg := startAuditedAPIServer(t, hook, map[string]string{
 		"audit-webhook-batch-max-wait":          "1s",
@@ -345,19 +347,22 @@ func TestKubeAPIServerDropsWhatItCannotTruncate(t *testing.T) {
 }
 
 // TestKubeAPIServerDropsWhatItCannotBuffer shows the buffered plugin dropping events: with room for 20
-// events and one batch every 2 seconds, a burst of requests overflows the API server's buffer, and the
+// events and one batch every 4 seconds, 20 events a second overflow the API server's buffer, and the
 // events it drops are counted in apiserver_audit_error_total{plugin="buffered"}, not "webhook".
 func TestKubeAPIServerDropsWhatItCannotBuffer(t *testing.T) {
+	t.Parallel()
 	hook := &webhook{}
 	k8s, cfg := startAuditedAPIServer(t, hook, map[string]string{
 		"audit-webhook-batch-max-wait":       "1s",
 		"audit-webhook-batch-buffer-size":    "20",
-		"audit-webhook-batch-throttle-qps":   "0.5",
+		"audit-webhook-batch-throttle-qps":   "0.25",
 		"audit-webhook-batch-throttle-burst": "1",
 	})
 	ctx := context.Background()
-	for range 30 {
+	// 20 events a second for 6 seconds: more than 20 arrive while a batch waits for the throttle.
+	for range 60 {
 		createAndDelete(t, ctx, k8s, probeName("burst"))
+		time.Sleep(100 * time.Millisecond)
 	}
 	waitFor(t, 10*time.Second, `apiserver_audit_error_total{plugin="buffered"} > 0`, func() bool {
 		return apiServerMetrics(t, cfg)[`apiserver_audit_error_total{plugin="buffered"}`] > 0
@@ -375,6 +380,7 @@ func TestKubeAPIServerDropsWhatItCannotBuffer(t *testing.T) {
 // its own retries (five posts over about 2.4 s here, 81 s with the documented flags), and the buffer only
 // holds events not yet in a batch.
 func TestKubeAPIServerRetriesOutsideItsBuffer(t *testing.T) {
+	t.Parallel()
 	hook := &webhook{}
 	k8s, cfg := startAuditedAPIServer(t, hook, map[string]string{
 		"audit-webhook-batch-max-wait":    "1s",

@@ -166,6 +166,7 @@ func repoRoot(t *testing.T) string {
 // deletes a ConfigMap and waits for both events: posted as EventList batches, ResponseComplete only, at the
 // Metadata level the policy gives ConfigMaps (no content), and no events for leases.
 func TestKubeAPIServerSendsAuditEvents(t *testing.T) {
+	t.Parallel()
 	hook := &webhook{}
 	k8s, _ := startAuditedAPIServer(t, hook, nil)
 	ctx := context.Background()
@@ -235,7 +236,11 @@ func startAuditedAPIServer(t *testing.T, hook http.Handler, overrides map[string
 		}
 	}
 
-	env := &envtest.Environment{}
+	dir, err := assets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &envtest.Environment{BinaryAssetsDirectory: dir}
 	args := env.ControlPlane.GetAPIServer().Configure()
 	for flag, value := range cc.APIServer.ExtraArgs {
 		if strings.HasPrefix(value, mountPath+"/") {
@@ -258,7 +263,6 @@ func startAuditedAPIServer(t *testing.T, hook http.Handler, overrides map[string
 	for flag, value := range overrides {
 		args.Set(flag, value)
 	}
-	setAssets(t, root)
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("kube-apiserver refuses the kind cluster's audit flags: %v", err)
@@ -275,18 +279,18 @@ func startAuditedAPIServer(t *testing.T, hook http.Handler, overrides map[string
 	return k8s, cfg
 }
 
-// setAssets points envtest at the control-plane binaries of hack/envtest/install.sh.
-func setAssets(t *testing.T, root string) {
-	t.Helper()
-	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
-		return
+// assets is the directory of the control-plane binaries: $KUBEBUILDER_ASSETS, else what
+// hack/envtest/install.sh builds or finds, once for all the tests (which run in parallel).
+var assets = sync.OnceValues(func() (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
 	}
-	assets, err := testenv.RunScript(root, "hack/envtest/install.sh")
+	root, err := testenv.RepoRoot()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	t.Setenv("KUBEBUILDER_ASSETS", assets)
-}
+	return testenv.RunScript(root, "hack/envtest/install.sh")
+})
 
 // webhook records the audit events kube-apiserver posts to /events. answer, when set, picks the status
 // code of each well-formed post from its events (200 otherwise); only the events of posts answered 200 are

@@ -22,6 +22,7 @@ import (
 // vector.WebhookCAFile, and the Service's name replaced by the address of a local TLS server whose
 // certificate that CA signed. The API server must trust it and post the audit events there over TLS.
 func TestKubeAPIServerTakesTheRenderedWebhookFile(t *testing.T) {
+	t.Parallel()
 	hook := &webhook{}
 	srv := httptest.NewUnstartedServer(hook)
 	srv.StartTLS()
