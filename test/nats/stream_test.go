@@ -24,6 +24,7 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 )
 
 const (
@@ -179,7 +180,7 @@ func TestStreamAndConsumerOnJetStream(t *testing.T) {
 	g.Eventually(nackEvents.all, timeout, interval).Should(ContainElement(`SkipDelete: Skip deleting stream "AUDIT_EVENTS"`))
 	info, err := streamInfo(js)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(info.State.Msgs).To(Equal(uint64(2)))
+	g.Expect(info.State.Msgs).To(Equal(uint64(3)), "the stream and its events outlive the pipeline")
 }
 
 func TestDeletePolicyLetsTheStreamGo(t *testing.T) {
@@ -253,26 +254,32 @@ func expectLiveConfig(g Gomega, js jetstream.JetStream, maxAge time.Duration) {
 	g.Expect(cc.MaxDeliver).To(Equal(-1))
 }
 
-// publishDuplicates publishes one audit event three times, as webhook retries would, and another once:
-// the stream keeps each auditID once.
+// published are the messages publishDuplicates sends, as the agent would (vector.MessageID): a watch's
+// ResponseStarted and ResponseComplete events, which share an auditID, the ResponseComplete twice more as
+// webhook retries would repeat it, and another request's event.
+var published = []struct{ auditID, stage string }{
+	{"a1b2-0001", "ResponseStarted"}, {"a1b2-0001", "ResponseComplete"}, {"a1b2-0001", "ResponseComplete"},
+	{"a1b2-0001", "ResponseComplete"}, {"a1b2-0002", "ResponseComplete"},
+}
+
+// publishDuplicates publishes the events of published: the stream keeps each stage of each request once.
 func publishDuplicates(g Gomega, js jetstream.JetStream) {
 	ctx := context.Background()
-	event := func(id string) []byte {
-		return fmt.Appendf(nil, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":%q,"stage":"ResponseComplete","verb":"create"}`, id)
-	}
 	var duplicates []bool
-	for _, id := range []string{"a1b2-0001", "a1b2-0001", "a1b2-0001", "a1b2-0002"} {
-		ack, err := js.Publish(ctx, "audit.k8s.create", event(id), jetstream.WithMsgID(id))
+	for _, e := range published {
+		event := fmt.Appendf(nil, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":%q,"stage":%q,"verb":"watch"}`,
+			e.auditID, e.stage)
+		ack, err := js.Publish(ctx, "audit.k8s.watch", event, jetstream.WithMsgID(vector.MessageID(e.auditID, e.stage)))
 		g.Expect(err).NotTo(HaveOccurred())
 		duplicates = append(duplicates, ack.Duplicate)
 	}
-	g.Expect(duplicates).To(Equal([]bool{false, true, true, false}))
+	g.Expect(duplicates).To(Equal([]bool{false, false, true, true, false}))
 	info, err := streamInfo(js)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(info.State.Msgs).To(Equal(uint64(2)))
+	g.Expect(info.State.Msgs).To(Equal(uint64(3)))
 }
 
-// pullAndAck pulls the two events with the durable consumer, as the aggregator will, and acks them.
+// pullAndAck pulls the three events with the durable consumer, as the aggregator will, and acks them.
 func pullAndAck(g Gomega, js jetstream.JetStream) {
 	ctx := context.Background()
 	c, err := js.Consumer(ctx, "AUDIT_EVENTS", "clickhouse-ingest")
@@ -285,11 +292,12 @@ func pullAndAck(g Gomega, js jetstream.JetStream) {
 		g.Expect(msg.DoubleAck(ctx)).To(Succeed())
 	}
 	g.Expect(batch.Error()).NotTo(HaveOccurred())
-	g.Expect(ids).To(Equal([]string{"a1b2-0001", "a1b2-0002"}))
+	g.Expect(ids).To(Equal([]string{vector.MessageID("a1b2-0001", "ResponseStarted"),
+		vector.MessageID("a1b2-0001", "ResponseComplete"), vector.MessageID("a1b2-0002", "ResponseComplete")}))
 	info := consumerInfo(g, js)
 	g.Expect(info.NumAckPending).To(BeZero())
 	g.Expect(info.NumPending).To(BeZero())
-	g.Expect(info.AckFloor.Stream).To(Equal(uint64(2)))
+	g.Expect(info.AckFloor.Stream).To(Equal(uint64(3)))
 }
 
 // expectNoChildWrites runs one more reconciliation and checks that it rewrote neither NACK object.

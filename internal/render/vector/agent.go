@@ -41,6 +41,17 @@ const (
 // audit.k8s.<verb>, which the stream's audit.k8s.> captures.
 const SubjectPrefix = "audit.k8s."
 
+// MessageIDTemplate is the Nats-Msg-Id the agent publishes each event with, which JetStream deduplicates
+// on: the event's auditID and stage. The auditID alone is not enough: a long-running request (a watch, an
+// exec) sends a ResponseStarted and a ResponseComplete event with the same auditID, often within the
+// duplicate window, and JetStream would keep only the first. A retried webhook batch repeats both.
+const MessageIDTemplate = "{{ auditID }}:{{ stage }}"
+
+// MessageID is MessageIDTemplate rendered for one event: what the agent's messages carry.
+func MessageID(auditID, stage string) string {
+	return auditID + ":" + stage
+}
+
 // minDiskBufferBytes is the smallest disk buffer Vector accepts.
 const minDiskBufferBytes = 268435488
 
@@ -70,8 +81,8 @@ const eventTimestampVRL = `.timestamp = parse_timestamp(.stageTimestamp, format:
 
 // AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, a
 // remap that splits each EventList into events and takes their timestamp from stageTimestamp, and a
-// nats sink that publishes each event as JSON to JetStream subject audit.k8s.<verb> with its auditID as
-// the message id, so JetStream drops retried duplicates. A disk buffer that blocks when full holds
+// nats sink that publishes each event as JSON to JetStream subject audit.k8s.<verb> with its auditID and
+// stage as the message id (MessageIDTemplate), so JetStream drops retried duplicates. A disk buffer that blocks when full holds
 // events while JetStream is unreachable, and the webhook is answered only once events are in it.
 func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 	c := &p.Spec.Collector
@@ -107,7 +118,7 @@ func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 				ConnectionName: connectionName(p, "collector"),
 				// The published message is the audit event exactly as the API server sent it.
 				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp"}},
-				JetStream:        &JetStreamSink{Enabled: true, Headers: &JetStreamHeaders{MessageID: "{{ auditID }}"}},
+				JetStream:        &JetStreamSink{Enabled: true, Headers: &JetStreamHeaders{MessageID: MessageIDTemplate}},
 				Auth:             auth,
 				TLS:              tls,
 				Acknowledgements: &Acknowledgements{Enabled: true},

@@ -219,3 +219,22 @@ func TestClickHouseEndpointAndWebhookURL(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageIDTemplate checks that MessageID is what Vector renders from MessageIDTemplate (each
+// {{ field }} replaced by the event's field), and that it tells apart the stages of one request.
+func TestMessageIDTemplate(t *testing.T) {
+	for _, stage := range []string{"ResponseStarted", "ResponseComplete"} {
+		rendered := strings.NewReplacer("{{ auditID }}", "4c49de04-8afa-46bf-a1c4-8596d5287894", "{{ stage }}", stage).
+			Replace(MessageIDTemplate)
+		if want := MessageID("4c49de04-8afa-46bf-a1c4-8596d5287894", stage); rendered != want || strings.Contains(rendered, "{{") {
+			t.Errorf("template renders %q, MessageID says %q", rendered, want)
+		}
+	}
+	if MessageID("a", "ResponseStarted") == MessageID("a", "ResponseComplete") {
+		t.Error("two stages of one request have one message id")
+	}
+	cfg := AgentConfig(defaulted())
+	if got := cfg.Sinks[agentPublish].(*NATSSink).JetStream.Headers.MessageID; got != MessageIDTemplate {
+		t.Errorf("the agent publishes with message id %q, want %q", got, MessageIDTemplate)
+	}
+}
