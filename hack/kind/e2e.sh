@@ -203,22 +203,34 @@ done
 for i in $(seq 1 "$count"); do
   k -n e2e-traffic delete configmap "e2e-$run-$i" >/dev/null
 done
+# A watch of a few seconds: kube-apiserver sends a ResponseStarted and a ResponseComplete event with one
+# auditID, and the ResponseComplete must reach ClickHouse (the agent's message id holds the stage).
+log "watching the ConfigMaps of e2e-traffic for 5s"
+timeout 5 "$kubectl" -n e2e-traffic get configmaps --watch >/dev/null 2>&1 || true
 
 # 8. The events in ClickHouse: batches of the API server (5s), of the aggregator (10s), retries; allow 5 min.
 chpod=$(k -n "$ns" get pods -l "clickhouse.altinity.com/chi=$pipeline" -o jsonpath='{.items[0].metadata.name}')
 [ -n "$chpod" ] || fail "no ClickHouse pod of installation $pipeline"
+# count_until QUERY WANT prints the count QUERY returns once it reaches WANT, or its last answer after 5 min.
+count_until() {
+  local got=0
+  for _ in $(seq 1 60); do
+    got=$(k -n "$ns" exec "$chpod" -c clickhouse -- \
+      clickhouse-client --user audit --password "$password" --query "$1" 2>/dev/null || true)
+    [[ "$got" =~ ^[0-9]+$ ]] || got=0
+    [ "$got" -ge "$2" ] && break
+    sleep 5
+  done
+  echo "$got"
+}
 query="SELECT count() FROM $events_table WHERE resource = 'configmaps' AND name LIKE 'e2e-$run-%' AND verb IN ('create', 'delete')"
 want=$((2 * count))
 log "waiting for $want audit events in $events_table (pod $chpod)"
-got=0
-for _ in $(seq 1 60); do
-  got=$(k -n "$ns" exec "$chpod" -c clickhouse -- \
-    clickhouse-client --user audit --password "$password" --query "$query" 2>/dev/null || true)
-  [[ "$got" =~ ^[0-9]+$ ]] || got=0
-  [ "$got" -ge "$want" ] && break
-  sleep 5
-done
+got=$(count_until "$query" "$want")
 [ "$got" -ge "$want" ] || fail "ClickHouse holds $got of the $want audit events of the ConfigMaps e2e-$run-*"
+watches=$(count_until "SELECT count() FROM $events_table WHERE namespace = 'e2e-traffic' AND resource = 'configmaps'
+  AND verb = 'watch' AND stage = 'ResponseComplete' AND event_time >= toDateTime64($run, 6)" 1)
+[ "$watches" -ge 1 ] || fail "ClickHouse holds no ResponseComplete event of the watch of e2e-traffic's ConfigMaps"
 k -n "$ns" exec "$chpod" -c clickhouse -- clickhouse-client --user audit --password "$password" \
   --query "SELECT verb, count() FROM $events_table WHERE name LIKE 'e2e-$run-%' GROUP BY verb ORDER BY verb FORMAT PrettyCompact"
-log "PASS: $got audit events of the e2e ConfigMaps reached ClickHouse"
+log "PASS: $got audit events of the e2e ConfigMaps, and the watch's ResponseComplete, reached ClickHouse"
