@@ -47,8 +47,9 @@ type NATSSpec struct {
 	Consumer ConsumerSpec `json:"consumer,omitempty"`
 }
 
-// StreamSpec is the JetStream stream of audit events. The agent publishes each event with its auditID and
-// stage as the message id, so JetStream drops webhook retries that arrive within the duplicate window.
+// StreamSpec is the JetStream stream of audit events. The agent publishes each event with its auditID,
+// stage and stage time as the message id, so JetStream drops webhook retries that arrive within the
+// duplicate window.
 // +kubebuilder:validation:XValidation:rule="!has(self.duplicateWindow) || !has(self.maxAge) || !self.duplicateWindow.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || !self.maxAge.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || duration(self.duplicateWindow) <= duration(self.maxAge)",message="spec.nats.stream.duplicateWindow must not be longer than spec.nats.stream.maxAge: JetStream cannot remember message ids longer than it keeps messages"
 type StreamSpec struct {
 	// name of the stream. Defaults to AUDIT_EVENTS. Cannot be changed after creation.
@@ -100,8 +101,8 @@ type StreamSpec struct {
 	// +kubebuilder:validation:Enum=1;3;5
 	Replicas int32 `json:"replicas,omitempty"`
 
-	// duplicateWindow is how long JetStream remembers message ids (each event's auditID and stage) to
-	// drop duplicates. Defaults to 10m.
+	// duplicateWindow is how long JetStream remembers message ids (each event's auditID, stage and stage
+	// time) to drop duplicates. Defaults to 10m.
 	// +optional
 	// +kubebuilder:default="10m"
 	// +kubebuilder:validation:Type=string

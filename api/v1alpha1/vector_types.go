@@ -25,7 +25,7 @@ const (
 )
 
 // CollectorSpec is the Vector agent, run as a DaemonSet, that receives the API server's audit webhook and
-// publishes each event to JetStream with its auditID and stage as the message id.
+// publishes each event to JetStream with its auditID, stage and stage time as the message id.
 type CollectorSpec struct {
 	// image is the Vector image. Defaults to timberio/vector:0.59.0-distroless-libc.
 	// +optional

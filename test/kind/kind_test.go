@@ -55,11 +55,13 @@ type clusterConfiguration struct {
 
 // auditEvent is the part of an audit.k8s.io/v1 Event these tests read.
 type auditEvent struct {
-	Stage     string `json:"stage"`
-	Level     string `json:"level"`
-	Verb      string `json:"verb"`
-	AuditID   string `json:"auditID"`
-	ObjectRef *struct {
+	Stage string `json:"stage"`
+	// StageTimestamp is kept as the API server wrote it: the agent's message id holds it as text.
+	StageTimestamp string `json:"stageTimestamp"`
+	Level          string `json:"level"`
+	Verb           string `json:"verb"`
+	AuditID        string `json:"auditID"`
+	ObjectRef      *struct {
 		Resource  string `json:"resource"`
 		Namespace string `json:"namespace"`
 		Name      string `json:"name"`

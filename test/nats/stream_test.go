@@ -180,7 +180,7 @@ func TestStreamAndConsumerOnJetStream(t *testing.T) {
 	g.Eventually(nackEvents.all, timeout, interval).Should(ContainElement(`SkipDelete: Skip deleting stream "AUDIT_EVENTS"`))
 	info, err := streamInfo(js)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(info.State.Msgs).To(Equal(uint64(3)), "the stream and its events outlive the pipeline")
+	g.Expect(info.State.Msgs).To(Equal(uint64(4)), "the stream and its events outlive the pipeline")
 }
 
 func TestDeletePolicyLetsTheStreamGo(t *testing.T) {
@@ -256,10 +256,15 @@ func expectLiveConfig(g Gomega, js jetstream.JetStream, maxAge time.Duration) {
 
 // published are the messages publishDuplicates sends, as the agent would (vector.MessageID): a watch's
 // ResponseStarted and ResponseComplete events, which share an auditID, the ResponseComplete twice more as
-// webhook retries would repeat it, and another request's event.
-var published = []struct{ auditID, stage string }{
-	{"a1b2-0001", "ResponseStarted"}, {"a1b2-0001", "ResponseComplete"}, {"a1b2-0001", "ResponseComplete"},
-	{"a1b2-0001", "ResponseComplete"}, {"a1b2-0002", "ResponseComplete"},
+// webhook retries would repeat it, another request's event, and a third request's, made with the second's
+// auditID (a client's Audit-ID header).
+var published = []struct{ auditID, stage, at string }{
+	{"a1b2-0001", "ResponseStarted", "2026-12-01T10:00:00.000001Z"},
+	{"a1b2-0001", "ResponseComplete", "2026-12-01T10:00:02.000001Z"},
+	{"a1b2-0001", "ResponseComplete", "2026-12-01T10:00:02.000001Z"},
+	{"a1b2-0001", "ResponseComplete", "2026-12-01T10:00:02.000001Z"},
+	{"a1b2-0002", "ResponseComplete", "2026-12-01T10:00:03.000001Z"},
+	{"a1b2-0002", "ResponseComplete", "2026-12-01T10:00:04.000001Z"},
 }
 
 // publishDuplicates publishes the events of published: the stream keeps each stage of each request once.
@@ -267,19 +272,19 @@ func publishDuplicates(g Gomega, js jetstream.JetStream) {
 	ctx := context.Background()
 	var duplicates []bool
 	for _, e := range published {
-		event := fmt.Appendf(nil, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":%q,"stage":%q,"verb":"watch"}`,
-			e.auditID, e.stage)
-		ack, err := js.Publish(ctx, "audit.k8s.watch", event, jetstream.WithMsgID(vector.MessageID(e.auditID, e.stage)))
+		event := fmt.Appendf(nil, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":%q,"stage":%q,"stageTimestamp":%q,"verb":"watch"}`,
+			e.auditID, e.stage, e.at)
+		ack, err := js.Publish(ctx, "audit.k8s.watch", event, jetstream.WithMsgID(vector.MessageID(e.auditID, e.stage, e.at)))
 		g.Expect(err).NotTo(HaveOccurred())
 		duplicates = append(duplicates, ack.Duplicate)
 	}
-	g.Expect(duplicates).To(Equal([]bool{false, false, true, true, false}))
+	g.Expect(duplicates).To(Equal([]bool{false, false, true, true, false, false}))
 	info, err := streamInfo(js)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(info.State.Msgs).To(Equal(uint64(3)))
+	g.Expect(info.State.Msgs).To(Equal(uint64(4)))
 }
 
-// pullAndAck pulls the three events with the durable consumer, as the aggregator will, and acks them.
+// pullAndAck pulls the four events kept with the durable consumer, as the aggregator will, and acks them.
 func pullAndAck(g Gomega, js jetstream.JetStream) {
 	ctx := context.Background()
 	c, err := js.Consumer(ctx, "AUDIT_EVENTS", "clickhouse-ingest")
@@ -292,12 +297,17 @@ func pullAndAck(g Gomega, js jetstream.JetStream) {
 		g.Expect(msg.DoubleAck(ctx)).To(Succeed())
 	}
 	g.Expect(batch.Error()).NotTo(HaveOccurred())
-	g.Expect(ids).To(Equal([]string{vector.MessageID("a1b2-0001", "ResponseStarted"),
-		vector.MessageID("a1b2-0001", "ResponseComplete"), vector.MessageID("a1b2-0002", "ResponseComplete")}))
+	var want []string
+	for i, e := range published {
+		if i != 2 && i != 3 { // the retries
+			want = append(want, vector.MessageID(e.auditID, e.stage, e.at))
+		}
+	}
+	g.Expect(ids).To(Equal(want))
 	info := consumerInfo(g, js)
 	g.Expect(info.NumAckPending).To(BeZero())
 	g.Expect(info.NumPending).To(BeZero())
-	g.Expect(info.AckFloor.Stream).To(Equal(uint64(3)))
+	g.Expect(info.AckFloor.Stream).To(Equal(uint64(4)))
 }
 
 // expectNoChildWrites runs one more reconciliation and checks that it rewrote neither NACK object.

@@ -42,14 +42,18 @@ const (
 const SubjectPrefix = "audit.k8s."
 
 // MessageIDTemplate is the Nats-Msg-Id the agent publishes each event with, which JetStream deduplicates
-// on: the event's auditID and stage. The auditID alone is not enough: a long-running request (a watch, an
-// exec) sends a ResponseStarted and a ResponseComplete event with the same auditID, often within the
-// duplicate window, and JetStream would keep only the first. A retried webhook batch repeats both.
-const MessageIDTemplate = "{{ auditID }}:{{ stage }}"
+// on: the event's auditID, stage and stageTimestamp, which a retried webhook batch repeats exactly. The
+// auditID alone is not enough, for two reasons. A long-running request (a watch, an exec) sends a
+// ResponseStarted and a ResponseComplete event with the same auditID, often within the duplicate window,
+// and JetStream would keep only the first. And kube-apiserver takes a client's Audit-ID request header as
+// the auditID, unchecked: a client could give a request the auditID of an earlier one, and JetStream would
+// drop its events. Two events have one message id only if they share auditID, stage and the microsecond
+// the API server finished that stage.
+const MessageIDTemplate = "{{ auditID }}:{{ stage }}:{{ stageTimestamp }}"
 
 // MessageID is MessageIDTemplate rendered for one event: what the agent's messages carry.
-func MessageID(auditID, stage string) string {
-	return auditID + ":" + stage
+func MessageID(auditID, stage, stageTimestamp string) string {
+	return auditID + ":" + stage + ":" + stageTimestamp
 }
 
 // minDiskBufferBytes is the smallest disk buffer Vector accepts.
@@ -81,8 +85,8 @@ const eventTimestampVRL = `.timestamp = parse_timestamp(.stageTimestamp, format:
 
 // AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, a
 // remap that splits each EventList into events and takes their timestamp from stageTimestamp, and a
-// nats sink that publishes each event as JSON to JetStream subject audit.k8s.<verb> with its auditID and
-// stage as the message id (MessageIDTemplate), so JetStream drops retried duplicates. A disk buffer that blocks when full holds
+// nats sink that publishes each event as JSON to JetStream subject audit.k8s.<verb> with its auditID,
+// stage and stage time as the message id (MessageIDTemplate), so JetStream drops retried duplicates. A disk buffer that blocks when full holds
 // events while JetStream is unreachable, and the webhook is answered only once events are in it.
 func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 	c := &p.Spec.Collector

@@ -221,17 +221,22 @@ func TestClickHouseEndpointAndWebhookURL(t *testing.T) {
 }
 
 // TestMessageIDTemplate checks that MessageID is what Vector renders from MessageIDTemplate (each
-// {{ field }} replaced by the event's field), and that it tells apart the stages of one request.
+// {{ field }} replaced by the event's field), and that it tells apart the stages of one request and two
+// requests given one auditID.
 func TestMessageIDTemplate(t *testing.T) {
+	const id, at = "4c49de04-8afa-46bf-a1c4-8596d5287894", "2026-12-01T17:45:51.123456Z"
 	for _, stage := range []string{"ResponseStarted", "ResponseComplete"} {
-		rendered := strings.NewReplacer("{{ auditID }}", "4c49de04-8afa-46bf-a1c4-8596d5287894", "{{ stage }}", stage).
+		rendered := strings.NewReplacer("{{ auditID }}", id, "{{ stage }}", stage, "{{ stageTimestamp }}", at).
 			Replace(MessageIDTemplate)
-		if want := MessageID("4c49de04-8afa-46bf-a1c4-8596d5287894", stage); rendered != want || strings.Contains(rendered, "{{") {
+		if want := MessageID(id, stage, at); rendered != want || strings.Contains(rendered, "{{") {
 			t.Errorf("template renders %q, MessageID says %q", rendered, want)
 		}
 	}
-	if MessageID("a", "ResponseStarted") == MessageID("a", "ResponseComplete") {
+	if MessageID(id, "ResponseStarted", at) == MessageID(id, "ResponseComplete", at) {
 		t.Error("two stages of one request have one message id")
+	}
+	if MessageID(id, "ResponseComplete", at) == MessageID(id, "ResponseComplete", "2026-12-01T17:45:51.123457Z") {
+		t.Error("two requests given one auditID have one message id")
 	}
 	cfg := AgentConfig(defaulted())
 	if got := cfg.Sinks[agentPublish].(*NATSSink).JetStream.Headers.MessageID; got != MessageIDTemplate {
