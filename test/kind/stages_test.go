@@ -3,11 +3,14 @@ package kind
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -21,7 +24,8 @@ import (
 //   - a watch of two seconds, a long-running request, sends a ResponseStarted and a ResponseComplete event
 //     (and the aggregator keeps only ResponseComplete by default);
 //   - two requests sent with one Audit-ID header both get it as their auditID: the API server takes the
-//     client's value unchecked.
+//     client's value unchecked, and a value of 100,000 bytes too (JetStream refuses a message id over
+//     64 KiB: test/nats; README, Known limitations).
 func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 	t.Parallel()
 	hook := &webhook{}
@@ -39,22 +43,11 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 	w.Stop()
 
 	const chosen = "chosen-by-the-client"
-	withHeader := rest.CopyConfig(cfg)
-	withHeader.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripper(func(r *http.Request) (*http.Response, error) {
-			r = r.Clone(r.Context())
-			r.Header.Set("Audit-ID", chosen)
-			return rt.RoundTrip(r)
-		})
-	})
-	k8s, err := client.New(withHeader, client.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, second := probeName("first"), probeName("second")
-	for _, name := range []string{first, second} {
+	long := strings.Repeat("x", 100_000)
+	first, second, third := probeName("first"), probeName("second"), probeName("long-id")
+	for name, id := range map[string]string{first: chosen, second: chosen, third: long} {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
-		if err := k8s.Create(context.Background(), cm); err != nil {
+		if _, err := withAuditID(t, cfg, id).ConfigMaps("default").Create(context.Background(), cm, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -64,7 +57,8 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 	}
 	waitFor(t, 30*time.Second, "both stages of the watch and both creations", func() bool {
 		got := hook.received()
-		return countEvents(got, isWatch) == 2 && countEvents(got, created(first)) == 1 && countEvents(got, created(second)) == 1
+		return countEvents(got, isWatch) == 2 && countEvents(got, created(first)) == 1 && countEvents(got, created(second)) == 1 &&
+			countEvents(got, created(third)) == 1
 	})
 	var pairs [][2]auditEvent
 	var watch []auditEvent
@@ -75,6 +69,8 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 			watch = append(watch, e)
 		case created(first)(e), created(second)(e):
 			creations = append(creations, e)
+		case created(third)(e) && e.AuditID != long:
+			t.Errorf("the request sent with a 100,000-byte Audit-ID has an auditID of %d bytes", len(e.AuditID))
 		}
 	}
 	if watch[0].AuditID != watch[1].AuditID || watch[0].Stage != "ResponseStarted" || watch[1].Stage != "ResponseComplete" {
@@ -93,6 +89,25 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 			t.Errorf("two events would be published with one message id, %s", vector.MessageID(a.AuditID, a.Stage, a.StageTimestamp))
 		}
 	}
+}
+
+// withAuditID is a client whose requests carry the Audit-ID header id. It sends no discovery requests of
+// its own (a typed client would); only the requests the test makes.
+func withAuditID(t *testing.T, cfg *rest.Config, id string) corev1client.ConfigMapsGetter {
+	t.Helper()
+	c := rest.CopyConfig(cfg)
+	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			r = r.Clone(r.Context())
+			r.Header.Set("Audit-ID", id)
+			return rt.RoundTrip(r)
+		})
+	})
+	cs, err := kubernetes.NewForConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs.CoreV1()
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
