@@ -203,9 +203,10 @@ type FilterSpec struct {
 	// +listType=set
 	Stages []AuditStage `json:"stages,omitempty"`
 
-	// dropPrivateSourceIPs drops events whose first source IP is in a private range (RFC 1918, RFC 4193,
-	// loopback): typically in-cluster controllers. Defaults to false; turn on only if those actions need
-	// no audit trail.
+	// dropPrivateSourceIPs drops events whose source IPs are all in a private range (RFC 1918, RFC 4193,
+	// loopback): typically in-cluster controllers. The API server lists a client's X-Forwarded-For
+	// header before the address the request came from, so only all of them together tell where it came
+	// from. Defaults to false; turn on only if those actions need no audit trail.
 	// +optional
 	DropPrivateSourceIPs bool `json:"dropPrivateSourceIPs,omitempty"`
 }

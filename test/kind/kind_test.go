@@ -66,6 +66,7 @@ type auditEvent struct {
 		Namespace string `json:"namespace"`
 		Name      string `json:"name"`
 	} `json:"objectRef"`
+	SourceIPs      []string          `json:"sourceIPs"`
 	RequestObject  json.RawMessage   `json:"requestObject"`
 	ResponseObject json.RawMessage   `json:"responseObject"`
 	Annotations    map[string]string `json:"annotations"`

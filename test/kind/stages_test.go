@@ -26,6 +26,10 @@ import (
 //   - two requests sent with one Audit-ID header both get it as their auditID: the API server takes the
 //     client's value unchecked, and a value of 100,000 bytes too (JetStream refuses a message id over
 //     64 KiB: test/nats; README, Known limitations).
+//
+// It also shows the other field a client writes: the first of the sourceIPs is its X-Forwarded-For
+// header, and only the last is the address the request came from (which is why
+// spec.aggregator.filter.dropPrivateSourceIPs is unsafe where clients reach the API server directly).
 func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 	t.Parallel()
 	hook := &webhook{}
@@ -47,9 +51,15 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 	first, second, third := probeName("first"), probeName("second"), probeName("long-id")
 	for name, id := range map[string]string{first: chosen, second: chosen, third: long} {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
-		if _, err := withAuditID(t, cfg, id).ConfigMaps("default").Create(context.Background(), cm, metav1.CreateOptions{}); err != nil {
+		if _, err := withHeaders(t, cfg, "Audit-ID", id).ConfigMaps("default").Create(context.Background(), cm, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The first source IP is the client's X-Forwarded-For too.
+	spoofed := probeName("forwarded")
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: spoofed, Namespace: "default"}}
+	if _, err := withHeaders(t, cfg, "X-Forwarded-For", "10.1.2.3").ConfigMaps("default").Create(context.Background(), cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 
 	isWatch := func(e auditEvent) bool {
@@ -58,7 +68,7 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 	waitFor(t, 30*time.Second, "both stages of the watch and both creations", func() bool {
 		got := hook.received()
 		return countEvents(got, isWatch) == 2 && countEvents(got, created(first)) == 1 && countEvents(got, created(second)) == 1 &&
-			countEvents(got, created(third)) == 1
+			countEvents(got, created(third)) == 1 && countEvents(got, created(spoofed)) == 1
 	})
 	var pairs [][2]auditEvent
 	var watch []auditEvent
@@ -71,6 +81,8 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 			creations = append(creations, e)
 		case created(third)(e) && e.AuditID != long:
 			t.Errorf("the request sent with a 100,000-byte Audit-ID has an auditID of %d bytes", len(e.AuditID))
+		case created(spoofed)(e) && (len(e.SourceIPs) != 2 || e.SourceIPs[0] != "10.1.2.3" || e.SourceIPs[1] != "127.0.0.1"):
+			t.Errorf("the request sent with X-Forwarded-For 10.1.2.3 from 127.0.0.1 has source IPs %v", e.SourceIPs)
 		}
 	}
 	if watch[0].AuditID != watch[1].AuditID || watch[0].Stage != "ResponseStarted" || watch[1].Stage != "ResponseComplete" {
@@ -91,15 +103,15 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 	}
 }
 
-// withAuditID is a client whose requests carry the Audit-ID header id. It sends no discovery requests of
-// its own (a typed client would); only the requests the test makes.
-func withAuditID(t *testing.T, cfg *rest.Config, id string) corev1client.ConfigMapsGetter {
+// withHeaders is a client whose requests carry the header given, set to value. A typed client, it sends
+// only the requests the test makes, no discovery requests of its own.
+func withHeaders(t *testing.T, cfg *rest.Config, header, value string) corev1client.ConfigMapsGetter {
 	t.Helper()
 	c := rest.CopyConfig(cfg)
 	c.Wrap(func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripper(func(r *http.Request) (*http.Response, error) {
 			r = r.Clone(r.Context())
-			r.Header.Set("Audit-ID", id)
+			r.Header.Set(header, value)
 			return rt.RoundTrip(r)
 		})
 	})

@@ -145,15 +145,29 @@ func stagesCondition(stages []v1alpha1.AuditStage) string {
 	return fmt.Sprintf("includes([%s], .stage)", strings.Join(quoted, ", "))
 }
 
-// publicSourceCondition keeps events whose first source IP is not in PrivateNetworks; events without a
-// parseable first source IP are kept.
+// maxSourceIPs is how many source IPs publicSourceCondition reads: an event with more is kept.
+const maxSourceIPs = 8
+
+// publicSourceCondition drops an event only when it has source IPs and every one is in PrivateNetworks.
+// kube-apiserver lists the client's X-Forwarded-For header first and the address the request came from
+// last (test/kind): a client can add entries but not remove the real one, so it cannot make its own
+// events look private, as it could when only the first was read. An event with no source IP, more than
+// maxSourceIPs of them, or one that is not an IP is kept. Built only of what VRL paths and functions the
+// aggregator's other programs use: literal indexes (an index past the end is null), string(),
+// ip_cidr_contains() with a list of networks.
 func publicSourceCondition() string {
 	quoted := make([]string, len(PrivateNetworks))
 	for i, n := range PrivateNetworks {
 		quoted[i] = strconv.Quote(n)
 	}
-	return fmt.Sprintf("!(ip_cidr_contains([%s], string(.sourceIPs[0]) ?? \"\") ?? false)",
-		strings.Join(quoted, ", "))
+	networks := strings.Join(quoted, ", ")
+	all := []string{".sourceIPs[0] != null"}
+	for i := range maxSourceIPs {
+		all = append(all, fmt.Sprintf("(.sourceIPs[%d] == null || (ip_cidr_contains([%s], string(.sourceIPs[%d]) ?? \"\") ?? false))",
+			i, networks, i))
+	}
+	all = append(all, fmt.Sprintf(".sourceIPs[%d] == null", maxSourceIPs))
+	return "!(" + strings.Join(all, " && ") + ")"
 }
 
 func streamName(p *v1alpha1.AuditPipeline) string {
