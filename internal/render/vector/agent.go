@@ -1,7 +1,10 @@
 package vector
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"k8s.io/utils/ptr"
@@ -41,19 +44,36 @@ const (
 // audit.k8s.<verb>, which the stream's audit.k8s.> captures.
 const SubjectPrefix = "audit.k8s."
 
-// MessageIDTemplate is the Nats-Msg-Id the agent publishes each event with, which JetStream deduplicates
-// on: the event's auditID, stage and stageTimestamp, which a retried webhook batch repeats exactly. The
-// auditID alone is not enough, for two reasons. A long-running request (a watch, an exec) sends a
-// ResponseStarted and a ResponseComplete event with the same auditID, often within the duplicate window,
-// and JetStream would keep only the first. And kube-apiserver takes a client's Audit-ID request header as
-// the auditID, unchecked: a client could give a request the auditID of an earlier one, and JetStream would
-// drop its events. Two events have one message id only if they share auditID, stage and the microsecond
-// the API server finished that stage.
-const MessageIDTemplate = "{{ auditID }}:{{ stage }}:{{ stageTimestamp }}"
+// The JetStream message id (Nats-Msg-Id) the agent publishes each event with, which JetStream
+// deduplicates on: the event's auditID, stage and stageTimestamp, which a retried webhook batch repeats
+// exactly. The auditID alone is not enough, for two reasons. A long-running request (a watch, an exec)
+// sends a ResponseStarted and a ResponseComplete event with the same auditID, often within the duplicate
+// window, and JetStream would keep only the first. And kube-apiserver takes a client's Audit-ID request
+// header as the auditID, unchecked: a client could give a request the auditID of an earlier one, and
+// JetStream would drop its events. Two events have one message id only if they share auditID, stage and
+// the microsecond the API server finished that stage.
+//
+// The Audit-ID header can also be long (kube-apiserver takes one of up to about 1 MB), and JetStream
+// refuses a message id over 64 KiB, which Vector's nats sink would retry forever. So an id longer than
+// maxMessageIDBytes is replaced by messageIDHashPrefix and its SHA-256 in hex. The agent's remap computes
+// it (prepareEventVRL) into messageIDField, which the sink's template reads and its encoding leaves out.
+const (
+	maxMessageIDBytes   = 1024
+	messageIDHashPrefix = "sha256:"
+	messageIDField      = "auditpipeline_message_id"
+	// MessageIDTemplate is the sink's message_id template.
+	MessageIDTemplate = "{{ " + messageIDField + " }}"
+)
 
-// MessageID is MessageIDTemplate rendered for one event: what the agent's messages carry.
+// MessageID is the message id the agent's remap computes for an event: its Go twin, for tests that
+// publish as the agent does.
 func MessageID(auditID, stage, stageTimestamp string) string {
-	return auditID + ":" + stage + ":" + stageTimestamp
+	id := auditID + ":" + stage + ":" + stageTimestamp
+	if len(id) > maxMessageIDBytes {
+		sum := sha256.Sum256([]byte(id))
+		return messageIDHashPrefix + hex.EncodeToString(sum[:])
+	}
+	return id
 }
 
 // minDiskBufferBytes is the smallest disk buffer Vector accepts.
@@ -61,12 +81,12 @@ const minDiskBufferBytes = 268435488
 
 // The agent's component ids.
 const (
-	agentWebhook   = "apiserver_webhook"
-	agentSplit     = "split_event_list"
-	agentTimestamp = "event_timestamp"
-	agentPublish   = "jetstream"
-	metricsSource  = "vector_metrics"
-	metricsSink    = "prometheus"
+	agentWebhook  = "apiserver_webhook"
+	agentSplit    = "split_event_list"
+	agentPrepare  = "prepare_event"
+	agentPublish  = "jetstream"
+	metricsSource = "vector_metrics"
+	metricsSink   = "prometheus"
 )
 
 // splitEventListVRL turns one webhook request body, an audit.k8s.io EventList, into one event per item.
@@ -79,15 +99,23 @@ if err != null {
 . = items
 `
 
-// eventTimestampVRL makes the event's Vector timestamp the moment the API server emitted it.
-const eventTimestampVRL = `.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
+// prepareEventVRL makes the event's Vector timestamp the moment the API server emitted it, and computes
+// its JetStream message id (MessageID) into messageIDField. VRL's length() counts a string's bytes and
+// sha2() returns lower-case hex, as MessageID does.
+var prepareEventVRL = `.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
+message_id = (string(.auditID) ?? "") + ":" + (string(.stage) ?? "") + ":" + (string(.stageTimestamp) ?? "")
+if length(message_id) > ` + strconv.Itoa(maxMessageIDBytes) + ` {
+  message_id = "` + messageIDHashPrefix + `" + sha2(message_id, variant: "SHA-256")
+}
+.` + messageIDField + ` = message_id
 `
 
 // AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, a
-// remap that splits each EventList into events and takes their timestamp from stageTimestamp, and a
-// nats sink that publishes each event as JSON to JetStream subject audit.k8s.<verb> with its auditID,
-// stage and stage time as the message id (MessageIDTemplate), so JetStream drops retried duplicates. A disk buffer that blocks when full holds
-// events while JetStream is unreachable, and the webhook is answered only once events are in it.
+// remap that splits each EventList into events, one that takes their timestamp from stageTimestamp and
+// computes their message id (MessageID), and a nats sink that publishes each event as JSON to JetStream
+// subject audit.k8s.<verb> with that message id, so JetStream drops retried duplicates. A disk buffer
+// that blocks when full holds events while JetStream is unreachable, and the webhook is answered only
+// once events are in it.
 func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 	c := &p.Spec.Collector
 	webhook := &HTTPServerSource{
@@ -111,17 +139,17 @@ func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 			metricsSource: &InternalMetricsSource{Header: Header{Type: "internal_metrics"}},
 		},
 		Transforms: map[string]Component{
-			agentSplit:     &RemapTransform{Header: remap(agentWebhook), Source: splitEventListVRL},
-			agentTimestamp: &RemapTransform{Header: remap(agentSplit), Source: eventTimestampVRL},
+			agentSplit:   &RemapTransform{Header: remap(agentWebhook), Source: splitEventListVRL},
+			agentPrepare: &RemapTransform{Header: remap(agentSplit), Source: prepareEventVRL},
 		},
 		Sinks: map[string]Component{
 			agentPublish: &NATSSink{
-				Header:         Header{Type: "nats", Inputs: []string{agentTimestamp}},
+				Header:         Header{Type: "nats", Inputs: []string{agentPrepare}},
 				URL:            natsURL(p),
 				Subject:        SubjectPrefix + "{{ verb }}",
 				ConnectionName: connectionName(p, "collector"),
 				// The published message is the audit event exactly as the API server sent it.
-				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp"}},
+				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp", messageIDField}},
 				JetStream:        &JetStreamSink{Enabled: true, Headers: &JetStreamHeaders{MessageID: MessageIDTemplate}},
 				Auth:             auth,
 				TLS:              tls,

@@ -2,6 +2,10 @@ package vector
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -220,17 +224,14 @@ func TestClickHouseEndpointAndWebhookURL(t *testing.T) {
 	}
 }
 
-// TestMessageIDTemplate checks that MessageID is what Vector renders from MessageIDTemplate (each
-// {{ field }} replaced by the event's field), and that it tells apart the stages of one request and two
-// requests given one auditID.
-func TestMessageIDTemplate(t *testing.T) {
+// TestMessageID checks the agent's message id: auditID, stage and stage time, told apart for the stages
+// of one request and for two requests given one auditID; a long one (a client's long Audit-ID) replaced
+// by its SHA-256, under JetStream's 64 KiB; and the remap's VRL and the sink built from the same
+// constants as MessageID, its Go twin (Vector has not run here to compare them).
+func TestMessageID(t *testing.T) {
 	const id, at = "4c49de04-8afa-46bf-a1c4-8596d5287894", "2026-12-01T17:45:51.123456Z"
-	for _, stage := range []string{"ResponseStarted", "ResponseComplete"} {
-		rendered := strings.NewReplacer("{{ auditID }}", id, "{{ stage }}", stage, "{{ stageTimestamp }}", at).
-			Replace(MessageIDTemplate)
-		if want := MessageID(id, stage, at); rendered != want || strings.Contains(rendered, "{{") {
-			t.Errorf("template renders %q, MessageID says %q", rendered, want)
-		}
+	if got, want := MessageID(id, "ResponseComplete", at), id+":ResponseComplete:"+at; got != want {
+		t.Errorf("MessageID = %q, want %q", got, want)
 	}
 	if MessageID(id, "ResponseStarted", at) == MessageID(id, "ResponseComplete", at) {
 		t.Error("two stages of one request have one message id")
@@ -238,8 +239,34 @@ func TestMessageIDTemplate(t *testing.T) {
 	if MessageID(id, "ResponseComplete", at) == MessageID(id, "ResponseComplete", "2026-12-01T17:45:51.123457Z") {
 		t.Error("two requests given one auditID have one message id")
 	}
-	cfg := AgentConfig(defaulted())
-	if got := cfg.Sinks[agentPublish].(*NATSSink).JetStream.Headers.MessageID; got != MessageIDTemplate {
-		t.Errorf("the agent publishes with message id %q, want %q", got, MessageIDTemplate)
+	long := strings.Repeat("x", 100_000)
+	sum := sha256.Sum256([]byte(long + ":ResponseComplete:" + at))
+	if got := MessageID(long, "ResponseComplete", at); got != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Errorf("a message id of 100 KB became %q, want sha256: and its SHA-256 in hex", got)
+	}
+	edge := strings.Repeat("y", maxMessageIDBytes-len(":ResponseComplete:"+at))
+	if got := MessageID(edge, "ResponseComplete", at); len(got) != maxMessageIDBytes || strings.HasPrefix(got, "sha256:") {
+		t.Errorf("a message id of exactly %d bytes was changed: %q", maxMessageIDBytes, got)
+	}
+	if MessageID(edge+"y", "ResponseComplete", at) == MessageID(edge+"z", "ResponseComplete", at) {
+		t.Error("two long message ids hash alike")
+	}
+
+	for _, want := range []string{
+		`message_id = (string(.auditID) ?? "") + ":" + (string(.stage) ?? "") + ":" + (string(.stageTimestamp) ?? "")`,
+		fmt.Sprintf("if length(message_id) > %d {", maxMessageIDBytes),
+		`message_id = "sha256:" + sha2(message_id, variant: "SHA-256")`,
+		"." + messageIDField + " = message_id",
+	} {
+		if !strings.Contains(prepareEventVRL, want) {
+			t.Errorf("the remap lacks %q:\n%s", want, prepareEventVRL)
+		}
+	}
+	sink := AgentConfig(defaulted()).Sinks[agentPublish].(*NATSSink)
+	if got := sink.JetStream.Headers.MessageID; got != "{{ "+messageIDField+" }}" {
+		t.Errorf("the agent publishes with message id %q", got)
+	}
+	if !slices.Contains(sink.Encoding.ExceptFields, messageIDField) {
+		t.Errorf("the published event keeps %s: except_fields %v", messageIDField, sink.Encoding.ExceptFields)
 	}
 }
