@@ -2,6 +2,7 @@ package kind
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,8 +25,8 @@ import (
 //   - a watch of two seconds, a long-running request, sends a ResponseStarted and a ResponseComplete event
 //     (and the aggregator keeps only ResponseComplete by default);
 //   - two requests sent with one Audit-ID header both get it as their auditID: the API server takes the
-//     client's value unchecked, and a value of 100,000 bytes too (JetStream refuses a message id over
-//     64 KiB: test/nats; README, Known limitations).
+//     client's value unchecked, a value of 100,000 bytes too (JetStream refuses a message id over
+//     64 KiB: test/nats; the agent hashes a long one), and from a client without credentials.
 //
 // It also shows the other field a client writes: the first of the sourceIPs is its X-Forwarded-For
 // header, and only the last is the address the request came from (which is why
@@ -55,6 +56,23 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A client that has no credentials at all chooses its Audit-ID as well: its request is refused, and
+	// audited.
+	anonymous := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, err := http.NewRequest(http.MethodGet, cfg.Host+"/api/v1/namespaces/default/secrets", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Audit-ID", "chosen-anonymously")
+	resp, err := anonymous.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an anonymous list of Secrets answered %d, want 403", resp.StatusCode)
+	}
+	byAnonymous := func(e auditEvent) bool { return e.AuditID == "chosen-anonymously" }
 	// The first source IP is the client's X-Forwarded-For too.
 	spoofed := probeName("forwarded")
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: spoofed, Namespace: "default"}}
@@ -68,7 +86,7 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 	waitFor(t, 30*time.Second, "both stages of the watch and both creations", func() bool {
 		got := hook.received()
 		return countEvents(got, isWatch) == 2 && countEvents(got, created(first)) == 1 && countEvents(got, created(second)) == 1 &&
-			countEvents(got, created(third)) == 1 && countEvents(got, created(spoofed)) == 1
+			countEvents(got, created(third)) == 1 && countEvents(got, created(spoofed)) == 1 && countEvents(got, byAnonymous) == 1
 	})
 	var pairs [][2]auditEvent
 	var watch []auditEvent
