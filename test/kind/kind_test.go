@@ -215,10 +215,10 @@ func TestKubeAPIServerSendsAuditEvents(t *testing.T) {
 	}
 }
 
-// startAuditedAPIServer starts kube-apiserver with the audit flags of the kind cluster (hack/kind/cluster.yaml;
-// overrides replaces some of them or adds others), its policy file, and its webhook file pointed at hook, served locally
-// (with hook nil, overrides must name the webhook file),
-// instead of the cluster IP. It returns a cluster-admin client and config; the server stops with the test.
+// startAuditedAPIServer starts kube-apiserver with the audit flags of the kind cluster
+// (hack/kind/cluster.yaml), its policy file, and its webhook file pointed at hook, served locally, instead
+// of the cluster IP. overrides replace some flags or add others; with hook nil, they must name the
+// webhook file. It returns a cluster-admin client and config; the server stops with the test.
 func startAuditedAPIServer(t *testing.T, hook http.Handler, overrides map[string]string) (client.Client, *rest.Config) {
 	t.Helper()
 	root := repoRoot(t)
