@@ -368,7 +368,7 @@ func TestDefaultsAreApplied(t *testing.T) {
 		{"aggregator.batch.maxEvents", s.Aggregator.Batch.MaxEvents, int32(10000)},
 		{"aggregator.batch.maxBytes", s.Aggregator.Batch.MaxBytes.Value(), int64(32_000_000)},
 		{"aggregator.batch.timeout", s.Aggregator.Batch.Timeout.Duration, 10 * time.Second},
-		{"aggregator.filter.stages", fmt.Sprint(s.Aggregator.Filter.Stages), "[ResponseComplete]"},
+		{"aggregator.filter.stages", fmt.Sprint(s.Aggregator.Filter.Stages), "[ResponseComplete Panic]"},
 		{"aggregator.buffer.maxSize", s.Aggregator.Buffer.MaxSize.String(), "10Gi"},
 		{"schema.targetVersion", s.Schema.TargetVersion, v1alpha1.SchemaTargetLatest},
 		{"deletionPolicy", s.DeletionPolicy, v1alpha1.DeletionPolicyRetain},

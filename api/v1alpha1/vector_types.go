@@ -194,10 +194,11 @@ type BatchSpec struct {
 
 // FilterSpec chooses which audit events are stored.
 type FilterSpec struct {
-	// stages are the audit stages whose events are stored. Defaults to [ResponseComplete], the event that
-	// records the outcome of a request.
+	// stages are the audit stages whose events are stored. Defaults to [ResponseComplete, Panic]: the
+	// event that records the outcome of a request, and the one the API server sends instead when its
+	// handler panicked (it sends no ResponseComplete then).
 	// +optional
-	// +kubebuilder:default={ResponseComplete}
+	// +kubebuilder:default={ResponseComplete,Panic}
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=4
 	// +listType=set

@@ -133,10 +133,11 @@ func batch(b *v1alpha1.BatchSpec) *Batch {
 	return out
 }
 
-// stagesCondition keeps events of the given stages (ResponseComplete when none are given).
+// stagesCondition keeps events of the given stages (ResponseComplete and Panic, the API's default, when
+// none are given).
 func stagesCondition(stages []v1alpha1.AuditStage) string {
 	if len(stages) == 0 {
-		stages = []v1alpha1.AuditStage{v1alpha1.StageResponseComplete}
+		stages = []v1alpha1.AuditStage{v1alpha1.StageResponseComplete, v1alpha1.StagePanic}
 	}
 	quoted := make([]string, len(stages))
 	for i, s := range stages {

@@ -49,7 +49,7 @@ func defaulted() *v1alpha1.AuditPipeline {
 				Image: v1alpha1.DefaultVectorImage,
 				Batch: v1alpha1.BatchSpec{MaxEvents: 10000, MaxBytes: resource.MustParse("32M"),
 					Timeout: metav1.Duration{Duration: 10 * time.Second}},
-				Filter: v1alpha1.FilterSpec{Stages: []v1alpha1.AuditStage{v1alpha1.StageResponseComplete}},
+				Filter: v1alpha1.FilterSpec{Stages: []v1alpha1.AuditStage{v1alpha1.StageResponseComplete, v1alpha1.StagePanic}},
 				Buffer: v1alpha1.AggregatorBufferSpec{MaxSize: resource.MustParse("10Gi")},
 			},
 			DeletionPolicy: v1alpha1.DeletionPolicyRetain,
