@@ -375,17 +375,18 @@ func TestKubeAPIServerDropsWhatItCannotBuffer(t *testing.T) {
 }
 
 // TestKubeAPIServerRetriesOutsideItsBuffer shows where events wait while the webhook refuses them: not in
-// the API server's buffer. With room for only 20 events, 120 events made while the webhook refuses every
-// post for 2 seconds are all delivered once it takes them again, and none is dropped: each batch waits in
-// its own retries (five posts over about 2.4 s here, 81 s with the documented flags), and the buffer only
-// holds events not yet in a batch.
+// the API server's buffer. With room for only 20 events, 60 creations made over 1.5 seconds while the
+// webhook refuses every post for 4 seconds, more than 20 of them in refused posts, are all delivered once
+// it takes them again, and the webhook loses nothing: each batch waits in its own retries (five posts
+// over about 8 s here, 81 s with the documented flags), and the buffer only holds events not yet in a
+// batch.
 func TestKubeAPIServerRetriesOutsideItsBuffer(t *testing.T) {
 	t.Parallel()
 	hook := &webhook{}
 	k8s, cfg := startAuditedAPIServer(t, hook, map[string]string{
 		"audit-webhook-batch-max-wait":    "1s",
 		"audit-webhook-batch-buffer-size": "20",
-		"audit-webhook-initial-backoff":   "300ms",
+		"audit-webhook-initial-backoff":   "1s",
 	})
 	ctx := context.Background()
 	waitFor(t, 30*time.Second, "first batch", func() bool { return len(hook.received()) > 0 })
@@ -393,11 +394,14 @@ func TestKubeAPIServerRetriesOutsideItsBuffer(t *testing.T) {
 	hook.setAnswer(func([]auditEvent) int { return http.StatusServiceUnavailable })
 	start := time.Now()
 	var names []string
+	// Paced over about 1.5 s, so that the buffer is never what holds them: a burst faster than the API
+	// server drains its buffer into batches can overflow it on a loaded machine.
 	for range 60 {
 		names = append(names, probeName("outage"))
 		createAndDelete(t, ctx, k8s, names[len(names)-1])
+		time.Sleep(25 * time.Millisecond)
 	}
-	time.Sleep(2*time.Second - time.Since(start))
+	time.Sleep(4*time.Second - time.Since(start))
 	hook.setAnswer(nil)
 
 	waitFor(t, 30*time.Second, "delivery of all 60 creations", func() bool {
@@ -409,17 +413,27 @@ func TestKubeAPIServerRetriesOutsideItsBuffer(t *testing.T) {
 		}
 		return true
 	})
-	m := apiServerMetrics(t, cfg)
-	for _, plugin := range []string{"buffered", "webhook"} {
-		if v, ok := m[fmt.Sprintf(`apiserver_audit_error_total{plugin=%q}`, plugin)]; ok {
-			t.Errorf("%v events dropped by %s", v, plugin)
-		}
+	// The refused posts held more of the test's creations than the buffer has room for: they waited in
+	// their batches' retries. (The API server's own bootstrap may overflow so small a buffer now and then,
+	// so the buffered count is not asserted; none of the test's events is lost.)
+	ours := func(e auditEvent) bool {
+		return slices.ContainsFunc(names, func(n string) bool { return created(n)(e) })
 	}
-	refused := 0
-	for _, p := range hook.postsWith(func(auditEvent) bool { return true }) {
+	held := map[string]bool{}
+	for _, p := range hook.postsWith(ours) {
 		if p.status != http.StatusOK {
-			refused++
+			for _, e := range p.events {
+				if ours(e) {
+					held[e.ObjectRef.Name] = true
+				}
+			}
 		}
 	}
-	t.Logf("%d posts refused during the outage; the buffer has room for 20 events", refused)
+	if len(held) <= 20 {
+		t.Errorf("only %d of the test's creations were in refused posts: the test shows nothing about the buffer", len(held))
+	}
+	if v, ok := apiServerMetrics(t, cfg)[`apiserver_audit_error_total{plugin="webhook"}`]; ok {
+		t.Errorf("%v events dropped by the webhook plugin", v)
+	}
+	t.Logf("%d of the 60 creations were in refused posts; the buffer has room for 20 events", len(held))
 }
