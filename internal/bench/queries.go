@@ -368,14 +368,20 @@ type Tracker struct {
 	last     time.Time
 	tenants  map[string]int
 	users    map[[2]string]int
-	newest   map[[2]string]*Row
+	newest   map[[2]string]eventKey
 	objects  map[[3]string]int
 	failures map[string]int
 }
 
+// eventKey is what opens one event: its time and audit ID (with the tenant).
+type eventKey struct {
+	at time.Time
+	id uuid.UUID
+}
+
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
-	return &Tracker{tenants: map[string]int{}, users: map[[2]string]int{}, newest: map[[2]string]*Row{},
+	return &Tracker{tenants: map[string]int{}, users: map[[2]string]int{}, newest: map[[2]string]eventKey{},
 		objects: map[[3]string]int{}, failures: map[string]int{}}
 }
 
@@ -388,9 +394,8 @@ func (t *Tracker) Add(r *Row) {
 	user := [2]string{r.Namespace, r.User}
 	t.users[user]++
 	// The first of equal times, as Q1's stable sort of the rows in their order puts it first.
-	if n := t.newest[user]; n == nil || r.EventTime.After(n.EventTime) {
-		c := *r
-		t.newest[user] = &c
+	if n, ok := t.newest[user]; !ok || r.EventTime.After(n.at) {
+		t.newest[user] = eventKey{r.EventTime, r.AuditID}
 	}
 	if isWrite(r.Verb) {
 		t.objects[[3]string{r.Namespace, r.Resource, r.Name}]++
@@ -403,9 +408,8 @@ func (t *Tracker) Params() Params {
 	p := Params{Now: t.last}
 	p.Tenant = maxKey(t.tenants, func(k string) bool { return true })
 	p.User = maxKey(t.users, func(k [2]string) bool { return k[0] == p.Tenant })[1]
-	if n := t.newest[[2]string{p.Tenant, p.User}]; n != nil {
-		p.OpenTime, p.OpenID = n.EventTime, n.AuditID
-	}
+	n := t.newest[[2]string{p.Tenant, p.User}]
+	p.OpenTime, p.OpenID = n.at, n.id
 	o := maxKey(t.objects, func(k [3]string) bool { return k[0] == p.Tenant })
 	p.Resource, p.Name = o[1], o[2]
 	o = maxKey(t.objects, func(k [3]string) bool { return k[0] == p.Tenant && !unrecorded[k[1]] })

@@ -237,11 +237,7 @@ func alertScenarios() []alertScenario {
 // it stays silent on the series it is not meant for.
 func TestAlertsFire(t *testing.T) {
 	promtool := promtoolBinary(t)
-	rule := find(t, alertsRelease.render(t), "PrometheusRule", alertsRelease.name+"-auditpipeline-operator")
-	groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups")
-	dir := t.TempDir()
-	writeYAML(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": groups})
-
+	dir, groups := writeRules(t)
 	rules := map[string]map[string]any{}
 	for _, g := range groups {
 		rs, _, _ := unstructured.NestedSlice(g.(map[string]any), "rules")
@@ -286,10 +282,7 @@ func TestAlertsFire(t *testing.T) {
 // same rules, one scenario expecting AuditWebhookEventsLost before the API server has lost anything.
 func TestAlertScenariosCanFail(t *testing.T) {
 	promtool := promtoolBinary(t)
-	rule := find(t, alertsRelease.render(t), "PrometheusRule", alertsRelease.name+"-auditpipeline-operator")
-	groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups")
-	dir := t.TempDir()
-	writeYAML(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": groups})
+	dir, _ := writeRules(t)
 	writeYAML(t, filepath.Join(dir, "tests.yaml"), promTestFile{
 		RuleFiles: []string{"rules.yaml"}, EvaluationInterval: "1m",
 		Tests: []promTest{{Name: "nothing lost", Interval: "1m",
@@ -341,6 +334,17 @@ func expectedAlert(t *testing.T, r map[string]any, f firing) promAlert {
 		want[k] = text
 	}
 	return promAlert{Labels: labels, Annotations: want}
+}
+
+// writeRules renders alertsRelease and writes its PrometheusRule's groups as a Prometheus rule file,
+// rules.yaml, into a directory of the test's, which it returns with the groups.
+func writeRules(t *testing.T) (string, []any) {
+	t.Helper()
+	rule := find(t, alertsRelease.render(t), "PrometheusRule", alertsRelease.name+"-auditpipeline-operator")
+	groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups")
+	dir := t.TempDir()
+	writeYAML(t, filepath.Join(dir, "rules.yaml"), map[string]any{"groups": groups})
+	return dir, groups
 }
 
 // promtoolBinary is $PROMTOOL (make test sets it), or what hack/tools/promtool.sh builds or finds in its cache.

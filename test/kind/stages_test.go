@@ -88,7 +88,6 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 		return countEvents(got, isWatch) == 2 && countEvents(got, created(first)) == 1 && countEvents(got, created(second)) == 1 &&
 			countEvents(got, created(third)) == 1 && countEvents(got, created(spoofed)) == 1 && countEvents(got, byAnonymous) == 1
 	})
-	var pairs [][2]auditEvent
 	var watch []auditEvent
 	var creations []auditEvent
 	for _, e := range hook.received() {
@@ -112,11 +111,10 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 			t.Errorf("creation of %s: auditID %q, stage %s; want the client's %q", e.ObjectRef.Name, e.AuditID, e.Stage, chosen)
 		}
 	}
-	pairs = append(pairs, [2]auditEvent{watch[0], watch[1]}, [2]auditEvent{creations[0], creations[1]})
-	for _, p := range pairs {
-		a, b := p[0], p[1]
-		if vector.MessageID(a.AuditID, a.Stage, a.StageTimestamp) == vector.MessageID(b.AuditID, b.Stage, b.StageTimestamp) {
-			t.Errorf("two events would be published with one message id, %s", vector.MessageID(a.AuditID, a.Stage, a.StageTimestamp))
+	messageID := func(e auditEvent) string { return vector.MessageID(e.AuditID, e.Stage, e.StageTimestamp) }
+	for _, pair := range [][2]auditEvent{{watch[0], watch[1]}, {creations[0], creations[1]}} {
+		if id := messageID(pair[0]); id == messageID(pair[1]) {
+			t.Errorf("two events would be published with one message id, %s", id)
 		}
 	}
 }
