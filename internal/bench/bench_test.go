@@ -131,7 +131,7 @@ func TestQueriesReturnTheRightRows(t *testing.T) {
 	if err := rep.Print(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"bytes/row on disk", "insert rows/s", "Q1 median ms", "Q5 median ms", "machine reference"} {
+	for _, want := range []string{"bytes/row on disk", "insert rows/s", "Q1 median ms", "Q5 median ms", "floor ms", "machine reference"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
@@ -143,14 +143,23 @@ func TestQueriesReturnTheRightRows(t *testing.T) {
 		t.Fatalf("%d results for %d queries", len(rep.Results), len(Queries))
 	}
 	for i, r := range rep.Results {
-		if r.Query.ID != Queries[i].ID || r.Runs != 3 || r.ReadRows == 0 || r.Median <= 0 {
-			t.Errorf("result %d: %s, %d runs, %d rows read in %s", i, r.Query.ID, r.Runs, r.ReadRows, r.Median)
+		if r.Query.ID != Queries[i].ID || r.Runs != 3 || r.ReadRows == 0 || r.Median <= 0 || r.Floor <= 0 {
+			t.Errorf("result %d: %s, %d runs, %d rows read in %s, floor %s", i, r.Query.ID, r.Runs, r.ReadRows, r.Median, r.Floor)
 		}
+	}
+	// The floor must give each query's answer: tables without the answer's rows are refused.
+	empty := FloorDatabase(database)
+	if err := Migrate(ctx, db, empty); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = db.Exec("DROP DATABASE IF EXISTS " + empty + " SYNC") })
+	if _, _, err := Measure(ctx, conn, database, empty, rep.Params, 1, nil); err == nil || !strings.Contains(err.Error(), "not the same") {
+		t.Errorf("Measure with an empty floor: %v, want the answers refused as not the same", err)
 	}
 	if _, err := Run(ctx, db, conn, database, Options{Gen: GenOptions{Seed: 3}}); err == nil {
 		t.Error("Run with no events: no error")
 	}
-	if _, _, err := Measure(ctx, conn, database, rep.Params, -1, nil); err == nil {
+	if _, _, err := Measure(ctx, conn, database, "", rep.Params, -1, nil); err == nil {
 		t.Error("Measure with -1 runs: no error")
 	}
 }

@@ -264,6 +264,9 @@ type Result struct {
 	ReadBytes    uint64
 	ServerMedian time.Duration
 	Returned     int // rows (or groups, Q4) returned
+	// Floor is the median of the same query in the floor database (BuildFloor): its cost with nothing
+	// to search, which no key or index takes away. Zero when not measured.
+	Floor time.Duration
 }
 
 // QueryLogConfig is server configuration (chtest.Options.ConfigXML) that turns on system.query_log,
@@ -280,13 +283,15 @@ const ReferenceSQL = `SELECT count() FROM numbers(2000000) WHERE cityHash64(numb
 // every query. The queries take turns, a round of each at a time after one round that is not counted
 // (it loads the marks and indexes the first run of each query would), so that a slower spell of the
 // machine falls on all of them rather than on whichever query ran in it. reference is the median time
-// of ReferenceSQL, run in every round too.
-func Measure(ctx context.Context, conn driver.Conn, database string, p Params, runs int, settings clickhouse.Settings) (results []Result, reference time.Duration, err error) {
+// of ReferenceSQL, run in every round too. When floor is not empty, each run of a query is followed by
+// one in floor (BuildFloor), which must give the same answer, for Result.Floor.
+func Measure(ctx context.Context, conn driver.Conn, database, floor string, p Params, runs int, settings clickhouse.Settings) (results []Result, reference time.Duration, err error) {
 	if runs < 1 {
 		return nil, 0, fmt.Errorf("runs = %d: each query must run at least once", runs)
 	}
 	results = make([]Result, len(Queries))
 	times := make([][]time.Duration, len(Queries))
+	floorTimes := make([][]time.Duration, len(Queries))
 	reads := make([][]uint64, len(Queries))
 	var references []time.Duration
 	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
@@ -302,10 +307,25 @@ func Measure(ctx context.Context, conn driver.Conn, database string, p Params, r
 			if err != nil {
 				return nil, 0, err
 			}
+			elapsed := time.Since(start)
+			var floorElapsed time.Duration
+			if floor != "" {
+				start = time.Now()
+				floorIDs, _, err := q.answer(ctx, conn, floor, p, "", nil, settings)
+				if err != nil {
+					return nil, 0, fmt.Errorf("in %s: %w", floor, err)
+				}
+				floorElapsed = time.Since(start)
+				if !slices.Equal(ids, floorIDs) {
+					return nil, 0, fmt.Errorf("%s: %d events from %s, %d from %s, not the same: the floor lacks a row of the answer",
+						q.ID, len(ids), database, len(floorIDs), floor)
+				}
+			}
 			if round < 0 {
 				continue
 			}
-			times[i] = append(times[i], time.Since(start))
+			times[i] = append(times[i], elapsed)
+			floorTimes[i] = append(floorTimes[i], floorElapsed)
 			reads[i] = append(reads[i], read)
 			results[i].Returned = len(ids) + len(counts)
 		}
@@ -324,6 +344,10 @@ func Measure(ctx context.Context, conn driver.Conn, database string, p Params, r
 		results[i].Query, results[i].Runs = q, runs
 		results[i].Median = times[i][len(times[i])/2]
 		results[i].ReadRows = reads[i][len(reads[i])/2]
+		if floor != "" {
+			slices.Sort(floorTimes[i])
+			results[i].Floor = floorTimes[i][len(floorTimes[i])/2]
+		}
 	}
 	slices.Sort(references)
 	reference = references[len(references)/2]
