@@ -207,6 +207,14 @@ done
 # auditID, and the ResponseComplete must reach ClickHouse (the agent's message id holds the stage).
 log "watching the ConfigMaps of e2e-traffic for 5s"
 timeout 5 "$kubectl" -n e2e-traffic get configmaps --watch >/dev/null 2>&1 || true
+# A patch whose body nests 131 levels deep, which Vector's JSON decoder refuses: the API server records the
+# body as sent (writes of ServiceAccounts at RequestResponse), and the agent must keep it as text, and the
+# rest of the batch as usual, rather than refuse the batch.
+deep="$(printf '[%.0s' $(seq 1 131))$(printf ']%.0s' $(seq 1 131))"
+log "patching ServiceAccount e2e-$run-patched with a body nested 131 levels deep"
+k -n e2e-traffic create serviceaccount "e2e-$run-patched" >/dev/null
+k -n e2e-traffic patch serviceaccount "e2e-$run-patched" --type merge \
+  -p "{\"metadata\":{\"labels\":{\"e2e\":\"deep\"}},\"e2eDeep\":$deep}" >/dev/null 2>&1 || true
 
 # 8. The events in ClickHouse: batches of the API server (5s), of the aggregator (10s), retries; allow 5 min.
 chpod=$(k -n "$ns" get pods -l "clickhouse.altinity.com/chi=$pipeline" -o jsonpath='{.items[0].metadata.name}')
@@ -231,6 +239,9 @@ got=$(count_until "$query" "$want")
 watches=$(count_until "SELECT count() FROM $events_table WHERE namespace = 'e2e-traffic' AND resource = 'configmaps'
   AND verb = 'watch' AND stage = 'ResponseComplete' AND event_time >= toDateTime64($run, 6)" 1)
 [ "$watches" -ge 1 ] || fail "ClickHouse holds no ResponseComplete event of the watch of e2e-traffic's ConfigMaps"
+patched=$(count_until "SELECT count() FROM $events_table WHERE namespace = 'e2e-traffic' AND resource = 'serviceaccounts'
+  AND name = 'e2e-$run-patched' AND verb = 'patch' AND JSONType(rest, 'requestObject') = 'String'" 1)
+[ "$patched" -ge 1 ] || fail "ClickHouse holds no patch event of e2e-$run-patched with its body kept as text"
 k -n "$ns" exec "$chpod" -c clickhouse -- clickhouse-client --user audit --password "$password" \
   --query "SELECT verb, count() FROM $events_table WHERE name LIKE 'e2e-$run-%' GROUP BY verb ORDER BY verb FORMAT PrettyCompact"
-log "PASS: $got audit events of the e2e ConfigMaps, and the watch's ResponseComplete, reached ClickHouse"
+log "PASS: $got audit events of the e2e ConfigMaps, the watch's ResponseComplete and the deep patch reached ClickHouse"

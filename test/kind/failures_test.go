@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 )
 
 // failureFlags shorten the kind cluster's batch wait and first retry delay (5s each), so that a batch and
@@ -38,7 +41,9 @@ var failureFlags = map[string]string{
 //     (apiserver_audit_event_total exists from the start);
 //   - a batch taken on a later attempt is delivered once and nothing counts as lost;
 //   - the body of a patch request is recorded as the client sent it, so an audit event can hold a number
-//     beyond a double's range, or JSON nested deeper than 128 levels, which the Vector agent's decoder refuses.
+//     beyond a double's range, or JSON nested deeper than 127 levels, which serde_json (Vector's JSON
+//     decoder) refuses; the agent's remap, through its Go twin vector.SplitEventList, still makes every
+//     event of those posts, and keeps only such a patch's body as its text.
 func TestKubeAPIServerOnWebhookFailures(t *testing.T) {
 	t.Parallel()
 	hook := &webhook{}
@@ -148,6 +153,56 @@ func TestKubeAPIServerOnWebhookFailures(t *testing.T) {
 			t.Errorf("no patch event records the body with %s as sent: %s", what, body)
 		}
 	}
+	// The agent's remap makes every event of the posts that hold them.
+	isPatch := func(e auditEvent) bool { return e.Verb == "patch" && e.ObjectRef != nil && e.ObjectRef.Name == sa.Name }
+	kept := map[string]bool{}
+	for _, post := range hook.postsWith(isPatch) {
+		events, dropped, err := vector.SplitEventList(post.body)
+		if err != nil || dropped != 0 || len(events) != len(post.events) {
+			t.Fatalf("the agent's remap made %d of the post's %d events (%d dropped, error %v)", len(events), len(post.events), dropped, err)
+		}
+		for i, e := range post.events {
+			got := events[i]
+			if !isPatch(e) {
+				var want map[string]any
+				dec := json.NewDecoder(bytes.NewReader(itemOf(t, post.body, i)))
+				dec.UseNumber()
+				if err := dec.Decode(&want); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("the remap changed an event it could decode whole:\n got %v\nwant %v", got, want)
+				}
+				continue
+			}
+			text, ok := got["requestObject"].(string)
+			if !ok || compact(t, json.RawMessage(text)) != compact(t, e.RequestObject) {
+				t.Errorf("a patch event's requestObject became %#v, want its text %s", got["requestObject"], e.RequestObject)
+			}
+			if user, ok := got["user"].(map[string]any); !ok || user["username"] == nil {
+				t.Errorf("a patch event's user became %#v, want it decoded", got["user"])
+			}
+			if got["auditID"] != e.AuditID || got["verb"] != "patch" {
+				t.Errorf("a patch event's auditID and verb became %v, %v", got["auditID"], got["verb"])
+			}
+			kept[text] = true
+		}
+	}
+	if len(kept) != len(bodies) {
+		t.Errorf("the remap kept %d patch bodies as text, want %d", len(kept), len(bodies))
+	}
+}
+
+// itemOf is the text of item i of an EventList body.
+func itemOf(t *testing.T, body []byte, i int) []byte {
+	t.Helper()
+	var list struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil || i >= len(list.Items) {
+		t.Fatalf("item %d of the post: %v", i, err)
+	}
+	return list.Items[i]
 }
 
 func probeName(what string) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -306,8 +307,9 @@ type webhook struct {
 	bad    int
 }
 
-// webhookPost is one well-formed post: its events and the status code it was answered with.
+// webhookPost is one well-formed post: its body, its events and the status code it was answered with.
 type webhookPost struct {
+	body   []byte
 	events []auditEvent
 	status int
 }
@@ -318,7 +320,10 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		APIVersion string       `json:"apiVersion"`
 		Items      []auditEvent `json:"items"`
 	}
-	err := json.NewDecoder(r.Body).Decode(&list)
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		err = json.Unmarshal(body, &list)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err != nil || r.URL.Path != "/events" || r.Method != http.MethodPost || list.Kind != "EventList" ||
@@ -331,7 +336,7 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.answer != nil {
 		status = h.answer(list.Items)
 	}
-	h.posts = append(h.posts, webhookPost{events: list.Items, status: status})
+	h.posts = append(h.posts, webhookPost{body: body, events: list.Items, status: status})
 	if status != http.StatusOK {
 		http.Error(w, "refused by the test", status)
 		return

@@ -89,16 +89,6 @@ const (
 	metricsSink   = "prometheus"
 )
 
-// splitEventListVRL turns one webhook request body, an audit.k8s.io EventList, into one event per item.
-// Anything else is dropped with a rate-limited error log: the API server sends nothing else.
-const splitEventListVRL = `items, err = array(.items)
-if err != null {
-  log("dropped a webhook request body that is not an audit EventList", level: "error", rate_limit_secs: 60)
-  abort
-}
-. = items
-`
-
 // prepareEventVRL makes the event's Vector timestamp the moment the API server emitted it, and computes
 // its JetStream message id (MessageID) into messageIDField. VRL's length() counts a string's bytes and
 // sha2() returns lower-case hex, as MessageID does.
@@ -110,8 +100,9 @@ if length(message_id) > ` + strconv.Itoa(maxMessageIDBytes) + ` {
 .` + messageIDField + ` = message_id
 `
 
-// AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, a
-// remap that splits each EventList into events, one that takes their timestamp from stageTimestamp and
+// AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, which
+// takes each request body as bytes, a remap that decodes it and splits the EventList into events
+// (splitEventListVRL, eventlist.go), one that takes their timestamp from stageTimestamp and
 // computes their message id (MessageID), and a nats sink that publishes each event as JSON to JetStream
 // subject audit.k8s.<verb> with that message id, so JetStream drops retried duplicates. A disk buffer
 // that blocks when full holds events while JetStream is unreachable, and the webhook is answered only
@@ -119,11 +110,12 @@ if length(message_id) > ` + strconv.Itoa(maxMessageIDBytes) + ` {
 func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 	c := &p.Spec.Collector
 	webhook := &HTTPServerSource{
-		Header:   Header{Type: "http_server"},
-		Address:  fmt.Sprintf("0.0.0.0:%d", webhookPort(p)),
-		Path:     webhookPath(p),
-		Method:   "POST",
-		Decoding: &Decoding{Codec: "json"},
+		Header:  Header{Type: "http_server"},
+		Address: fmt.Sprintf("0.0.0.0:%d", webhookPort(p)),
+		Path:    webhookPath(p),
+		Method:  "POST",
+		// The body is decoded in the remap, which can read one serde_json refuses (eventlist.go).
+		Decoding: &Decoding{Codec: "bytes"},
 		Framing:  &Framing{Method: "bytes"},
 	}
 	if c.Webhook.TLS != nil {
@@ -148,7 +140,8 @@ func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 				URL:            natsURL(p),
 				Subject:        SubjectPrefix + "{{ verb }}",
 				ConnectionName: connectionName(p, "collector"),
-				// The published message is the audit event exactly as the API server sent it.
+				// The published message is the audit event as the API server sent it (a member that
+				// cannot be decoded is kept as its text: eventlist.go).
 				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp", messageIDField}},
 				JetStream:        &JetStreamSink{Enabled: true, Headers: &JetStreamHeaders{MessageID: MessageIDTemplate}},
 				Auth:             auth,
