@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strconv"
@@ -150,6 +151,7 @@ func TestStreamAndConsumerOnJetStream(t *testing.T) {
 	publishDuplicates(g, js)
 	pullAndAck(g, js)
 	refuseOverTheLimit(g, js)
+	fitUnderTheLimit(g, js)
 
 	// A new maxAge reaches the live stream.
 	// The operator patches status at any time: retry on conflict with the latest object.
@@ -182,7 +184,7 @@ func TestStreamAndConsumerOnJetStream(t *testing.T) {
 	g.Eventually(nackEvents.all, timeout, interval).Should(ContainElement(`SkipDelete: Skip deleting stream "AUDIT_EVENTS"`))
 	info, err := streamInfo(js)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(info.State.Msgs).To(Equal(uint64(6)), "the stream and its events outlive the pipeline")
+	g.Expect(info.State.Msgs).To(Equal(uint64(8)), "the stream and its events outlive the pipeline")
 }
 
 func TestDeletePolicyLetsTheStreamGo(t *testing.T) {
@@ -337,6 +339,52 @@ func refuseOverTheLimit(g Gomega, js jetstream.JetStream) {
 	id := strings.Repeat("a", 100_000)
 	g.Expect(publish(vector.MessageID(id, "ResponseComplete", at), len(id), 200_000)).To(Succeed(),
 		"the agent's message id for a 100 KB auditID")
+}
+
+// fitUnderTheLimit shows that the agent's fitting of an event into a message (vector.FitEvent) keeps
+// under what JetStream takes, headers included: an event over maxMessageSize (256Ki here) is refused as
+// it is, which the agent's nats sink would retry forever, and stored once fitted; an event exactly at
+// FitEvent's limit, and so left whole, is stored too.
+func fitUnderTheLimit(g Gomega, js jetstream.JetStream) {
+	ctx := context.Background()
+	const maxMessageSize = 256 << 10
+	const auditID, stage, at = "5d1e2f30-0000-4000-8000-000000000001", "ResponseComplete", "2026-12-01T10:00:06.000001Z"
+	id := vector.MessageID(auditID, stage, at)
+	event := func(body int) map[string]any {
+		return map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": auditID, "stage": stage,
+			"stageTimestamp": at, "verb": "update", "annotations": map[string]any{},
+			"requestObject": map[string]any{"data": strings.Repeat("r", body)}}
+	}
+	publish := func(ev map[string]any, msgID string) error {
+		b, err := json.Marshal(ev)
+		g.Expect(err).NotTo(HaveOccurred())
+		_, err = js.Publish(ctx, "audit.k8s.update", b, jetstream.WithMsgID(msgID))
+		return err
+	}
+	big := event(300 << 10)
+	err := publish(big, id)
+	g.Expect(err).To(HaveOccurred(), "an event of 300Ki as it is")
+	g.Expect(err.Error()).To(ContainSubstring("message size exceeds maximum allowed"))
+	fitted, ok := vector.FitEvent(big, id, maxMessageSize)
+	g.Expect(ok).To(BeTrue())
+	g.Expect(fitted).NotTo(HaveKey("requestObject"))
+	g.Expect(publish(fitted, id)).To(Succeed(), "the event fitted")
+
+	// The largest event FitEvent leaves whole (its JSON fills the limit to the byte) is stored; one
+	// that would fill maxMessageSize with its JSON alone is refused, as the headers count too.
+	size := func(ev map[string]any) int { b, _ := json.Marshal(ev); return len(b) }
+	sized := func(n int) map[string]any { return event(n - size(event(0))) }
+	limit := maxMessageSize - 64 - len(id)
+	whole := sized(limit)
+	g.Expect(size(whole)).To(Equal(limit))
+	same, ok := vector.FitEvent(whole, id, maxMessageSize)
+	g.Expect(ok).To(BeTrue())
+	g.Expect(same).To(HaveKey("requestObject"), "an event at the limit is left whole")
+	other := func(stageAt string) string { return vector.MessageID(auditID, stage, stageAt) }
+	g.Expect(publish(whole, other("2026-12-01T10:00:07.000001Z"))).To(Succeed(), "an event at FitEvent's limit")
+	err = publish(sized(maxMessageSize-len(id)), other("2026-12-01T10:00:08.000001Z"))
+	g.Expect(err).To(HaveOccurred(), "an event that fills maxMessageSize with the message id")
+	g.Expect(err.Error()).To(ContainSubstring("message size exceeds maximum allowed"))
 }
 
 // expectNoChildWrites runs one more reconciliation and checks that it rewrote neither NACK object.

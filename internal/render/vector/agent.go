@@ -89,16 +89,19 @@ const (
 	metricsSink   = "prometheus"
 )
 
-// prepareEventVRL makes the event's Vector timestamp the moment the API server emitted it, and computes
-// its JetStream message id (MessageID) into messageIDField. VRL's length() counts a string's bytes and
-// sha2() returns lower-case hex, as MessageID does.
-var prepareEventVRL = `.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
-message_id = (string(.auditID) ?? "") + ":" + (string(.stage) ?? "") + ":" + (string(.stageTimestamp) ?? "")
+// prepareEventVRL makes the event's Vector timestamp the moment the API server emitted it, computes its
+// JetStream message id (MessageID) into messageIDField, and fits it into a message of maxMessageSize
+// bytes (FitEvent, fit.go). VRL's length() counts a string's bytes and sha2() returns lower-case hex, as
+// MessageID does.
+func prepareEventVRL(maxMessageSize int64) string {
+	return `message_id = (string(.auditID) ?? "") + ":" + (string(.stage) ?? "") + ":" + (string(.stageTimestamp) ?? "")
 if length(message_id) > ` + strconv.Itoa(maxMessageIDBytes) + ` {
   message_id = "` + messageIDHashPrefix + `" + sha2(message_id, variant: "SHA-256")
 }
+` + fitEventVRL(maxMessageSize) + `.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
 .` + messageIDField + ` = message_id
 `
+}
 
 // AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, which
 // takes each request body as bytes, a remap that decodes it and splits the EventList into events
@@ -132,7 +135,7 @@ func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 		},
 		Transforms: map[string]Component{
 			agentSplit:   &RemapTransform{Header: remap(agentWebhook), Source: splitEventListVRL},
-			agentPrepare: &RemapTransform{Header: remap(agentSplit), Source: prepareEventVRL},
+			agentPrepare: &RemapTransform{Header: remap(agentSplit), Source: prepareEventVRL(streamMaxMessageSize(p))},
 		},
 		Sinks: map[string]Component{
 			agentPublish: &NATSSink{

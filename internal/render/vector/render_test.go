@@ -258,8 +258,8 @@ func TestMessageID(t *testing.T) {
 		`message_id = "sha256:" + sha2(message_id, variant: "SHA-256")`,
 		"." + messageIDField + " = message_id",
 	} {
-		if !strings.Contains(prepareEventVRL, want) {
-			t.Errorf("the remap lacks %q:\n%s", want, prepareEventVRL)
+		if vrl := prepareEventVRL(defaultMaxMessageSize); !strings.Contains(vrl, want) {
+			t.Errorf("the remap lacks %q:\n%s", want, vrl)
 		}
 	}
 	sink := AgentConfig(defaulted()).Sinks[agentPublish].(*NATSSink)

@@ -1,0 +1,102 @@
+package vector
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// JetStream refuses a message larger than the stream's maxMessageSize, its headers included (test/nats:
+// the message id counts), and Vector's nats sink retries every publish error, so one event too large
+// would stop the agent's pipeline on that node for good: it stays first in the disk buffer across
+// restarts, the buffer fills, the webhook blocks, and the API server drops its batches.
+// kube-apiserver's own truncation (--audit-webhook-truncate-enabled) prevents it only when it is on
+// and its limit is below maxMessageSize (docs/apiserver.md), and it is off by default.
+//
+// So the agent fits each event into a message as kube-apiserver's truncation does: an event whose JSON
+// would take the message over maxMessageSize loses its requestObject and responseObject and is
+// annotated audit.k8s.io/truncated: "true", and one that is too large even so is dropped, with an error
+// log, rather than retried forever. FitEvent is the remap's Go twin.
+
+const (
+	// messageHeaderOverhead is what a NATS message's header block adds besides the message id's value:
+	// "NATS/1.0\r\n", "Nats-Msg-Id: ", "\r\n" and the closing "\r\n" (30 bytes), with room to spare.
+	messageHeaderOverhead = 64
+	// truncatedAnnotation is the annotation kube-apiserver's truncation sets on an event it shortens.
+	truncatedAnnotation = "audit.k8s.io/truncated"
+	// defaultMaxMessageSize is the API's default of spec.nats.stream.maxMessageSize (+kubebuilder:default).
+	defaultMaxMessageSize = 1 << 20
+)
+
+// streamMaxMessageSize is the stream's maxMessageSize, defaulted.
+func streamMaxMessageSize(p *v1alpha1.AuditPipeline) int64 {
+	if n := p.Spec.NATS.Stream.MaxMessageSize.Value(); n > 0 {
+		return n
+	}
+	return defaultMaxMessageSize
+}
+
+// fitEventVRL is the part of the agent's prepare_event remap that fits the event into a message of
+// maxMessageSize bytes; message_id is the event's message id, computed before it.
+func fitEventVRL(maxMessageSize int64) string {
+	limit := strconv.FormatInt(maxMessageSize-messageHeaderOverhead, 10)
+	return `# JetStream refuses a message over maxMessageSize, headers included, and the nats sink would retry it forever.
+limit = ` + limit + ` - length(message_id)
+if length(encode_json(.)) > limit {
+  del(.requestObject)
+  del(.responseObject)
+  .annotations."` + truncatedAnnotation + `" = "true"
+  if length(encode_json(.)) > limit {
+    log("dropped an audit event larger than spec.nats.stream.maxMessageSize even without its request and response bodies", level: "error", rate_limit_secs: 60)
+    abort
+  }
+}
+`
+}
+
+// FitEvent is the Go twin of fitEventVRL: the event as the agent publishes it in a message of at most
+// maxMessageSize bytes with the message id messageID, and false when the agent drops it. The event's
+// size is that of its JSON as serde_json writes it (keys sorted, no HTML escaping), which Go's encoder
+// gives for the strings and integers of an audit event.
+func FitEvent(event map[string]any, messageID string, maxMessageSize int64) (map[string]any, bool) {
+	limit := maxMessageSize - messageHeaderOverhead - int64(len(messageID))
+	if jsonSize(event) <= limit {
+		return event, true
+	}
+	fitted := make(map[string]any, len(event))
+	for k, v := range event {
+		if k != "requestObject" && k != "responseObject" {
+			fitted[k] = v
+		}
+	}
+	annotations, ok := fitted["annotations"].(map[string]any)
+	if ok {
+		annotations = clone(annotations)
+	} else {
+		annotations = map[string]any{}
+	}
+	annotations[truncatedAnnotation] = "true"
+	fitted["annotations"] = annotations
+	return fitted, jsonSize(fitted) <= limit
+}
+
+func clone(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// jsonSize is the length of v's compact JSON without HTML escaping, as serde_json writes it.
+func jsonSize(v any) int64 {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return 1 << 62
+	}
+	return int64(b.Len() - 1) // Encode ends with a newline
+}
