@@ -262,7 +262,7 @@ func FromEvent(ev map[string]any, now time.Time) Row {
 			remove(rest, []string{"responseStatus", "code"})
 		}
 	}
-	r.Rest = encodeJSON(rest)
+	r.Rest = EncodeJSON(rest)
 	return r
 }
 
@@ -319,9 +319,9 @@ func cloneObject(m map[string]any) map[string]any {
 	return out
 }
 
-// encodeJSON mirrors encode_json: VRL objects are sorted maps, like Go's encoding of a map, and VRL
+// EncodeJSON mirrors VRL's encode_json: VRL objects are sorted maps, like Go's encoding of a map, and VRL
 // does not escape HTML.
-func encodeJSON(v any) string {
+func EncodeJSON(v any) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -83,7 +83,7 @@ func TestFromEvent(t *testing.T) {
 				t.Errorf("rest\n %s\nwant\n %s", r.Rest, c.rest)
 			}
 			c.check(t, r)
-			if got := encodeJSON(ev); got != encodeJSON(decode(t, c.event)) {
+			if got := EncodeJSON(ev); got != EncodeJSON(decode(t, c.event)) {
 				t.Errorf("FromEvent changed its event: %s", got)
 			}
 		})

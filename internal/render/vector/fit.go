@@ -1,11 +1,11 @@
 package vector
 
 import (
-	"bytes"
-	"encoding/json"
+	"maps"
 	"strconv"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
 
 // JetStream refuses a message larger than the stream's maxMessageSize, its headers included (test/nats:
@@ -58,8 +58,7 @@ if length(encode_json(.)) > limit {
 
 // FitEvent is the Go twin of fitEventVRL: the event as the agent publishes it in a message of at most
 // maxMessageSize bytes with the message id messageID, and false when the agent drops it. The event's
-// size is that of its JSON as serde_json writes it (keys sorted, no HTML escaping), which Go's encoder
-// gives for the strings and integers of an audit event.
+// size is that of its JSON as encode_json writes it (eventrow.EncodeJSON).
 func FitEvent(event map[string]any, messageID string, maxMessageSize int64) (map[string]any, bool) {
 	limit := maxMessageSize - messageHeaderOverhead - int64(len(messageID))
 	if jsonSize(event) <= limit {
@@ -73,7 +72,7 @@ func FitEvent(event map[string]any, messageID string, maxMessageSize int64) (map
 	}
 	annotations, ok := fitted["annotations"].(map[string]any)
 	if ok {
-		annotations = clone(annotations)
+		annotations = maps.Clone(annotations)
 	} else {
 		annotations = map[string]any{}
 	}
@@ -82,21 +81,5 @@ func FitEvent(event map[string]any, messageID string, maxMessageSize int64) (map
 	return fitted, jsonSize(fitted) <= limit
 }
 
-func clone(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-// jsonSize is the length of v's compact JSON without HTML escaping, as serde_json writes it.
-func jsonSize(v any) int64 {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return 1 << 62
-	}
-	return int64(b.Len() - 1) // Encode ends with a newline
-}
+// jsonSize is the length of v's JSON as VRL's encode_json writes it.
+func jsonSize(v any) int64 { return int64(len(eventrow.EncodeJSON(v))) }
