@@ -152,6 +152,7 @@ func TestStreamAndConsumerOnJetStream(t *testing.T) {
 	pullAndAck(g, js)
 	refuseOverTheLimit(g, js)
 	fitUnderTheLimit(g, js)
+	publishUnderAnyVerb(g, js)
 
 	// A new maxAge reaches the live stream.
 	// The operator patches status at any time: retry on conflict with the latest object.
@@ -184,7 +185,7 @@ func TestStreamAndConsumerOnJetStream(t *testing.T) {
 	g.Eventually(nackEvents.all, timeout, interval).Should(ContainElement(`SkipDelete: Skip deleting stream "AUDIT_EVENTS"`))
 	info, err := streamInfo(js)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(info.State.Msgs).To(Equal(uint64(8)), "the stream and its events outlive the pipeline")
+	g.Expect(info.State.Msgs).To(Equal(uint64(8+len(verbs))), "the stream and its events outlive the pipeline")
 }
 
 func TestDeletePolicyLetsTheStreamGo(t *testing.T) {
@@ -385,6 +386,31 @@ func fitUnderTheLimit(g Gomega, js jetstream.JetStream) {
 	err = publish(sized(maxMessageSize-len(id)), other("2026-12-01T10:00:08.000001Z"))
 	g.Expect(err).To(HaveOccurred(), "an event that fills maxMessageSize with the message id")
 	g.Expect(err.Error()).To(ContainSubstring("message size exceeds maximum allowed"))
+}
+
+// verbs are verbs a client can give an audit event through its HTTP method (test/kind: kube-apiserver
+// audits a method it does not know with the verb "" on a resource path, lowercased on any other), and
+// some it cannot, to be safe.
+var verbs = []string{"get", "", "a..b", "get.", "a.b", "*", ">", "a b", "ü", strings.Repeat("x", 5000)}
+
+// publishUnderAnyVerb shows that a subject made of the raw verb can be one JetStream stores nothing
+// under, which the agent's nats sink would retry forever, and that the agent's subject
+// (vector.SubjectToken) is stored for every verb, as one token that audit.k8s.* captures too.
+func publishUnderAnyVerb(g Gomega, js jetstream.JetStream) {
+	publish := func(subject, msgID string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_, err := js.Publish(ctx, subject, []byte(`{"kind":"Event"}`), jetstream.WithMsgID(msgID))
+		return err
+	}
+	for _, raw := range []string{"", "a..b", "get."} {
+		g.Expect(publish(vector.SubjectPrefix+raw, "raw-"+raw)).NotTo(Succeed(), "the raw verb %q", raw)
+	}
+	for i, verb := range verbs {
+		subject := vector.SubjectPrefix + vector.SubjectToken(verb)
+		g.Expect(strings.Count(subject, ".")).To(Equal(2), "subject %q", subject)
+		g.Expect(publish(subject, fmt.Sprintf("verb-%d", i))).To(Succeed(), "the verb %.20q as %q", verb, subject)
+	}
 }
 
 // expectNoChildWrites runs one more reconciliation and checks that it rewrote neither NACK object.

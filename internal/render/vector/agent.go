@@ -41,8 +41,42 @@ const (
 )
 
 // SubjectPrefix is the subject prefix the agent publishes under: each event goes to
-// audit.k8s.<verb>, which the stream's audit.k8s.> captures.
+// audit.k8s.<verb> (SubjectToken), which the stream's audit.k8s.> captures.
 const SubjectPrefix = "audit.k8s."
+
+// The verb is the request's HTTP method, which a client chooses: kube-apiserver audits a request with a
+// method it does not know, even an anonymous one, with the verb "" on a resource path and with the
+// method lowercased, dots and all ("a..b", "get."), on any other path (test/kind). Published as it is, such a verb makes a subject JetStream stores nothing under (an
+// empty token, a dot too many, a wildcard; test/nats), or one that the stream's audit.k8s.* does not
+// capture, and Vector's nats sink would retry that event forever. So the subject's last token is the
+// verb with every character but letters, digits, "_" and "-" replaced by "_", "_" for an empty verb,
+// cut at maxSubjectTokenBytes (NATS's control line, which holds the subject, takes 4 KiB). The agent's
+// remap computes it into subjectTokenField, which the sink's subject template reads and its encoding
+// leaves out; the event keeps its verb.
+const (
+	subjectTokenField    = "auditpipeline_subject_token"
+	maxSubjectTokenBytes = 64
+)
+
+// SubjectToken is the last token of the subject the agent publishes an event with this verb under:
+// the Go twin of the agent's remap.
+func SubjectToken(verb string) string {
+	var b strings.Builder
+	for _, r := range verb {
+		if r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+		if b.Len() == maxSubjectTokenBytes {
+			break
+		}
+	}
+	if b.Len() == 0 {
+		return "_"
+	}
+	return b.String()
+}
 
 // The JetStream message id (Nats-Msg-Id) the agent publishes each event with, which JetStream
 // deduplicates on: the event's auditID, stage and stageTimestamp, which a retried webhook batch repeats
@@ -90,16 +124,21 @@ const (
 )
 
 // prepareEventVRL makes the event's Vector timestamp the moment the API server emitted it, computes its
-// JetStream message id (MessageID) into messageIDField, and fits it into a message of maxMessageSize
-// bytes (FitEvent, fit.go). VRL's length() counts a string's bytes and sha2() returns lower-case hex, as
+// JetStream message id (MessageID) into messageIDField, fits it into a message of maxMessageSize bytes
+// (FitEvent, fit.go), and computes its subject's last token (SubjectToken) into subjectTokenField. VRL's length() counts a string's bytes and sha2() returns lower-case hex, as
 // MessageID does.
 func prepareEventVRL(maxMessageSize int64) string {
 	return `message_id = (string(.auditID) ?? "") + ":" + (string(.stage) ?? "") + ":" + (string(.stageTimestamp) ?? "")
 if length(message_id) > ` + strconv.Itoa(maxMessageIDBytes) + ` {
   message_id = "` + messageIDHashPrefix + `" + sha2(message_id, variant: "SHA-256")
 }
-` + fitEventVRL(maxMessageSize) + `.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
+` + fitEventVRL(maxMessageSize) + `subject_token = truncate(replace(string(.verb) ?? "", r'[^A-Za-z0-9_-]', "_"), limit: ` + strconv.Itoa(maxSubjectTokenBytes) + `)
+if subject_token == "" {
+  subject_token = "_"
+}
+.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
 .` + messageIDField + ` = message_id
+.` + subjectTokenField + ` = subject_token
 `
 }
 
@@ -141,11 +180,11 @@ func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 			agentPublish: &NATSSink{
 				Header:         Header{Type: "nats", Inputs: []string{agentPrepare}},
 				URL:            natsURL(p),
-				Subject:        SubjectPrefix + "{{ verb }}",
+				Subject:        SubjectPrefix + "{{ " + subjectTokenField + " }}",
 				ConnectionName: connectionName(p, "collector"),
 				// The published message is the audit event as the API server sent it (a member that
 				// cannot be decoded is kept as its text: eventlist.go).
-				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp", messageIDField}},
+				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp", messageIDField, subjectTokenField}},
 				JetStream:        &JetStreamSink{Enabled: true, Headers: &JetStreamHeaders{MessageID: MessageIDTemplate}},
 				Auth:             auth,
 				TLS:              tls,

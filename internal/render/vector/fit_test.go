@@ -73,14 +73,16 @@ func TestFitEventVRL(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("limit = %d - length(message_id)\nif length(encode_json(.)) > limit {", 256<<10-messageHeaderOverhead),
 		"  del(.requestObject)\n  del(.responseObject)\n  .annotations.\"audit.k8s.io/truncated\" = \"true\"\n  if length(encode_json(.)) > limit {",
-		"    abort\n  }\n}\n.timestamp = ",
+		"    abort\n  }\n}\nsubject_token = ",
 	} {
 		if !strings.Contains(vrl, want) {
 			t.Errorf("the remap lacks %q:\n%s", want, vrl)
 		}
 	}
-	if strings.Index(vrl, "encode_json(.)") > strings.Index(vrl, "."+messageIDField+" = ") {
-		t.Error("the remap measures the event after setting a field the sink leaves out")
+	for _, field := range []string{"timestamp", messageIDField, subjectTokenField} {
+		if strings.LastIndex(vrl, "encode_json(.)") > strings.Index(vrl, "."+field+" = ") {
+			t.Errorf("the remap measures the event after setting %s, which the sink leaves out", field)
+		}
 	}
 	p := defaulted()
 	if got := streamMaxMessageSize(p); got != defaultMaxMessageSize {

@@ -226,9 +226,10 @@ func TestClickHouseEndpointAndWebhookURL(t *testing.T) {
 
 // TestMessageID checks the agent's message id: auditID, stage and stage time, told apart for the stages
 // of one request and for two requests given one auditID; a long one (a client's long Audit-ID) replaced
-// by its SHA-256, under JetStream's 64 KiB; and the remap's VRL and the sink built from the same
-// constants as MessageID, its Go twin (Vector has not run here to compare them).
-func TestMessageID(t *testing.T) {
+// by its SHA-256, under JetStream's 64 KiB; the subject's last token made of the client-chosen verb
+// (SubjectToken); and the remap's VRL and the sink built from the same constants as MessageID and
+// SubjectToken, their Go twins (Vector has not run here to compare them).
+func TestMessageIDAndSubjectToken(t *testing.T) {
 	const id, at = "4c49de04-8afa-46bf-a1c4-8596d5287894", "2026-12-01T17:45:51.123456Z"
 	if got, want := MessageID(id, "ResponseComplete", at), id+":ResponseComplete:"+at; got != want {
 		t.Errorf("MessageID = %q, want %q", got, want)
@@ -262,7 +263,28 @@ func TestMessageID(t *testing.T) {
 			t.Errorf("the remap lacks %q:\n%s", want, vrl)
 		}
 	}
+	for verb, want := range map[string]string{
+		"get": "get", "deletecollection": "deletecollection", "": "_", "a..b": "a__b", "get.": "get_", "*": "_",
+		">": "_", "a b": "a_b", "ü": "_", "Ab-C_9": "Ab-C_9", strings.Repeat("x", 5000): strings.Repeat("x", 64),
+		strings.Repeat("ü", 100): strings.Repeat("_", 64),
+	} {
+		if got := SubjectToken(verb); got != want {
+			t.Errorf("SubjectToken(%.20q) = %q, want %q", verb, got, want)
+		}
+	}
+	for _, want := range []string{
+		`subject_token = truncate(replace(string(.verb) ?? "", r'[^A-Za-z0-9_-]', "_"), limit: 64)`,
+		"if subject_token == \"\" {\n  subject_token = \"_\"\n}",
+		"." + subjectTokenField + " = subject_token",
+	} {
+		if vrl := prepareEventVRL(defaultMaxMessageSize); !strings.Contains(vrl, want) {
+			t.Errorf("the remap lacks %q:\n%s", want, vrl)
+		}
+	}
 	sink := AgentConfig(defaulted()).Sinks[agentPublish].(*NATSSink)
+	if want := "audit.k8s.{{ " + subjectTokenField + " }}"; sink.Subject != want || !slices.Contains(sink.Encoding.ExceptFields, subjectTokenField) {
+		t.Errorf("the agent publishes to %q, leaving out %v: want %q, leaving out %s", sink.Subject, sink.Encoding.ExceptFields, want, subjectTokenField)
+	}
 	if got := sink.JetStream.Headers.MessageID; got != "{{ "+messageIDField+" }}" {
 		t.Errorf("the agent publishes with message id %q", got)
 	}
