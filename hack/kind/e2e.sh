@@ -55,6 +55,7 @@ if ! docker info >/dev/null 2>&1; then
   fail "no Docker engine answers (docker info failed): the kind end-to-end test cannot run on this machine"
 fi
 command -v git >/dev/null || fail "git is missing: the dependencies' charts are cloned from their repositories"
+command -v curl >/dev/null || fail "curl is missing: the test sends the API server a request with a method of its own"
 kind=$(bash hack/tools/kind.sh)
 helm=$(bash hack/tools/helm.sh)
 kubectl=${KUBECTL:-$(bash hack/envtest/install.sh)/kubectl}
@@ -216,6 +217,12 @@ k -n e2e-traffic create serviceaccount "e2e-$run-patched" >/dev/null
 k -n e2e-traffic patch serviceaccount "e2e-$run-patched" --type merge \
   -p "{\"metadata\":{\"labels\":{\"e2e\":\"deep\"}},\"e2eDeep\":$deep}" >/dev/null 2>&1 || true
 
+# A request with a method the API server does not know, without credentials: it is audited with the verb
+# "e2e..probe", which is no valid subject token as it is; the agent must publish it all the same.
+apiserver=$(k config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+log "sending $apiserver an anonymous request with the method E2E..PROBE"
+curl -sk -o /dev/null -X 'E2E..PROBE' "$apiserver/e2e-not-an-api-$run" || true
+
 # 8. The events in ClickHouse: batches of the API server (5s), of the aggregator (10s), retries; allow 5 min.
 chpod=$(k -n "$ns" get pods -l "clickhouse.altinity.com/chi=$pipeline" -o jsonpath='{.items[0].metadata.name}')
 [ -n "$chpod" ] || fail "no ClickHouse pod of installation $pipeline"
@@ -242,6 +249,8 @@ watches=$(count_until "SELECT count() FROM $events_table WHERE namespace = 'e2e-
 patched=$(count_until "SELECT count() FROM $events_table WHERE namespace = 'e2e-traffic' AND resource = 'serviceaccounts'
   AND name = 'e2e-$run-patched' AND verb = 'patch' AND JSONType(rest, 'requestObject') = 'String'" 1)
 [ "$patched" -ge 1 ] || fail "ClickHouse holds no patch event of e2e-$run-patched with its body kept as text"
+probes=$(count_until "SELECT count() FROM $events_table WHERE verb = 'e2e..probe' AND event_time >= toDateTime64($run, 6)" 1)
+[ "$probes" -ge 1 ] || fail "ClickHouse holds no event of the request with the method E2E..PROBE"
 k -n "$ns" exec "$chpod" -c clickhouse -- clickhouse-client --user audit --password "$password" \
   --query "SELECT verb, count() FROM $events_table WHERE name LIKE 'e2e-$run-%' GROUP BY verb ORDER BY verb FORMAT PrettyCompact"
-log "PASS: $got audit events of the e2e ConfigMaps, the watch's ResponseComplete and the deep patch reached ClickHouse"
+log "PASS: $got audit events of the e2e ConfigMaps, the watch's ResponseComplete, the deep patch and the E2E..PROBE request reached ClickHouse"
