@@ -73,6 +73,7 @@ var alertsRelease = release{name: "alerts-eval", namespace: "chart-alerts-eval",
 	"--set", "prometheusRule.alerts.consumerLag.enabled=true",
 	"--set", "prometheusRule.alerts.consumerLag.threshold=1000",
 	"--set", "prometheusRule.alerts.consumerLag.window=10m",
+	"--set", "prometheusRule.alerts.agentEventsDropped.enabled=true",
 	"--set", "prometheusRule.alertLabels.team=platform")}
 
 // pipeline are the labels of one pipeline's auditpipeline_condition series for a condition and status.
@@ -114,7 +115,39 @@ func alertScenarios() []alertScenario {
 			"is_consumer_leader": leader}
 	}
 	events := promSeries{selector("apiserver_audit_event_total", apiserver), "0+100x60"}
+	agent := map[string]string{"namespace": "audit", "pod": "collector-x2x9", "instance": "10.1.0.7:9598", "job": "collector"}
+	uptime := promSeries{selector("vector_uptime_seconds", agent), "0+60x60"}
+	discarded := func(component, intentional string) string {
+		l := maps.Clone(agent)
+		l["component_id"], l["component_kind"], l["component_type"], l["intentional"] = component, "transform", "remap", intentional
+		return selector("vector_component_discarded_events_total", l)
+	}
+	dropped := func(component string) map[string]string {
+		return map[string]string{"namespace": agent["namespace"], "pod": agent["pod"], "instance": agent["instance"], "component_id": component}
+	}
 	return []alertScenario{{
+		// Vector creates the counter at its first drop; a filter of the aggregator's drops on purpose.
+		name: "the first events the agent drops, and later ones",
+		series: []promSeries{uptime,
+			{discarded("prepare_event", "true"), "_x20 1x20 3x20"},
+			{discarded("keep_stages", "true"), "0+50x60"},
+		},
+		checks: []alertCheck{
+			{at: "15m", alert: "AuditAgentEventsDropped"},
+			{at: "22m", alert: "AuditAgentEventsDropped", firing: []firing{{labels: dropped("prepare_event"), value: "1"}}},
+			{at: "35m", alert: "AuditAgentEventsDropped"}, // nothing dropped within the window
+			{at: "45m", alert: "AuditAgentEventsDropped", firing: []firing{{labels: dropped("prepare_event"), value: "2.222"}}},
+		},
+	}, {
+		// Prometheus starts where the agent dropped events long ago.
+		name:   "old drops when Prometheus starts",
+		series: []promSeries{uptime, {discarded("split_event_list", "true"), "4x60"}},
+		checks: []alertCheck{
+			{at: "1m", alert: "AuditAgentEventsDropped"},
+			{at: "5m", alert: "AuditAgentEventsDropped"},
+			{at: "25m", alert: "AuditAgentEventsDropped"},
+		},
+	}, {
 		name: "a pipeline not Ready for 15m",
 		series: []promSeries{
 			{selector("auditpipeline_condition", ready), "1x40"},
