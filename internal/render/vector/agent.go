@@ -46,9 +46,10 @@ const SubjectPrefix = "audit.k8s."
 
 // The verb is the request's HTTP method, which a client chooses: kube-apiserver audits a request with a
 // method it does not know, even an anonymous one, with the verb "" on a resource path and with the
-// method lowercased, dots and all ("a..b", "get."), on any other path (test/kind). Published as it is, such a verb makes a subject JetStream stores nothing under (an
-// empty token, a dot too many, a wildcard; test/nats), or one that the stream's audit.k8s.* does not
-// capture, and Vector's nats sink would retry that event forever. So the subject's last token is the
+// method lowercased, dots and all ("a..b", "get."), on any other path (test/kind). Published as it is,
+// such a verb makes a subject JetStream stores nothing under (an empty token, a dot too many, a
+// wildcard; test/nats), or one that the stream's audit.k8s.* does not capture, and Vector's nats sink
+// would retry that event forever. So the subject's last token is the
 // verb with every character but letters, digits, "_" and "-" replaced by "_", "_" for an empty verb,
 // cut at maxSubjectTokenBytes (NATS's control line, which holds the subject, takes 4 KiB). The agent's
 // remap computes it into subjectTokenField, which the sink's subject template reads and its encoding
@@ -125,8 +126,8 @@ const (
 
 // prepareEventVRL makes the event's Vector timestamp the moment the API server emitted it, computes its
 // JetStream message id (MessageID) into messageIDField, fits it into a message of maxMessageSize bytes
-// (FitEvent, fit.go), and computes its subject's last token (SubjectToken) into subjectTokenField. VRL's length() counts a string's bytes and sha2() returns lower-case hex, as
-// MessageID does.
+// (FitEvent, fit.go), and computes its subject's last token (SubjectToken) into subjectTokenField.
+// VRL's length() counts a string's bytes and sha2() returns lower-case hex, as MessageID does.
 func prepareEventVRL(maxMessageSize int64) string {
 	return `message_id = (string(.auditID) ?? "") + ":" + (string(.stage) ?? "") + ":" + (string(.stageTimestamp) ?? "")
 if length(message_id) > ` + strconv.Itoa(maxMessageIDBytes) + ` {
@@ -144,9 +145,10 @@ if subject_token == "" {
 
 // AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, which
 // takes each request body as bytes, a remap that decodes it and splits the EventList into events
-// (splitEventListVRL, eventlist.go), one that takes their timestamp from stageTimestamp and
-// computes their message id (MessageID), and a nats sink that publishes each event as JSON to JetStream
-// subject audit.k8s.<verb> with that message id, so JetStream drops retried duplicates. A disk buffer
+// (splitEventListVRL, eventlist.go), one that takes their timestamp from stageTimestamp, computes their
+// message id (MessageID) and subject token (SubjectToken) and fits them into a JetStream message
+// (FitEvent), and a nats sink that publishes each event as JSON to JetStream subject
+// audit.k8s.<subject token> with that message id, so JetStream drops retried duplicates. A disk buffer
 // that blocks when full holds events while JetStream is unreachable, and the webhook is answered only
 // once events are in it.
 func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
@@ -182,8 +184,9 @@ func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 				URL:            natsURL(p),
 				Subject:        SubjectPrefix + "{{ " + subjectTokenField + " }}",
 				ConnectionName: connectionName(p, "collector"),
-				// The published message is the audit event as the API server sent it (a member that
-				// cannot be decoded is kept as its text: eventlist.go).
+				// The published message is the audit event as the API server sent it, but for a member
+				// that cannot be decoded, kept as its text (eventlist.go), and the bodies of an event too
+				// large for a message (fit.go).
 				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp", messageIDField, subjectTokenField}},
 				JetStream:        &JetStreamSink{Enabled: true, Headers: &JetStreamHeaders{MessageID: MessageIDTemplate}},
 				Auth:             auth,
