@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -107,8 +108,16 @@ func columns() []Column {
 // use and rest, the event without the fields that have columns. FromEvent is its Go twin.
 var Prelude = prelude()
 
+// OriginalVerbField holds an event's verb when the Vector agent published it under another one: the
+// verb is the client's HTTP method, and the agent's subject is made of it, so a verb that makes no
+// valid subject token is published as its token, with this field holding [verb], or [] when the event
+// had no verb (internal/render/vector, WithSubjectVerb). The aggregator's remap puts it back first.
+const OriginalVerbField = "auditpipeline_verb"
+
 func prelude() string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "if exists(.%[1]s) {\n  original_verb = array(del(.%[1]s)) ?? []\n", OriginalVerbField)
+	b.WriteString("  if length(original_verb) == 0 { del(.verb) } else { .verb = original_verb[0] }\n}\n")
 	b.WriteString("rest = .\n")
 	fmt.Fprintf(&b, "stage_at = parse_timestamp(.stageTimestamp, format: \"%%+\") ?? now()\n")
 	fmt.Fprintf(&b, "if .stageTimestamp == format_timestamp!(stage_at, format: %q, timezone: \"UTC\") { del(rest.stageTimestamp) }\n", microTimeFormat)
@@ -212,6 +221,15 @@ var uuidText = regexp.MustCompile(uuidPattern)
 // event as Vector's nats source decodes it (JSON numbers as json.Number), at time now (the stage time of
 // an event without one). It changes nothing in ev.
 func FromEvent(ev map[string]any, now time.Time) Row {
+	if original, ok := ev[OriginalVerbField]; ok {
+		ev = maps.Clone(ev)
+		delete(ev, OriginalVerbField)
+		if verb, _ := original.([]any); len(verb) > 0 {
+			ev["verb"] = verb[0]
+		} else {
+			delete(ev, "verb")
+		}
+	}
 	rest := cloneObject(ev)
 	var r Row
 	stageAt, ok := timestamp(ev["stageTimestamp"])

@@ -131,3 +131,28 @@ func TestFieldsOf(t *testing.T) {
 		t.Error("FieldsOf(event): no error for a name that is not a column")
 	}
 }
+
+// TestOriginalVerbComesBack: an event the agent published under its verb's subject token has its verb
+// back in its row and in rest, and nothing of the agent's field.
+func TestOriginalVerbComesBack(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		original any
+		verb     string
+		inRest   bool
+	}{{[]any{"a..b"}, "a..b", false}, {[]any{json.Number("7")}, "", true}, {[]any{}, "", false}} {
+		ev := map[string]any{"verb": "a__b", OriginalVerbField: c.original, "auditID": "x"}
+		r := FromEvent(ev, now)
+		if r.Verb != c.verb || strings.Contains(r.Rest, OriginalVerbField) || strings.Contains(r.Rest, "a__b") ||
+			strings.Contains(r.Rest, `"verb"`) != c.inRest {
+			t.Errorf("%v: verb %q, rest %s", c.original, r.Verb, r.Rest)
+		}
+		if ev["verb"] != "a__b" || ev[OriginalVerbField] == nil {
+			t.Error("FromEvent changed the event it was given")
+		}
+	}
+	if !strings.HasPrefix(Prelude, "if exists(."+OriginalVerbField+") {\n  original_verb = array(del(."+OriginalVerbField+")) ?? []\n"+
+		"  if length(original_verb) == 0 { del(.verb) } else { .verb = original_verb[0] }\n}\nrest = .\n") {
+		t.Errorf("the remap does not put the verb back first:\n%s", Prelude)
+	}
+}

@@ -98,7 +98,7 @@ func FuzzEventsComeBackWhole(f *testing.F) {
 		if _, err := db.ExecContext(ctx, "TRUNCATE TABLE "+database+"."+sink.Table); err != nil {
 			t.Fatal(err)
 		}
-		sent := clone(ev)
+		sent := clone(vector.WithSubjectVerb(ev)) // as the agent publishes it
 		sent["source_type"], sent["subject"], sent["timestamp"] = "nats", "audit.events.cluster-audit", now.Format(time.RFC3339Nano)
 		insert(t, srv.HTTPAddr, sink, []map[string]any{row(t, remap, sent, now)})
 

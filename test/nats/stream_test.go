@@ -394,8 +394,9 @@ func fitUnderTheLimit(g Gomega, js jetstream.JetStream) {
 var verbs = []string{"get", "", "a..b", "get.", "a.b", "*", ">", "a b", "ü", strings.Repeat("x", 5000)}
 
 // publishUnderAnyVerb shows that a subject made of the raw verb can be one JetStream stores nothing
-// under, which the agent's nats sink would retry forever, and that the agent's subject
-// (vector.SubjectToken) is stored for every verb, as one token that audit.k8s.* captures too.
+// under, which the agent's nats sink would retry forever, and that the agent's subject (the verb it
+// publishes the event with, vector.WithSubjectVerb) is stored for every verb, as one token that
+// audit.k8s.* captures too.
 func publishUnderAnyVerb(g Gomega, js jetstream.JetStream) {
 	publish := func(subject, msgID string) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -407,7 +408,8 @@ func publishUnderAnyVerb(g Gomega, js jetstream.JetStream) {
 		g.Expect(publish(vector.SubjectPrefix+raw, "raw-"+raw)).NotTo(Succeed(), "the raw verb %q", raw)
 	}
 	for i, verb := range verbs {
-		subject := vector.SubjectPrefix + vector.SubjectToken(verb)
+		published := vector.WithSubjectVerb(map[string]any{"verb": verb})
+		subject := vector.SubjectPrefix + published["verb"].(string) // the sink's audit.k8s.{{ verb }}
 		g.Expect(strings.Count(subject, ".")).To(Equal(2), "subject %q", subject)
 		g.Expect(publish(subject, fmt.Sprintf("verb-%d", i))).To(Succeed(), "the verb %.20q as %q", verb, subject)
 	}

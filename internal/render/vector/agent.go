@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
 	"k8s.io/utils/ptr"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
 
 // Paths inside the Vector containers. Secrets are mounted read-only, one directory each.
@@ -53,11 +55,29 @@ const SubjectPrefix = "audit.k8s."
 // verb with every character but letters, digits, "_" and "-" replaced by "_", "_" for an empty verb,
 // cut at maxSubjectTokenBytes (NATS's control line, which holds the subject, takes 4 KiB). The agent's
 // remap computes it into subjectTokenField, which the sink's subject template reads and its encoding
-// leaves out; the event keeps its verb.
-const (
-	subjectTokenField    = "auditpipeline_subject_token"
-	maxSubjectTokenBytes = 64
-)
+// The sink's subject stays audit.k8s.{{ verb }}, which an event the disk buffer kept from an older agent
+// renders too: an event whose verb is not its token is published with the token as its verb and the
+// verb itself in eventrow.OriginalVerbField, which the aggregator's remap puts back (WithSubjectVerb).
+const maxSubjectTokenBytes = 64
+
+// WithSubjectVerb is the Go twin of the agent's remap for the verb: ev as published, with the verb
+// SubjectToken makes of it and, when that differs, eventrow.OriginalVerbField holding [verb] ([] when ev
+// has none). It changes nothing in ev.
+func WithSubjectVerb(ev map[string]any) map[string]any {
+	verb, _ := ev["verb"].(string)
+	token := SubjectToken(verb)
+	v, ok := ev["verb"]
+	if ok && v == token {
+		return ev
+	}
+	out := maps.Clone(ev)
+	out[eventrow.OriginalVerbField] = []any{}
+	if ok {
+		out[eventrow.OriginalVerbField] = []any{v}
+	}
+	out["verb"] = token
+	return out
+}
 
 // SubjectToken is the last token of the subject the agent publishes an event with this verb under:
 // the Go twin of the agent's remap.
@@ -126,20 +146,26 @@ const (
 
 // prepareEventVRL makes the event's Vector timestamp the moment the API server emitted it, computes its
 // JetStream message id (MessageID) into messageIDField, fits it into a message of maxMessageSize bytes
-// (FitEvent, fit.go), and computes its subject's last token (SubjectToken) into subjectTokenField.
+// (FitEvent, fit.go), and publishes it under its verb's subject token (WithSubjectVerb).
 // VRL's length() counts a string's bytes and sha2() returns lower-case hex, as MessageID does.
 func prepareEventVRL(maxMessageSize int64) string {
 	return `message_id = (string(.auditID) ?? "") + ":" + (string(.stage) ?? "") + ":" + (string(.stageTimestamp) ?? "")
 if length(message_id) > ` + strconv.Itoa(maxMessageIDBytes) + ` {
   message_id = "` + messageIDHashPrefix + `" + sha2(message_id, variant: "SHA-256")
 }
-` + fitEventVRL(maxMessageSize) + `subject_token = truncate(replace(string(.verb) ?? "", r'[^A-Za-z0-9_-]', "_"), limit: ` + strconv.Itoa(maxSubjectTokenBytes) + `)
-if subject_token == "" {
-  subject_token = "_"
+verb_token = truncate(replace(string(.verb) ?? "", r'[^A-Za-z0-9_-]', "_"), limit: ` + strconv.Itoa(maxSubjectTokenBytes) + `)
+if verb_token == "" {
+  verb_token = "_"
 }
-.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
+if .verb != verb_token {
+  .` + eventrow.OriginalVerbField + ` = []
+  if exists(.verb) {
+    .` + eventrow.OriginalVerbField + ` = [.verb]
+  }
+  .verb = verb_token
+}
+` + fitEventVRL(maxMessageSize) + `.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
 .` + messageIDField + ` = message_id
-.` + subjectTokenField + ` = subject_token
 `
 }
 
@@ -182,12 +208,12 @@ func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 			agentPublish: &NATSSink{
 				Header:         Header{Type: "nats", Inputs: []string{agentPrepare}},
 				URL:            natsURL(p),
-				Subject:        SubjectPrefix + "{{ " + subjectTokenField + " }}",
+				Subject:        SubjectPrefix + "{{ verb }}",
 				ConnectionName: connectionName(p, "collector"),
 				// The published message is the audit event as the API server sent it, but for a member
 				// that cannot be decoded, kept as its text (eventlist.go), and the bodies of an event too
 				// large for a message (fit.go).
-				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp", messageIDField, subjectTokenField}},
+				Encoding:         &Encoding{Codec: "json", ExceptFields: []string{"timestamp", messageIDField}},
 				JetStream:        &JetStreamSink{Enabled: true, Headers: &JetStreamHeaders{MessageID: MessageIDTemplate}},
 				Auth:             auth,
 				TLS:              tls,

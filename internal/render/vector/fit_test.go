@@ -73,16 +73,19 @@ func TestFitEventVRL(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("limit = %d - length(message_id)\nif length(encode_json(.)) > limit {", 256<<10-messageHeaderOverhead),
 		"  del(.requestObject)\n  del(.responseObject)\n  .annotations.\"audit.k8s.io/truncated\" = \"true\"\n  if length(encode_json(.)) > limit {",
-		"    abort\n  }\n}\nsubject_token = ",
+		"    abort\n  }\n}\n.timestamp = ",
 	} {
 		if !strings.Contains(vrl, want) {
 			t.Errorf("the remap lacks %q:\n%s", want, vrl)
 		}
 	}
-	for _, field := range []string{"timestamp", messageIDField, subjectTokenField} {
+	for _, field := range []string{"timestamp", messageIDField} {
 		if strings.LastIndex(vrl, "encode_json(.)") > strings.Index(vrl, "."+field+" = ") {
 			t.Errorf("the remap measures the event after setting %s, which the sink leaves out", field)
 		}
+	}
+	if strings.Index(vrl, "encode_json(.)") < strings.Index(vrl, ".verb = verb_token") {
+		t.Error("the remap measures the event before giving it the verb it is published with")
 	}
 	p := defaulted()
 	if got := streamMaxMessageSize(p); got != defaultMaxMessageSize {

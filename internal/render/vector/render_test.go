@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 	"github.com/auditpipeline/auditpipeline-operator/internal/golden"
 )
 
@@ -273,20 +277,34 @@ func TestMessageIDAndSubjectToken(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`subject_token = truncate(replace(string(.verb) ?? "", r'[^A-Za-z0-9_-]', "_"), limit: 64)`,
-		"if subject_token == \"\" {\n  subject_token = \"_\"\n}",
-		"." + subjectTokenField + " = subject_token",
+		`verb_token = truncate(replace(string(.verb) ?? "", r'[^A-Za-z0-9_-]', "_"), limit: 64)`,
+		"if verb_token == \"\" {\n  verb_token = \"_\"\n}",
+		"if .verb != verb_token {\n  ." + eventrow.OriginalVerbField + " = []\n  if exists(.verb) {\n    ." +
+			eventrow.OriginalVerbField + " = [.verb]\n  }\n  .verb = verb_token\n}",
 	} {
 		if vrl := prepareEventVRL(defaultMaxMessageSize); !strings.Contains(vrl, want) {
 			t.Errorf("the remap lacks %q:\n%s", want, vrl)
 		}
 	}
-	sink := AgentConfig(defaulted()).Sinks[agentPublish].(*NATSSink)
-	if want := "audit.k8s.{{ " + subjectTokenField + " }}"; sink.Subject != want || !slices.Contains(sink.Encoding.ExceptFields, subjectTokenField) {
-		t.Errorf("the agent publishes to %q, leaving out %v: want %q, leaving out %s", sink.Subject, sink.Encoding.ExceptFields, want, subjectTokenField)
+	for _, c := range []struct {
+		ev, want map[string]any
+	}{
+		{map[string]any{"verb": "get", "a": 1}, map[string]any{"verb": "get", "a": 1}},
+		{map[string]any{"verb": "a..b"}, map[string]any{"verb": "a__b", eventrow.OriginalVerbField: []any{"a..b"}}},
+		{map[string]any{"verb": ""}, map[string]any{"verb": "_", eventrow.OriginalVerbField: []any{""}}},
+		{map[string]any{"verb": "_"}, map[string]any{"verb": "_"}},
+		{map[string]any{}, map[string]any{"verb": "_", eventrow.OriginalVerbField: []any{}}},
+		{map[string]any{"verb": nil}, map[string]any{"verb": "_", eventrow.OriginalVerbField: []any{nil}}},
+		{map[string]any{"verb": json.Number("7")}, map[string]any{"verb": "_", eventrow.OriginalVerbField: []any{json.Number("7")}}},
+	} {
+		before := maps.Clone(c.ev)
+		if got := WithSubjectVerb(c.ev); !reflect.DeepEqual(got, c.want) || !reflect.DeepEqual(c.ev, before) {
+			t.Errorf("WithSubjectVerb(%v) = %v, want %v (and the event unchanged)", before, got, c.want)
+		}
 	}
-	if got := sink.JetStream.Headers.MessageID; got != "{{ "+messageIDField+" }}" {
-		t.Errorf("the agent publishes with message id %q", got)
+	sink := AgentConfig(defaulted()).Sinks[agentPublish].(*NATSSink)
+	if want := "audit.k8s.{{ verb }}"; sink.Subject != want {
+		t.Errorf("the agent publishes to %q, want %q, which events an older agent buffered render too", sink.Subject, want)
 	}
 	if !slices.Contains(sink.Encoding.ExceptFields, messageIDField) {
 		t.Errorf("the published event keeps %s: except_fields %v", messageIDField, sink.Encoding.ExceptFields)
