@@ -58,7 +58,7 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 	}
 	// A client that has no credentials at all chooses its Audit-ID as well: its request is refused, and
 	// audited.
-	anonymous := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	anonymous := anonymousClient()
 	req, err := http.NewRequest(http.MethodGet, cfg.Host+"/api/v1/namespaces/default/secrets", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -141,3 +141,8 @@ func withHeaders(t *testing.T, cfg *rest.Config, header, value string) corev1cli
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// anonymousClient sends requests without credentials, trusting any server certificate (envtest's own).
+func anonymousClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+}

@@ -1,7 +1,6 @@
 package kind
 
 import (
-	"crypto/tls"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,10 +14,10 @@ import (
 // TestKubeAPIServerAuditsAnyMethod shows, on a real kube-apiserver, that the verb of an audit event comes
 // from the client's HTTP method: a request with a method it does not know is audited, even from a client
 // without credentials, with the verb "" for a resource path and the method lowercased, dots and all, for
-// any other path. The agent used to publish each
-// event to audit.k8s.<verb>, a subject JetStream stores nothing under for such verbs (test/nats), so
-// Vector's nats sink would have retried that event forever: any client could stop the agent. The agent's
-// subject token (vector.SubjectToken) is one valid token for each of them.
+// any other path. The agent used to publish each event to audit.k8s.<verb>, a subject JetStream stores
+// nothing under for such verbs (test/nats), so Vector's nats sink would have retried that event forever:
+// any client could stop the agent. The token the agent now publishes such an event under
+// (vector.SubjectToken, vector.WithSubjectVerb) is one valid token for each of them.
 func TestKubeAPIServerAuditsAnyMethod(t *testing.T) {
 	t.Parallel()
 	hook := &webhook{}
@@ -27,7 +26,7 @@ func TestKubeAPIServerAuditsAnyMethod(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anonymous := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	anonymous := anonymousClient()
 	sent := map[string]string{} // the verb each request's event must have, by its Audit-ID
 	const resource, nonResource = "/api/v1/namespaces/default/configmaps", "/not-an-api"
 	for _, c := range []struct {
