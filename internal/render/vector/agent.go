@@ -51,13 +51,12 @@ const SubjectPrefix = "audit.k8s."
 // method lowercased, dots and all ("a..b", "get."), on any other path (test/kind). Published as it is,
 // such a verb makes a subject JetStream stores nothing under (an empty token, a dot too many, a
 // wildcard; test/nats), or one that the stream's audit.k8s.* does not capture, and Vector's nats sink
-// would retry that event forever. So the subject's last token is the
-// verb with every character but letters, digits, "_" and "-" replaced by "_", "_" for an empty verb,
-// cut at maxSubjectTokenBytes (NATS's control line, which holds the subject, takes 4 KiB). The agent's
-// remap computes it into subjectTokenField, which the sink's subject template reads and its encoding
-// The sink's subject stays audit.k8s.{{ verb }}, which an event the disk buffer kept from an older agent
-// renders too: an event whose verb is not its token is published with the token as its verb and the
-// verb itself in eventrow.OriginalVerbField, which the aggregator's remap puts back (WithSubjectVerb).
+// would retry that event forever. So the subject's last token is the verb with every character but
+// letters, digits, "_" and "-" replaced by "_", "_" for an empty verb, cut at maxSubjectTokenBytes
+// (NATS's control line, which holds the subject, takes 4 KiB). The sink's subject stays
+// audit.k8s.{{ verb }}, which an event the disk buffer kept from an older agent renders too: an event
+// whose verb is not its token is published with the token as its verb and the verb itself in
+// eventrow.OriginalVerbField, which the aggregator's remap puts back (WithSubjectVerb).
 const maxSubjectTokenBytes = 64
 
 // WithSubjectVerb is the Go twin of the agent's remap for the verb: ev as published, with the verb
@@ -172,9 +171,9 @@ if .verb != verb_token {
 // AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, which
 // takes each request body as bytes, a remap that decodes it and splits the EventList into events
 // (splitEventListVRL, eventlist.go), one that takes their timestamp from stageTimestamp, computes their
-// message id (MessageID) and subject token (SubjectToken) and fits them into a JetStream message
-// (FitEvent), and a nats sink that publishes each event as JSON to JetStream subject
-// audit.k8s.<subject token> with that message id, so JetStream drops retried duplicates. A disk buffer
+// message id (MessageID), makes their verb a subject token (WithSubjectVerb) and fits them into a
+// JetStream message (FitEvent), and a nats sink that publishes each event as JSON to JetStream subject
+// audit.k8s.<verb> with that message id, so JetStream drops retried duplicates. A disk buffer
 // that blocks when full holds events while JetStream is unreachable, and the webhook is answered only
 // once events are in it.
 func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
