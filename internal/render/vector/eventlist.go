@@ -86,9 +86,9 @@ func SplitEventList(body []byte) (events []map[string]any, dropped int, err erro
 			return nil, 0, errNotEventList
 		}
 		for _, it := range items {
-			ev, ok := it.(map[string]any)
-			if !ok {
-				return nil, 0, fmt.Errorf("an item of type %T: the twin models objects only", it)
+			ev, err := asEvent(it)
+			if err != nil {
+				return nil, 0, err
 			}
 			events = append(events, ev)
 		}
@@ -104,9 +104,9 @@ func SplitEventList(body []byte) (events []map[string]any, dropped int, err erro
 	}
 	for _, text := range items {
 		if v, ok := serdeDecode(text); ok {
-			ev, ok := v.(map[string]any)
-			if !ok {
-				return nil, 0, fmt.Errorf("an item of type %T: the twin models objects only", v)
+			ev, err := asEvent(v)
+			if err != nil {
+				return nil, 0, err
 			}
 			events = append(events, ev)
 			continue
@@ -122,6 +122,15 @@ func SplitEventList(body []byte) (events []map[string]any, dropped int, err erro
 }
 
 var errNotEventList = errors.New("not an audit EventList")
+
+// asEvent is an item of the list as an event: the twin models objects only.
+func asEvent(item any) (map[string]any, error) {
+	ev, ok := item.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("an item of type %T: the twin models objects only", item)
+	}
+	return ev, nil
+}
 
 // decodeMembers reads an event member by member, as parse_json(text, max_depth: 1) and the remap's
 // decoding of rawMembers do: false when a member that is not an object or an array cannot be decoded.
@@ -172,28 +181,25 @@ func serdeDecode(text []byte) (any, bool) {
 }
 
 func serdeAccepts(v any, depth int) bool {
+	var children []any
 	switch t := v.(type) {
 	case map[string]any:
-		if depth+1 > serdeMaxDepth {
-			return false
-		}
 		for _, e := range t {
-			if !serdeAccepts(e, depth+1) {
-				return false
-			}
+			children = append(children, e)
 		}
 	case []any:
-		if depth+1 > serdeMaxDepth {
-			return false
-		}
-		for _, e := range t {
-			if !serdeAccepts(e, depth+1) {
-				return false
-			}
-		}
+		children = t
 	case json.Number:
 		f, err := strconv.ParseFloat(string(t), 64)
-		if math.IsInf(f, 0) || (err != nil && !errors.Is(err, strconv.ErrRange)) {
+		return !math.IsInf(f, 0) && (err == nil || errors.Is(err, strconv.ErrRange))
+	default:
+		return true
+	}
+	if depth+1 > serdeMaxDepth {
+		return false
+	}
+	for _, e := range children {
+		if !serdeAccepts(e, depth+1) {
 			return false
 		}
 	}
