@@ -172,7 +172,9 @@ type ClickHouseCredentials struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z_][a-zA-Z0-9_-]*$')",message="spec.clickhouse.credentials.username must start with a letter or '_' and hold only letters, digits, '_' and '-'"
 	Username string `json:"username,omitempty"`
 
-	// passwordSecretRef is the key of a Secret that holds the user's password.
+	// passwordSecretRef is the key of a Secret that holds the user's password. The password may be any
+	// UTF-8 text without line breaks or control characters (the Vector aggregator reads it into its
+	// configuration's text); a password it cannot take sets AggregatorReady False, reason SecretUnusable.
 	// +required
 	PasswordSecretRef SecretKeyReference `json:"passwordSecretRef"`
 }

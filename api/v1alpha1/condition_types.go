@@ -80,6 +80,11 @@ const (
 	// ReasonSecretNotFound means a referenced Secret or key does not exist (component condition False).
 	ReasonSecretNotFound = "SecretNotFound"
 
+	// ReasonSecretUnusable means a referenced Secret key holds a value the component cannot take, such
+	// as a ClickHouse password with a line break, which the Vector aggregator cannot read into its
+	// configuration (component condition False).
+	ReasonSecretUnusable = "SecretUnusable"
+
 	// ReasonWaitingForClickHouse means the schema cannot be migrated until ClickHouse is ready
 	// (SchemaReady=False).
 	ReasonWaitingForClickHouse = "WaitingForClickHouse"

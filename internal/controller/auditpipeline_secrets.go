@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 )
 
 // secretRefsIndex is the field index of AuditPipelines by the names of the Secrets they reference.
@@ -23,6 +24,10 @@ type secretRequirement struct {
 	field string
 	name  string
 	keys  []string
+	// usable, when set, says why the component cannot take a key's value (nil when it can); reader
+	// says how the component reads the value, for the condition's message.
+	usable func([]byte) error
+	reader string
 }
 
 // missingSecretError says which referenced Secret or key does not exist.
@@ -36,6 +41,18 @@ func (e *missingSecretError) Error() string {
 		return fmt.Sprintf("Secret %q named by %s does not exist", e.req.name, e.req.field)
 	}
 	return fmt.Sprintf("Secret %q named by %s has no key %q", e.req.name, e.req.field, e.key)
+}
+
+// unusableSecretError says which referenced Secret key holds a value its component cannot take, and
+// why, without the value.
+type unusableSecretError struct {
+	req secretRequirement
+	key string
+	err error
+}
+
+func (e *unusableSecretError) Error() string {
+	return fmt.Sprintf("the value of key %q of Secret %q, named by %s, %v: %s", e.key, e.req.name, e.req.field, e.err, e.req.reader)
 }
 
 func keyRef(field string, ref *v1alpha1.SecretKeyReference) []secretRequirement {
@@ -57,10 +74,13 @@ func tlsRefs(field string, tls *v1alpha1.TLSSpec) []secretRequirement {
 	return reqs
 }
 
+// passwordField names the ClickHouse password's Secret key.
+const passwordField = "spec.clickhouse.credentials.passwordSecretRef"
+
 // clickHouseSecrets are the Secrets the operator needs to run and reach ClickHouse.
 func clickHouseSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 	ch := &p.Spec.ClickHouse
-	reqs := keyRef("spec.clickhouse.credentials.passwordSecretRef", &ch.Credentials.PasswordSecretRef)
+	reqs := keyRef(passwordField, &ch.Credentials.PasswordSecretRef)
 	if ch.External != nil {
 		reqs = append(reqs, tlsRefs("spec.clickhouse.external.tls", ch.External.TLS)...)
 	}
@@ -87,9 +107,17 @@ func collectorSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 	return reqs
 }
 
-// aggregatorSecrets are the Secrets the Vector aggregator needs.
+// aggregatorSecrets are the Secrets the Vector aggregator needs. Vector substitutes the ClickHouse
+// password into its configuration's text, so the password must be text it can take there.
 func aggregatorSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
-	return append(natsSecrets(p), clickHouseSecrets(p)...)
+	reqs := append(natsSecrets(p), clickHouseSecrets(p)...)
+	for i := range reqs {
+		if reqs[i].field == passwordField {
+			reqs[i].usable = vector.CheckEnvText
+			reqs[i].reader = "the Vector aggregator reads the password into its configuration's text, which cannot hold that"
+		}
+	}
+	return reqs
 }
 
 // referencedSecretNames lists every Secret p names, for the field index.
@@ -119,8 +147,15 @@ func (r *AuditPipelineReconciler) checkSecrets(ctx context.Context, namespace st
 			return fmt.Errorf("get Secret %s/%s: %w", namespace, req.name, err)
 		}
 		for _, k := range req.keys {
-			if _, ok := s.Data[k]; !ok {
+			value, ok := s.Data[k]
+			if !ok {
 				return &missingSecretError{req: req, key: k}
+			}
+			if req.usable == nil {
+				continue
+			}
+			if err := req.usable(value); err != nil {
+				return &unusableSecretError{req: req, key: k, err: err}
 			}
 		}
 	}
@@ -128,13 +163,19 @@ func (r *AuditPipelineReconciler) checkSecrets(ctx context.Context, namespace st
 }
 
 // requireSecrets checks reqs and, when one is missing, marks condType False with reason SecretNotFound
-// and returns ok=false. Other errors are returned for backoff.
+// (SecretUnusable when a value cannot be used) and returns ok=false. Other errors are returned for
+// backoff.
 func (r *AuditPipelineReconciler) requireSecrets(ctx context.Context, p *v1alpha1.AuditPipeline, condType string, reqs []secretRequirement) (bool, error) {
 	err := r.checkSecrets(ctx, p.Namespace, reqs)
 	var missing *missingSecretError
+	var unusable *unusableSecretError
 	switch {
 	case errors.As(err, &missing):
 		markComponentNotReady(p, condType, v1alpha1.ReasonSecretNotFound, "%s; create it in namespace %s", missing.Error(), p.Namespace)
+		return false, nil
+	case errors.As(err, &unusable):
+		markComponentNotReady(p, condType, v1alpha1.ReasonSecretUnusable,
+			"%s; change the password, in ClickHouse and in the Secret (until then an aggregator pod that restarts cannot load its configuration)", unusable.Error())
 		return false, nil
 	case err != nil:
 		return false, err

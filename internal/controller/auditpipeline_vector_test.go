@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -231,4 +232,60 @@ func TestAggregatorAutoscalingAndImmutableBufferClaim(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 	get(g, sts)
 	g.Expect(sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]).To(Equal(claim))
+}
+
+// A ClickHouse password Vector cannot read into its configuration stalls the aggregator with a reason
+// that names the Secret and not the value, leaves the running StatefulSet alone and clears once the
+// password is fixed; the operator's own ClickHouse connection still tries it.
+func TestUnusablePasswordStallsTheAggregator(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	secret := createSecret(t, ns, "clickhouse-auth", "password")
+	p := pipeline(ns, "audit")
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+	passValidation(g, p)
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: vector.NamesFor(p).Aggregator}}
+	g.Eventually(func(g Gomega) { get(g, sts) }, timeout, interval).Should(Succeed())
+	version := sts.ResourceVersion
+
+	setPassword := func(password string) {
+		g.Eventually(func(g Gomega) {
+			get(g, secret)
+			secret.Data["password"] = []byte(password)
+			g.Expect(k8s.Update(ctx, secret)).To(Succeed())
+		}, timeout, interval).Should(Succeed())
+	}
+	const bad = "first line\nsecond line"
+	setPassword(bad)
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(conditionOf(cur, v1alpha1.ConditionAggregatorReady)).To(Equal("False/" + v1alpha1.ReasonSecretUnusable))
+		c := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionAggregatorReady)
+		g.Expect(c.Message).To(ContainSubstring(`the value of key "password" of Secret "clickhouse-auth", named by spec.clickhouse.credentials.passwordSecretRef, holds a line break`))
+		g.Expect(c.Message).NotTo(ContainSubstring("line\n"))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("True/" + v1alpha1.ReasonSecretUnusable))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionClickHouseReady)).To(Equal("False/" + v1alpha1.ReasonUnreachable))
+	}, timeout, interval).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		var evs eventsv1.EventList
+		g.Expect(k8s.List(ctx, &evs, client.InNamespace(ns))).To(Succeed())
+		g.Expect(evs.Items).To(ContainElement(And(HaveField("Reason", v1alpha1.ReasonSecretUnusable),
+			HaveField("Type", corev1.EventTypeWarning), HaveField("Action", v1alpha1.ConditionAggregatorReady))))
+		for _, e := range evs.Items {
+			g.Expect(e.Note).NotTo(ContainSubstring("line\n"))
+		}
+	}, timeout, interval).Should(Succeed())
+	get(g, sts)
+	g.Expect(sts.ResourceVersion).To(Equal(version), "the StatefulSet must not be written while the password is unusable")
+
+	// Quotes, a backslash and leading spaces are fine: the condition leaves SecretUnusable.
+	setPassword(`  p"ss\word #1`)
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(conditionOf(cur, v1alpha1.ConditionAggregatorReady)).NotTo(HavePrefix("False/" + v1alpha1.ReasonSecretUnusable))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("absent"))
+	}, timeout, interval).Should(Succeed())
 }

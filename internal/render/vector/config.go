@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"strings"
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
@@ -77,7 +78,11 @@ type Request struct {
 
 // Marshal renders c as YAML. Values that reference environment variables (${NAME}) are written
 // double-quoted, so that a value Vector substitutes into the text before parsing it stays one YAML
-// string even when it holds characters such as ':' or '#'.
+// string even when it holds characters such as ':' or '#'. A value that is a reference to one of
+// textEnv, whose content is the user's (a password), is written as a literal block scalar with an
+// explicit indentation indicator instead: YAML takes every character of such a line as it is, so the
+// value may hold quotes, backslashes, '#', leading spaces and anything else but what CheckEnvText
+// refuses.
 func Marshal(c *Config) ([]byte, error) {
 	if err := Validate(c); err != nil {
 		return nil, err
@@ -100,17 +105,53 @@ func Marshal(c *Config) ([]byte, error) {
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("marshal vector config: %w", err)
 	}
-	return out.Bytes(), nil
+	return indentTextReferences(out.Bytes())
 }
 
 // envReference matches Vector's ${NAME} environment variable interpolation.
 var envReference = regexp.MustCompile(`\$\{[A-Za-z0-9_.]+\}`)
 
+// textEnv are the environment variables whose values are text the user chose, which Marshal writes as
+// literal block scalars.
+var textEnv = map[string]bool{EnvClickHousePassword: true}
+
+func textReference(value string) bool {
+	name, ok := strings.CutPrefix(value, "${")
+	name, closed := strings.CutSuffix(name, "}")
+	return ok && closed && textEnv[name]
+}
+
 func quoteEnvReferences(n *yamlv3.Node) {
-	if n.Kind == yamlv3.ScalarNode && envReference.MatchString(n.Value) {
+	switch {
+	case n.Kind == yamlv3.ScalarNode && textReference(n.Value):
+		n.Style = yamlv3.LiteralStyle
+	case n.Kind == yamlv3.ScalarNode && envReference.MatchString(n.Value):
 		n.Style = yamlv3.DoubleQuotedStyle
 	}
 	for _, c := range n.Content {
 		quoteEnvReferences(c)
 	}
+}
+
+// indentTextReferences gives each literal block scalar of a textEnv reference an explicit indentation
+// indicator. Without one, YAML takes the indentation of the block's first line from the value itself,
+// so a password that starts with a space would lose its leading spaces. The indicator counts from the
+// indentation of the key the block belongs to, which for a key after a sequence's "- " is the column
+// of the key.
+func indentTextReferences(doc []byte) ([]byte, error) {
+	lines := strings.Split(string(doc), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		head, ok := strings.CutSuffix(lines[i], ": |-")
+		value := strings.TrimLeft(lines[i+1], " ")
+		if !ok || !textReference(value) {
+			continue
+		}
+		keyColumn := len(head) - len(strings.TrimLeft(head, " -"))
+		indent := len(lines[i+1]) - len(value) - keyColumn
+		if indent < 1 || indent > 9 {
+			return nil, fmt.Errorf("marshal vector config: %s at indentation %d under its key", value, indent)
+		}
+		lines[i] = fmt.Sprintf("%s: |%d-", head, indent)
+	}
+	return []byte(strings.Join(lines, "\n")), nil
 }

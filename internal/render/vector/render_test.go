@@ -179,8 +179,8 @@ func TestSecretsStayOutOfConfigMaps(t *testing.T) {
 			t.Fatal(err)
 		}
 		config := agg.Config.Data[ConfigFile]
-		if !strings.Contains(config, `password: "${CLICKHOUSE_PASSWORD}"`) {
-			t.Errorf("%s: the ClickHouse password must come from ${CLICKHOUSE_PASSWORD}, double-quoted:\n%s", name, config)
+		if !strings.Contains(config, "password: |2-\n        ${CLICKHOUSE_PASSWORD}\n") {
+			t.Errorf("%s: the ClickHouse password must come from ${CLICKHOUSE_PASSWORD}, a literal block:\n%s", name, config)
 		}
 		// Vector interpolates $NAME and ${NAME} anywhere in the text: nothing else may hold a '$'.
 		rest := strings.NewReplacer("${CLICKHOUSE_PASSWORD}", "", "${CLICKHOUSE_USER}", "").Replace(config)
