@@ -194,6 +194,7 @@ type ColdStorageSpec struct {
 	// +required
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#\\\\s]+/?$')",message="spec.clickhouse.storage.cold.endpoint must be an http:// or https:// URL of the S3 service without a path: put the bucket in bucket and the prefix in path"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('@')",message="spec.clickhouse.storage.cold.endpoint must not hold a user or key (user:key@): put the S3 keys in the Secret named by credentialsSecretRef"
 	Endpoint string `json:"endpoint"`
 
 	// bucket is the name of the bucket.

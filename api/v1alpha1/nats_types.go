@@ -25,6 +25,8 @@ type NATSSpec struct {
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.all(s, s.matches('^(nats|tls)://[^/?#\\\\s]+$'))",message="spec.nats.servers must be nats:// or tls:// URLs with host and port and no path, e.g. nats://nats.nats.svc:4222"
+	// +kubebuilder:validation:XValidation:rule="self.all(s, !s.contains('@'))",message="spec.nats.servers must not hold a user or password (user:password@): the URLs are written into ConfigMaps; reference a credentials file with spec.nats.credentialsSecretRef"
+	// +kubebuilder:validation:XValidation:rule="self.all(s, !s.matches('^(nats|tls)://[^/?#@\\\\s]+$') || s.matches('^(nats|tls)://([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?|\\\\[[0-9a-fA-F:.]+\\\\])(:[0-9]{1,5})?$'))",message="spec.nats.servers must name a host name, an IPv4 address or a bracketed IPv6 address, and optionally a port, e.g. nats://nats.nats.svc:4222 or nats://[fd00::1]:4222"
 	Servers []string `json:"servers"`
 
 	// credentialsSecretRef is the key of a Secret holding a NATS credentials (.creds) file, for servers

@@ -207,6 +207,23 @@ func TestInvalidPipelinesAreRejected(t *testing.T) {
 			p.Spec.NATS.Servers = []string{"http://nats:4222"}
 			return p
 		}, "spec.nats.servers must be nats:// or tls:// URLs"},
+		{"NATS server with a password", func(p *v1alpha1.AuditPipeline) *v1alpha1.AuditPipeline {
+			p.Spec.NATS.Servers = []string{"nats://nats:4222", "nats://audit:s3cret@nats:4222"}
+			return p
+		}, "spec.nats.servers must not hold a user or password (user:password@)"},
+		{"NATS server that is no host", func(p *v1alpha1.AuditPipeline) *v1alpha1.AuditPipeline {
+			p.Spec.NATS.Servers = []string{"nats://${NATS_HOST}:4222"}
+			return p
+		}, "spec.nats.servers must name a host name, an IPv4 address or a bracketed IPv6 address"},
+		{"NATS server with a port that is no number", func(p *v1alpha1.AuditPipeline) *v1alpha1.AuditPipeline {
+			p.Spec.NATS.Servers = []string{"tls://nats:client"}
+			return p
+		}, "spec.nats.servers must name a host name"},
+		{"S3 endpoint with keys", func(p *v1alpha1.AuditPipeline) *v1alpha1.AuditPipeline {
+			p = withCold(managed(p.Name))
+			p.Spec.ClickHouse.Storage.Cold.Endpoint = "https://AKIA:secret@s3.amazonaws.com"
+			return p
+		}, "spec.clickhouse.storage.cold.endpoint must not hold a user or key"},
 		{"duplicate window longer than max age", func(p *v1alpha1.AuditPipeline) *v1alpha1.AuditPipeline {
 			p.Spec.NATS.Stream.MaxAge = duration("1h")
 			p.Spec.NATS.Stream.DuplicateWindow = duration("2h")
@@ -301,6 +318,16 @@ func TestInvalidPipelinesAreRejected(t *testing.T) {
 				t.Fatalf("error = %v\nwant it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The NATS server forms NATS clients take are accepted.
+func TestNATSServerFormsAreAccepted(t *testing.T) {
+	p := minimal("nats-servers")
+	p.Spec.NATS.Servers = []string{"nats://nats.nats.svc:4222", "tls://nats-0.nats.nats.svc.cluster.local:4222",
+		"nats://10.0.0.7:4222", "nats://[fd00::1]:4222", "nats://[::1]", "nats://nats"}
+	if err := k8s.Create(context.Background(), p, client.DryRunAll); err != nil {
+		t.Fatal(err)
 	}
 }
 
