@@ -242,7 +242,9 @@ type ColdStorageSpec struct {
 // RetentionSpec configures when audit events are deleted.
 type RetentionSpec struct {
 	// deleteAfter is the age (from the event's time) after which events are deleted, as a duration in
-	// hours: 61320h is 7 years. At least 24h. Unset, events are kept forever.
+	// hours: 61320h is 7 years. At least 24h. Unset, events are kept forever. When several pipelines
+	// write into one database, only the one that owns its TTL changes it; the others report
+	// RetentionConflict while they ask for another.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$')",message="spec.clickhouse.retention.deleteAfter must be a duration such as 8760h (units s, m, h; one year is 8760h)"

@@ -85,6 +85,11 @@ const (
 	// configuration (component condition False).
 	ReasonSecretUnusable = "SecretUnusable"
 
+	// ReasonRetentionConflict means another pipeline writes into the same database and owns its TTL,
+	// which is not the one this pipeline's spec asks for; the operator leaves the TTL alone
+	// (SchemaReady=False).
+	ReasonRetentionConflict = "RetentionConflict"
+
 	// ReasonWaitingForClickHouse means the schema cannot be migrated until ClickHouse is ready
 	// (SchemaReady=False).
 	ReasonWaitingForClickHouse = "WaitingForClickHouse"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"time"
 
 	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
@@ -54,6 +55,10 @@ type AuditPipelineReconciler struct {
 	// ValidateVectorConfig makes a short-lived Job run `vector validate` on a new agent or aggregator
 	// configuration before the workload rolls to it; a configuration Vector rejects is never rolled out.
 	ValidateVectorConfig bool
+
+	// clusterID is the UID of the kube-system namespace, read once (retentionOwnerID).
+	clusterMu sync.Mutex
+	clusterID string
 }
 
 // step is one component's reconciliation. It records its own condition on the pipeline's status.
@@ -63,6 +68,7 @@ type step func(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, err
 // +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,resourceNames=kube-system,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=jetstream.nats.io,resources=streams;consumers;accounts,verbs=get;list;watch;create;update;patch;delete
 

@@ -3,9 +3,13 @@ package controller
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
@@ -14,17 +18,63 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
+// AnnotationAdoptRetention, set on an AuditPipeline to the owner ID a RetentionConflict names, lets
+// that pipeline take the database's TTL over from the owner (a pipeline that no longer exists).
+const AnnotationAdoptRetention = "auditpipeline.io/adopt-retention"
+
 // reconcileRetention applies storage.cold.moveAfter and retention.deleteAfter to the live tables of
-// the events (migrations.Tables; a diff-guarded ALTER TABLE ... MODIFY TTL each, the same TTL for all), so that changing the spec changes the tables without
-// a migration, and records the TTL in force in status.clickhouse.ttl.
-func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sql.DB, p *v1alpha1.AuditPipeline, opts migrate.Options) error {
+// the events (migrations.Tables; a diff-guarded ALTER TABLE ... MODIFY TTL each, the same TTL for
+// all), so that changing the spec changes the tables without a migration, and records the TTL in force
+// in status.clickhouse.ttl.
+//
+// The TTL belongs to one pipeline, recorded in the database (migrate.RetentionOwnerTable): the first
+// to claim it, under the schema lock. Another pipeline writing into the same database, from this
+// cluster or another, changes nothing; while its spec asks for another TTL, it gets a
+// *retentionConflictError. Without that, each would set its own TTL on every pass, and the shorter one
+// would delete the events the other keeps.
+func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sql.DB, m *migrate.Migrator, p *v1alpha1.AuditPipeline, opts migrate.Options) error {
 	desired := tiering.TTL(&p.Spec.ClickHouse, tiering.EventTimeColumn)
-	inForce := ""
-	for i, name := range migrations.Tables {
+	tables := make([]tiering.Table, 0, len(migrations.Tables))
+	for _, name := range migrations.Tables {
 		table := tiering.Table{Database: opts.Database, Name: name}
 		if !opts.Replicated {
 			table.OnCluster = opts.Cluster
 		}
+		tables = append(tables, table)
+	}
+	me, err := r.retentionOwnerID(ctx, p)
+	if err != nil {
+		return err
+	}
+	owner, err := m.RetentionOwner(ctx)
+	if err != nil {
+		return err
+	}
+	apply := func(ctx context.Context) error { return r.applyTTL(ctx, db, p, tables, desired) }
+	switch adopt := p.Annotations[AnnotationAdoptRetention]; {
+	case owner.ID == me:
+		return apply(ctx)
+	case owner.ID == "" || (adopt != "" && owner.ID == adopt):
+		err := m.ClaimRetention(ctx, migrate.RetentionOwner{ID: me, PipelineUID: string(p.UID)}, adopt, apply)
+		var owned *migrate.RetentionOwnedError
+		if errors.As(err, &owned) {
+			return r.retentionConflict(ctx, db, p, tables[0], desired, owned.Owner)
+		}
+		if err == nil {
+			logf.FromContext(ctx).Info("claimed the TTL of the database", "database", opts.Database, "owner", me, "replaced", owner.ID)
+			r.event(p, corev1.EventTypeNormal, "RetentionClaimed", "Retention",
+				"this pipeline now owns the TTL of database %s (owner ID %s)", opts.Database, me)
+		}
+		return err
+	default:
+		return r.retentionConflict(ctx, db, p, tables[0], desired, owner)
+	}
+}
+
+// applyTTL makes every table's TTL desired and records the TTL in force.
+func (r *AuditPipelineReconciler) applyTTL(ctx context.Context, db *sql.DB, p *v1alpha1.AuditPipeline, tables []tiering.Table, desired string) error {
+	inForce := ""
+	for i, table := range tables {
 		res, err := tiering.ReconcileTTL(ctx, db, table, desired)
 		if err != nil {
 			return fmt.Errorf("apply retention to %s.%s: %w", table.Database, table.Name, err)
@@ -42,8 +92,63 @@ func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sq
 				"TTL of %s.%s is now %s (existing data re-evaluated: %v)", table.Database, table.Name, ttl, res.Materialized)
 		}
 	}
+	setTTLStatus(p, inForce)
+	return nil
+}
+
+func setTTLStatus(p *v1alpha1.AuditPipeline, inForce string) {
 	if p.Status.ClickHouse != nil {
 		p.Status.ClickHouse.TTL = inForce
 	}
-	return nil
+}
+
+// retentionConflictError means another pipeline owns the TTL of the database and it is not the TTL
+// this pipeline's spec asks for.
+type retentionConflictError struct {
+	database, inForce, desired string
+	owner                      migrate.RetentionOwner
+}
+
+func (e *retentionConflictError) Error() string {
+	show := func(ttl string) string {
+		if ttl == "" {
+			return "none"
+		}
+		return ttl
+	}
+	return fmt.Sprintf("database %s, which this pipeline writes into, is also written into by the AuditPipeline %s (uid %s), "+
+		"which owns its TTL since %s: the TTL in force is %s, this pipeline's spec asks for %s, and the operator changes nothing. "+
+		"Give both the same spec.clickhouse.retention and storage.cold.moveAfter, or this one another spec.clickhouse.database; "+
+		"if that pipeline no longer exists, take the TTL over with the annotation %s=%s",
+		e.database, e.owner.ID, e.owner.PipelineUID, e.owner.Since.UTC().Format(time.RFC3339),
+		show(e.inForce), show(e.desired), AnnotationAdoptRetention, e.owner.ID)
+}
+
+// retentionConflict returns nil when the TTL owner's TTL is what p asks for anyway, and a
+// *retentionConflictError otherwise.
+func (r *AuditPipelineReconciler) retentionConflict(ctx context.Context, db *sql.DB, p *v1alpha1.AuditPipeline, table tiering.Table, desired string, owner migrate.RetentionOwner) error {
+	inForce, equal, err := tiering.CompareTTL(ctx, db, table, desired)
+	if err != nil {
+		return err
+	}
+	setTTLStatus(p, inForce)
+	if equal {
+		return nil
+	}
+	return &retentionConflictError{database: table.Database, inForce: inForce, desired: desired, owner: owner}
+}
+
+// retentionOwnerID identifies p across clusters: the UID of this cluster's kube-system namespace, and
+// p's namespace and name. A pipeline deleted and created again under its name keeps it.
+func (r *AuditPipelineReconciler) retentionOwnerID(ctx context.Context, p *v1alpha1.AuditPipeline) (string, error) {
+	r.clusterMu.Lock()
+	defer r.clusterMu.Unlock()
+	if r.clusterID == "" {
+		var ns corev1.Namespace
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Name: metav1.NamespaceSystem}, &ns); err != nil {
+			return "", fmt.Errorf("read namespace %s, whose UID identifies this cluster: %w", metav1.NamespaceSystem, err)
+		}
+		r.clusterID = string(ns.UID)
+	}
+	return r.clusterID + "/" + p.Namespace + "/" + p.Name, nil
 }

@@ -57,12 +57,25 @@ func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alph
 	if err != nil || !apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionSchemaReady) {
 		return res, err
 	}
-	if err := r.reconcileRetention(ctx, db, p, opts); err != nil {
+	err = r.reconcileRetention(ctx, db, m, p, opts)
+	var conflict *retentionConflictError
+	var locked *migrate.LockedError
+	switch {
+	case errors.As(err, &conflict):
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonRetentionConflict, "%v", err)
+		// The other pipeline's spec may change: look again now and then.
+		return ctrl.Result{RequeueAfter: retentionConflictRecheck}, nil
+	case errors.As(err, &locked):
+		return r.schemaOutcome(p, nil, err)
+	case err != nil:
 		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrationFailed, "%v", err)
 		return ctrl.Result{}, err
 	}
 	return res, nil
 }
+
+// retentionConflictRecheck is how often a pipeline in RetentionConflict looks at the TTL again.
+const retentionConflictRecheck = 5 * time.Minute
 
 // migrateOptions describe the pipeline's ClickHouse to the migration engine.
 func (r *AuditPipelineReconciler) migrateOptions(ctx context.Context, p *v1alpha1.AuditPipeline) migrate.Options {

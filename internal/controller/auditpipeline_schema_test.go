@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,4 +151,83 @@ func TestSchemaTargetBeyondTheShippedMigrationsStalls(t *testing.T) {
 		c := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionSchemaReady)
 		g.Expect(c.Message).To(ContainSubstring("spec.schema.targetVersion"))
 	}, timeout, interval).Should(Succeed())
+}
+
+// Two pipelines writing into one database keep one TTL: the first to claim it owns it, and the other
+// changes nothing and says so while its spec asks for another, until it is told to take it over.
+func TestPipelinesSharingADatabaseKeepOneTTL(t *testing.T) {
+	srv := chtest.New(t, chtest.Options{Keeper: true})
+	g := NewWithT(t)
+	ctx := context.Background()
+	conn, err := srv.Conn("default")
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = conn.Close() })
+	const database = "audit_shared"
+	g.Expect(conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database)).To(Succeed())
+	days := func(n int) *v1alpha1.RetentionSpec {
+		return &v1alpha1.RetentionSpec{DeleteAfter: &metav1.Duration{Duration: time.Duration(n) * 24 * time.Hour}}
+	}
+	liveTTLs := func(g Gomega) []string {
+		var ttls []string
+		for _, table := range []string{"events", "changes"} {
+			var engine string
+			g.Expect(conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = ? AND name = ?", database, table).Scan(&engine)).To(Succeed())
+			ttls = append(ttls, engine[strings.Index(engine, " TTL ")+1:strings.Index(engine, " SETTINGS ")])
+		}
+		return ttls
+	}
+	schemaReady := func(p *v1alpha1.AuditPipeline) func(Gomega) string {
+		return func(g Gomega) string {
+			cur, err := fetch(p)()
+			g.Expect(err).NotTo(HaveOccurred())
+			return conditionOf(cur, v1alpha1.ConditionSchemaReady)
+		}
+	}
+	var system corev1.Namespace
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Name: "kube-system"}, &system)).To(Succeed())
+
+	a := pipelineOn(t, srv, newNamespace(t), "audit", database)
+	a.Spec.ClickHouse.Retention = days(365)
+	g.Expect(k8s.Create(ctx, a)).To(Succeed())
+	g.Eventually(schemaReady(a), timeout, interval).Should(Equal("True/" + v1alpha1.ReasonApplied))
+	year := []string{"TTL toDateTime(event_time) + toIntervalDay(365)", "TTL toDateTime(event_time) + toIntervalDay(365)"}
+	g.Expect(liveTTLs(g)).To(Equal(year))
+	aID := string(system.UID) + "/" + a.Namespace + "/" + a.Name
+
+	// The same name in another namespace (or cluster) with a week: the tables keep a's year.
+	b := pipelineOn(t, srv, newNamespace(t), "audit", database)
+	b.Spec.ClickHouse.Retention = days(7)
+	g.Expect(k8s.Create(ctx, b)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(b)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(conditionOf(cur, v1alpha1.ConditionSchemaReady)).To(Equal("False/" + v1alpha1.ReasonRetentionConflict))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("True/" + v1alpha1.ReasonRetentionConflict))
+		c := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionSchemaReady)
+		g.Expect(c.Message).To(ContainSubstring("is also written into by the AuditPipeline " + aID + " (uid " + string(a.UID) + ")"))
+		g.Expect(c.Message).To(ContainSubstring("the TTL in force is toDateTime(event_time) + toIntervalDay(365), this pipeline's spec asks for toDateTime(event_time) + toIntervalDay(7)"))
+		g.Expect(c.Message).To(ContainSubstring(AnnotationAdoptRetention + "=" + aID))
+		g.Expect(cur.Status.ClickHouse.TTL).To(Equal("toDateTime(event_time) + toIntervalDay(365)"))
+	}, timeout, interval).Should(Succeed())
+	g.Expect(liveTTLs(g)).To(Equal(year))
+	poke(g, a, "after b")
+	g.Consistently(schemaReady(a), 2*time.Second, interval).Should(Equal("True/" + v1alpha1.ReasonApplied))
+
+	// With the owner's retention, b is content; with another, in conflict again.
+	updatePipeline(g, b, func(cur *v1alpha1.AuditPipeline) { cur.Spec.ClickHouse.Retention = days(365) })
+	g.Eventually(schemaReady(b), timeout, interval).Should(Equal("True/" + v1alpha1.ReasonApplied))
+	updatePipeline(g, b, func(cur *v1alpha1.AuditPipeline) { cur.Spec.ClickHouse.Retention = days(7) })
+	g.Eventually(schemaReady(b), timeout, interval).Should(Equal("False/" + v1alpha1.ReasonRetentionConflict))
+	g.Expect(liveTTLs(g)).To(Equal(year))
+
+	// Told to take over from a, b owns the TTL and sets its week; a now changes nothing.
+	updatePipeline(g, b, func(cur *v1alpha1.AuditPipeline) {
+		cur.Annotations = map[string]string{AnnotationAdoptRetention: aID}
+	})
+	g.Eventually(schemaReady(b), timeout, interval).Should(Equal("True/" + v1alpha1.ReasonApplied))
+	week := []string{"TTL toDateTime(event_time) + toIntervalDay(7)", "TTL toDateTime(event_time) + toIntervalDay(7)"}
+	g.Eventually(liveTTLs, timeout, interval).Should(Equal(week))
+	poke(g, a, "after b took over")
+	g.Eventually(schemaReady(a), timeout, interval).Should(Equal("False/" + v1alpha1.ReasonRetentionConflict))
+	g.Expect(liveTTLs(g)).To(Equal(week))
 }

@@ -21,6 +21,7 @@ var stalledReasons = map[string]bool{
 	v1alpha1.ReasonAuthenticationFailed: true,
 	v1alpha1.ReasonConfigInvalid:        true,
 	v1alpha1.ReasonSecretUnusable:       true,
+	v1alpha1.ReasonRetentionConflict:    true,
 }
 
 func setCondition(p *v1alpha1.AuditPipeline, condType string, status metav1.ConditionStatus, reason, message string) {

@@ -38,15 +38,9 @@ type TTLResult struct {
 // when rows already stored must move or go; a longer rule applies to new parts and merges without
 // rewriting the table.
 func ReconcileTTL(ctx context.Context, db *sql.DB, t Table, desired string) (TTLResult, error) {
-	current, err := liveTTL(ctx, db, t)
+	current, want, err := compareTTL(ctx, db, t, desired)
 	if err != nil {
 		return TTLResult{}, err
-	}
-	want := ""
-	if desired != "" {
-		if want, err = canonicalTTL(ctx, db, desired); err != nil {
-			return TTLResult{}, err
-		}
 	}
 	if current == want {
 		return TTLResult{InForce: current}, nil
@@ -67,6 +61,26 @@ func ReconcileTTL(ctx context.Context, db *sql.DB, t Table, desired string) (TTL
 		return TTLResult{}, fmt.Errorf("modify TTL of %s.%s: %w", t.Database, t.Name, err)
 	}
 	return TTLResult{InForce: want, Changed: true, Materialized: materialize}, nil
+}
+
+// CompareTTL reads the table's TTL in force, as ClickHouse formats it (empty for none), and says
+// whether it equals desired, as ReconcileTTL judges it. It changes nothing.
+func CompareTTL(ctx context.Context, db *sql.DB, t Table, desired string) (inForce string, equal bool, err error) {
+	current, want, err := compareTTL(ctx, db, t, desired)
+	return current, current == want, err
+}
+
+// compareTTL returns the TTL in force and desired, both in ClickHouse's formatting.
+func compareTTL(ctx context.Context, db *sql.DB, t Table, desired string) (current, want string, err error) {
+	if current, err = liveTTL(ctx, db, t); err != nil {
+		return "", "", err
+	}
+	if desired != "" {
+		if want, err = canonicalTTL(ctx, db, desired); err != nil {
+			return "", "", err
+		}
+	}
+	return current, want, nil
 }
 
 func liveTTL(ctx context.Context, db *sql.DB, t Table) (string, error) {

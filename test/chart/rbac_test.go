@@ -100,11 +100,17 @@ func TestManagerRBAC(t *testing.T) {
 		for _, g := range rule["apiGroups"] {
 			for _, res := range rule["resources"] {
 				resource, sub, _ := strings.Cut(res, "/")
+				names := rule["resourceNames"]
+				if len(names) == 0 {
+					names = []string{""}
+				}
 				for _, v := range rule["verbs"] {
 					// Cluster-wide and in some namespace: the operator serves pipelines in every namespace.
 					for _, ns := range []string{"", "audit"} {
-						checks = append(checks, check{authorizationv1.ResourceAttributes{Namespace: ns, Verb: v,
-							Group: g, Resource: resource, Subresource: sub}, true})
+						for _, name := range names {
+							checks = append(checks, check{authorizationv1.ResourceAttributes{Namespace: ns, Verb: v,
+								Group: g, Resource: resource, Subresource: sub, Name: name}, true})
+						}
 					}
 				}
 			}
@@ -112,6 +118,8 @@ func TestManagerRBAC(t *testing.T) {
 	}
 	denied := []authorizationv1.ResourceAttributes{
 		{Namespace: "kube-system", Verb: "update", Group: "coordination.k8s.io", Resource: "leases"},
+		{Verb: "get", Resource: "namespaces", Name: "default"},
+		{Verb: "list", Resource: "namespaces"},
 		{Namespace: "audit", Verb: "create", Resource: "secrets"},
 		{Namespace: "audit", Verb: "delete", Resource: "secrets"},
 		{Namespace: "audit", Verb: "create", Resource: "pods", Subresource: "exec"},
