@@ -31,12 +31,14 @@ type SecretReference struct {
 // TLSSpec configures TLS towards a server.
 type TLSSpec struct {
 	// caSecretRef is the key of a Secret holding the PEM CA bundle that signs the server's certificate.
-	// Unset, the system roots are used.
+	// Unset, the system roots are used. A value without a PEM certificate sets the components that read
+	// it False, reason SecretUnusable.
 	// +optional
 	CASecretRef *SecretKeyReference `json:"caSecretRef,omitempty"`
 
-	// clientCertSecretRef names a Secret of type kubernetes.io/tls (keys tls.crt and tls.key) used as the
-	// client certificate, for servers that require mutual TLS.
+	// clientCertSecretRef names a Secret of type kubernetes.io/tls (keys tls.crt and tls.key, PEM, the
+	// key unencrypted) used as the client certificate, for servers that require mutual TLS. A value of
+	// another form sets the components that read it False, reason SecretUnusable.
 	// +optional
 	ClientCertSecretRef *SecretReference `json:"clientCertSecretRef,omitempty"`
 

@@ -30,7 +30,9 @@ type NATSSpec struct {
 	Servers []string `json:"servers"`
 
 	// credentialsSecretRef is the key of a Secret holding a NATS credentials (.creds) file, for servers
-	// that require authentication.
+	// that require authentication: a user JWT and then a user nkey seed, each between lines of dashes,
+	// as nsc generate creds writes them. A value of another form sets StreamReady, CollectorReady and
+	// AggregatorReady False, reason SecretUnusable.
 	// +optional
 	CredentialsSecretRef *SecretKeyReference `json:"credentialsSecretRef,omitempty"`
 

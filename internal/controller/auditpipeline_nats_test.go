@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +207,63 @@ func TestStreamStepStallsOnTwoTLSSecrets(t *testing.T) {
 	var streams nack.StreamList
 	g.Expect(k8s.List(context.Background(), &streams, client.InNamespace(p.Namespace))).To(Succeed())
 	g.Expect(streams.Items).To(BeEmpty())
+}
+
+// A credentials file or certificate of the wrong form is reported by every component that reads it,
+// naming the Secret and what is wrong, and clears once fixed.
+func TestUnusableNATSSecretsAreReported(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	createSecret(t, ns, "clickhouse-auth", "password")
+	creds := createSecret(t, ns, "nats-user", "audit.creds")
+	createSecret(t, ns, "nats-client", corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+	cert, key := testCert()
+	// Only the JWT, as someone who copied the wrong part of the file would store it.
+	creds.Data["audit.creds"] = []byte(strings.Split(string(creds.Data["audit.creds"]), "*****")[0])
+	g.Expect(k8s.Update(ctx, creds)).To(Succeed())
+	p := pipeline(ns, "audit")
+	p.Spec.NATS.CredentialsSecretRef = &v1alpha1.SecretKeyReference{Name: "nats-user", Key: "audit.creds"}
+	p.Spec.NATS.TLS = &v1alpha1.TLSSpec{ClientCertSecretRef: &v1alpha1.SecretReference{Name: "nats-client"}}
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+
+	components := []string{v1alpha1.ConditionStreamReady, v1alpha1.ConditionCollectorReady, v1alpha1.ConditionAggregatorReady}
+	expectUnusable := func(want string) {
+		g.Eventually(func(g Gomega) {
+			cur, err := fetch(p)()
+			g.Expect(err).NotTo(HaveOccurred())
+			for _, c := range components {
+				g.Expect(conditionOf(cur, c)).To(Equal("False/"+v1alpha1.ReasonSecretUnusable), c)
+				g.Expect(apimeta.FindStatusCondition(cur.Status.Conditions, c).Message).To(ContainSubstring(want), c)
+			}
+			g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("True/" + v1alpha1.ReasonSecretUnusable))
+		}, timeout, interval).Should(Succeed())
+	}
+	expectUnusable(`the value of key "audit.creds" of Secret "nats-user", named by spec.nats.credentialsSecretRef, is no NATS credentials file`)
+
+	// The credentials fixed, the swapped certificate and key are next.
+	tls := &corev1.Secret{}
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nats-user"}, creds)).To(Succeed())
+		creds.Data["audit.creds"] = testCreds()
+		g.Expect(k8s.Update(ctx, creds)).To(Succeed())
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nats-client"}, tls)).To(Succeed())
+		tls.Data[corev1.TLSCertKey], tls.Data[corev1.TLSPrivateKeyKey] = key, cert
+		g.Expect(k8s.Update(ctx, tls)).To(Succeed())
+	}, timeout, interval).Should(Succeed())
+	expectUnusable(`the value of key "tls.crt" of Secret "nats-client", named by spec.nats.tls.clientCertSecretRef, holds a private key and no certificate (are the certificate and the key swapped?)`)
+
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nats-client"}, tls)).To(Succeed())
+		tls.Data[corev1.TLSCertKey], tls.Data[corev1.TLSPrivateKeyKey] = cert, key
+		g.Expect(k8s.Update(ctx, tls)).To(Succeed())
+	}, timeout, interval).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, c := range components {
+			g.Expect(conditionOf(cur, c)).NotTo(HaveSuffix("/"+v1alpha1.ReasonSecretUnusable), c)
+		}
+		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("absent"))
+	}, timeout, interval).Should(Succeed())
 }

@@ -24,9 +24,9 @@ type secretRequirement struct {
 	field string
 	name  string
 	keys  []string
-	// usable, when set, says why the component cannot take a key's value (nil when it can); reader
-	// says how the component reads the value, for the condition's message.
-	usable func([]byte) error
+	// usable, when set, says why the component cannot take a key's value (nil when it can); reader,
+	// when set, says how the component reads the value, for the condition's message.
+	usable func(key string, value []byte) error
 	reader string
 }
 
@@ -52,24 +52,28 @@ type unusableSecretError struct {
 }
 
 func (e *unusableSecretError) Error() string {
-	return fmt.Sprintf("the value of key %q of Secret %q, named by %s, %v: %s", e.key, e.req.name, e.req.field, e.err, e.req.reader)
+	msg := fmt.Sprintf("the value of key %q of Secret %q, named by %s, %v", e.key, e.req.name, e.req.field, e.err)
+	if e.req.reader != "" {
+		msg += ": " + e.req.reader
+	}
+	return msg
 }
 
-func keyRef(field string, ref *v1alpha1.SecretKeyReference) []secretRequirement {
+func keyRef(field string, ref *v1alpha1.SecretKeyReference, usable func(string, []byte) error) []secretRequirement {
 	if ref == nil {
 		return nil
 	}
-	return []secretRequirement{{field: field, name: ref.Name, keys: []string{ref.Key}}}
+	return []secretRequirement{{field: field, name: ref.Name, keys: []string{ref.Key}, usable: usable}}
 }
 
 func tlsRefs(field string, tls *v1alpha1.TLSSpec) []secretRequirement {
 	if tls == nil {
 		return nil
 	}
-	reqs := keyRef(field+".caSecretRef", tls.CASecretRef)
+	reqs := keyRef(field+".caSecretRef", tls.CASecretRef, checkPEMCertificate)
 	if tls.ClientCertSecretRef != nil {
-		reqs = append(reqs, secretRequirement{field: field + ".clientCertSecretRef",
-			name: tls.ClientCertSecretRef.Name, keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}})
+		reqs = append(reqs, secretRequirement{field: field + ".clientCertSecretRef", name: tls.ClientCertSecretRef.Name,
+			keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}, usable: checkTLSPair})
 	}
 	return reqs
 }
@@ -80,7 +84,7 @@ const passwordField = "spec.clickhouse.credentials.passwordSecretRef"
 // clickHouseSecrets are the Secrets the operator needs to run and reach ClickHouse.
 func clickHouseSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 	ch := &p.Spec.ClickHouse
-	reqs := keyRef(passwordField, &ch.Credentials.PasswordSecretRef)
+	reqs := keyRef(passwordField, &ch.Credentials.PasswordSecretRef, nil)
 	if ch.External != nil {
 		reqs = append(reqs, tlsRefs("spec.clickhouse.external.tls", ch.External.TLS)...)
 	}
@@ -93,7 +97,7 @@ func clickHouseSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 
 // natsSecrets are the Secrets every NATS client of the pipeline needs.
 func natsSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
-	reqs := keyRef("spec.nats.credentialsSecretRef", p.Spec.NATS.CredentialsSecretRef)
+	reqs := keyRef("spec.nats.credentialsSecretRef", p.Spec.NATS.CredentialsSecretRef, checkCredsFile)
 	return append(reqs, tlsRefs("spec.nats.tls", p.Spec.NATS.TLS)...)
 }
 
@@ -102,7 +106,7 @@ func collectorSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 	reqs := natsSecrets(p)
 	if tls := p.Spec.Collector.Webhook.TLS; tls != nil {
 		reqs = append(reqs, secretRequirement{field: "spec.collector.webhook.tls", name: tls.Name,
-			keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}})
+			keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}, usable: checkTLSPair})
 	}
 	return reqs
 }
@@ -113,7 +117,7 @@ func aggregatorSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 	reqs := append(natsSecrets(p), clickHouseSecrets(p)...)
 	for i := range reqs {
 		if reqs[i].field == passwordField {
-			reqs[i].usable = vector.CheckEnvText
+			reqs[i].usable = func(_ string, value []byte) error { return vector.CheckEnvText(value) }
 			reqs[i].reader = "the Vector aggregator reads the password into its configuration's text, which cannot hold that"
 		}
 	}
@@ -154,7 +158,7 @@ func (r *AuditPipelineReconciler) checkSecrets(ctx context.Context, namespace st
 			if req.usable == nil {
 				continue
 			}
-			if err := req.usable(value); err != nil {
+			if err := req.usable(k, value); err != nil {
 				return &unusableSecretError{req: req, key: k, err: err}
 			}
 		}
@@ -174,8 +178,11 @@ func (r *AuditPipelineReconciler) requireSecrets(ctx context.Context, p *v1alpha
 		markComponentNotReady(p, condType, v1alpha1.ReasonSecretNotFound, "%s; create it in namespace %s", missing.Error(), p.Namespace)
 		return false, nil
 	case errors.As(err, &unusable):
-		markComponentNotReady(p, condType, v1alpha1.ReasonSecretUnusable,
-			"%s; change the password, in ClickHouse and in the Secret (until then an aggregator pod that restarts cannot load its configuration)", unusable.Error())
+		fix := "; fix the value in the Secret"
+		if unusable.req.field == passwordField {
+			fix = "; change the password, in ClickHouse and in the Secret (until then an aggregator pod that restarts cannot load its configuration)"
+		}
+		markComponentNotReady(p, condType, v1alpha1.ReasonSecretUnusable, "%s%s", unusable.Error(), fix)
 		return false, nil
 	case err != nil:
 		return false, err

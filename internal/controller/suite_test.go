@@ -104,12 +104,13 @@ func newNamespace(t *testing.T) string {
 	return ns.Name
 }
 
-// createSecret creates a Secret with the given data keys.
+// createSecret creates a Secret with the given data keys, each holding a value of the form the
+// operator checks for it (secretValue).
 func createSecret(t *testing.T, ns, name string, keys ...string) *corev1.Secret {
 	t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: map[string][]byte{}}
 	for _, k := range keys {
-		s.Data[k] = []byte("not-a-real-" + k)
+		s.Data[k] = secretValue(k)
 	}
 	if err := k8s.Create(context.Background(), s); err != nil {
 		t.Fatal(err)
