@@ -90,6 +90,11 @@ const (
 	// (SchemaReady=False).
 	ReasonRetentionConflict = "RetentionConflict"
 
+	// ReasonStreamInUse means an older pipeline of this cluster uses the same JetStream stream (name,
+	// server and account): nothing that reads or writes it is applied (StreamReady, CollectorReady and
+	// AggregatorReady False).
+	ReasonStreamInUse = "StreamInUse"
+
 	// ReasonWaitingForClickHouse means the schema cannot be migrated until ClickHouse is ready
 	// (SchemaReady=False).
 	ReasonWaitingForClickHouse = "WaitingForClickHouse"

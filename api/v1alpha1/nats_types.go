@@ -56,7 +56,9 @@ type NATSSpec struct {
 // duplicate window.
 // +kubebuilder:validation:XValidation:rule="!has(self.duplicateWindow) || !has(self.maxAge) || !self.duplicateWindow.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || !self.maxAge.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || duration(self.duplicateWindow) <= duration(self.maxAge)",message="spec.nats.stream.duplicateWindow must not be longer than spec.nats.stream.maxAge: JetStream cannot remember message ids longer than it keeps messages"
 type StreamSpec struct {
-	// name of the stream. Defaults to AUDIT_EVENTS. Cannot be changed after creation.
+	// name of the stream. Defaults to AUDIT_EVENTS. Cannot be changed after creation. Each pipeline on a
+	// NATS server and account needs a stream (and consumer) name of its own: a newer pipeline of this
+	// cluster on another's stream reports StreamInUse.
 	// +optional
 	// +kubebuilder:default=AUDIT_EVENTS
 	// +kubebuilder:validation:MinLength=1

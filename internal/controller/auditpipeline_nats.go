@@ -9,6 +9,7 @@ import (
 	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +27,14 @@ const nackOperator = "NACK, the NATS JetStream controller (v0.23 or later)"
 func (r *AuditPipelineReconciler) reconcileStream(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
 	if ok, err := r.requireSecrets(ctx, p, v1alpha1.ConditionStreamReady, natsSecrets(p)); !ok {
 		return ctrl.Result{}, err
+	}
+	owner, stream, err := r.streamOwner(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if owner != nil {
+		markComponentNotReady(p, v1alpha1.ConditionStreamReady, v1alpha1.ReasonStreamInUse, "%s", streamInUseMessage(owner, stream))
+		return ctrl.Result{RequeueAfter: conflictRecheck}, nil
 	}
 	objs, err := render.NATS(p)
 	if errors.Is(err, render.ErrInvalidSpec) {
@@ -62,6 +71,17 @@ func (r *AuditPipelineReconciler) reconcileStream(ctx context.Context, p *v1alph
 	markComponentReady(p, v1alpha1.ConditionStreamReady, fmt.Sprintf("NACK reports stream %s and consumer %s ready",
 		objs.Stream.Spec.Name, objs.Consumer.Spec.DurableName))
 	return ctrl.Result{}, nil
+}
+
+// streamInUse reports condType False with reason StreamInUse when the stream step found p's stream
+// taken by another pipeline: the Vector workloads read or write it, so they wait too.
+func streamInUse(p *v1alpha1.AuditPipeline, condType string) bool {
+	c := apimeta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionStreamReady)
+	if c == nil || c.Reason != v1alpha1.ReasonStreamInUse || c.Status != metav1.ConditionFalse {
+		return false
+	}
+	markComponentNotReady(p, condType, v1alpha1.ReasonStreamInUse, "not applied: StreamReady is StreamInUse (see its message)")
+	return true
 }
 
 // nackCondition is NACK's Ready condition of an object, or nil before NACK has written one.

@@ -9,6 +9,7 @@ import (
 
 	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 )
 
 // No NACK runs in this suite: these tests write the status NACK would write, to drive the NATS step
@@ -266,4 +268,93 @@ func TestUnusableNATSSecretsAreReported(t *testing.T) {
 		}
 		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("absent"))
 	}, timeout, interval).Should(Succeed())
+}
+
+// A pipeline whose JetStream stream (name, a shared server, account) is an older pipeline's applies
+// nothing that reads or writes it, until the older one is gone; another stream name or another account
+// is another stream.
+func TestSecondPipelineOnAStreamWaits(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	onSharedNATS := func(servers ...string) *v1alpha1.AuditPipeline {
+		ns := newNamespace(t)
+		createSecret(t, ns, "clickhouse-auth", "password")
+		p := pipeline(ns, "audit")
+		p.Spec.NATS.Servers = servers
+		p.Spec.DeletionPolicy = v1alpha1.DeletionPolicyRetain
+		return p
+	}
+	streamCR := func(p *v1alpha1.AuditPipeline) *nack.Stream {
+		return &nack.Stream{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: "audit-stream"}}
+	}
+	first := onSharedNATS("nats://nats.shared.svc:4222")
+	g.Expect(k8s.Create(ctx, first)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(streamCR(first)), streamCR(first))).To(Succeed())
+		cur, err := fetch(first)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(cur.Status.Stream).NotTo(BeNil())
+	}, timeout, interval).Should(Succeed())
+	// Creation times count in seconds: the second pipeline is created in a later one.
+	time.Sleep(time.Until(first.CreationTimestamp.Add(time.Second)))
+
+	// The same server written otherwise (no port, capitals) is the same server.
+	second := onSharedNATS("nats://other.example:4222", "tls://NATS.shared.svc")
+	g.Expect(k8s.Create(ctx, second)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(second)()
+		g.Expect(err).NotTo(HaveOccurred())
+		for _, c := range []string{v1alpha1.ConditionStreamReady, v1alpha1.ConditionCollectorReady, v1alpha1.ConditionAggregatorReady} {
+			g.Expect(conditionOf(cur, c)).To(Equal("False/"+v1alpha1.ReasonStreamInUse), c)
+		}
+		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("True/" + v1alpha1.ReasonStreamInUse))
+		msg := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionStreamReady).Message
+		g.Expect(msg).To(ContainSubstring("JetStream stream AUDIT_EVENTS on nats.shared.svc:4222,other.example:4222, without credentials, is already the stream of AuditPipeline " + first.Namespace + "/audit"))
+	}, timeout, interval).Should(Succeed())
+	n := vector.NamesFor(second)
+	for _, obj := range []client.Object{streamCR(second),
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: second.Namespace, Name: n.Aggregator}},
+		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: second.Namespace, Name: n.Collector}}} {
+		g.Expect(apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(obj), obj))).To(BeTrue(), "%T must not be applied", obj)
+	}
+	g.Consistently(func() (string, error) {
+		cur, err := fetch(first)()
+		return conditionOf(cur, v1alpha1.ConditionStreamReady), err
+	}, 2*time.Second, interval).ShouldNot(HaveSuffix("/" + v1alpha1.ReasonStreamInUse))
+
+	// Another stream and consumer name, or another account, is another stream.
+	renamed := onSharedNATS("nats://nats.shared.svc:4222")
+	renamed.Spec.NATS.Stream.Name, renamed.Spec.NATS.Consumer.DurableName = "AUDIT_TEST", "test-ingest"
+	withCreds := onSharedNATS("nats://nats.shared.svc:4222")
+	createSecret(t, withCreds.Namespace, "nats-user", "audit.creds")
+	withCreds.Spec.NATS.CredentialsSecretRef = &v1alpha1.SecretKeyReference{Name: "nats-user", Key: "audit.creds"}
+	for _, p := range []*v1alpha1.AuditPipeline{renamed, withCreds} {
+		g.Expect(k8s.Create(ctx, p)).To(Succeed())
+		g.Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(streamCR(p)), streamCR(p)) }, timeout, interval).Should(Succeed())
+	}
+
+	// Once the first pipeline is gone, the second gets the stream.
+	g.Expect(k8s.Delete(ctx, first)).To(Succeed())
+	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(first), first)) }, timeout, interval).Should(BeTrue())
+	poke(g, second, "first gone")
+	g.Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(streamCR(second)), streamCR(second)) }, timeout, interval).Should(Succeed())
+	g.Eventually(func(g Gomega) {
+		state, _ := streamCondition(g, second)
+		g.Expect(state).To(Equal("False/" + v1alpha1.ReasonProvisioning))
+	}, timeout, interval).Should(Succeed())
+}
+
+func TestCredsAccount(t *testing.T) {
+	account, err := credsAccount(testCreds())
+	if err != nil || !strings.HasPrefix(account, "A") || len(account) != 56 {
+		t.Fatalf("account = %q, %v; want an account public key", account, err)
+	}
+	if _, err := credsAccount([]byte("-----BEGIN NATS USER JWT-----\nnot.a.jwt!\n------END NATS USER JWT------\n")); err == nil {
+		t.Fatal("a JWT that does not decode must be an error")
+	}
+	for in, want := range map[string]string{"nats://NATS.nats.svc": "nats.nats.svc:4222", "tls://10.0.0.1:4223": "10.0.0.1:4223", "nats://[fd00::1]": "[fd00::1]:4222"} {
+		if got := natsServerKey(in); got != want {
+			t.Errorf("natsServerKey(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -64,7 +64,7 @@ func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alph
 	case errors.As(err, &conflict):
 		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonRetentionConflict, "%v", err)
 		// The other pipeline's spec may change: look again now and then.
-		return ctrl.Result{RequeueAfter: retentionConflictRecheck}, nil
+		return ctrl.Result{RequeueAfter: conflictRecheck}, nil
 	case errors.As(err, &locked):
 		return r.schemaOutcome(p, nil, err)
 	case err != nil:
@@ -74,8 +74,9 @@ func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alph
 	return res, nil
 }
 
-// retentionConflictRecheck is how often a pipeline in RetentionConflict looks at the TTL again.
-const retentionConflictRecheck = 5 * time.Minute
+// conflictRecheck is how often a pipeline in RetentionConflict or StreamInUse looks again: what it
+// waits for is another pipeline's spec, or that pipeline going away.
+const conflictRecheck = 5 * time.Minute
 
 // migrateOptions describe the pipeline's ClickHouse to the migration engine.
 func (r *AuditPipelineReconciler) migrateOptions(ctx context.Context, p *v1alpha1.AuditPipeline) migrate.Options {

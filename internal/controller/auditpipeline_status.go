@@ -22,6 +22,7 @@ var stalledReasons = map[string]bool{
 	v1alpha1.ReasonConfigInvalid:        true,
 	v1alpha1.ReasonSecretUnusable:       true,
 	v1alpha1.ReasonRetentionConflict:    true,
+	v1alpha1.ReasonStreamInUse:          true,
 }
 
 func setCondition(p *v1alpha1.AuditPipeline, condType string, status metav1.ConditionStatus, reason, message string) {

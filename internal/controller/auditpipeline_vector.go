@@ -27,6 +27,9 @@ import (
 // the webhook Service and the DaemonSet) once Vector has validated a new configuration, and reports
 // CollectorReady from the DaemonSet's rollout.
 func (r *AuditPipelineReconciler) reconcileCollector(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
+	if streamInUse(p, v1alpha1.ConditionCollectorReady) {
+		return ctrl.Result{}, nil
+	}
 	if ok, err := r.requireSecrets(ctx, p, v1alpha1.ConditionCollectorReady, collectorSecrets(p)); !ok {
 		return ctrl.Result{}, err
 	}
@@ -61,6 +64,9 @@ func (r *AuditPipelineReconciler) reconcileCollector(ctx context.Context, p *v1a
 // PodDisruptionBudget and, with autoscaling, HorizontalPodAutoscaler) once Vector has validated a new
 // configuration, and reports AggregatorReady from the StatefulSet's rollout.
 func (r *AuditPipelineReconciler) reconcileAggregator(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
+	if streamInUse(p, v1alpha1.ConditionAggregatorReady) {
+		return ctrl.Result{}, nil
+	}
 	if ok, err := r.requireSecrets(ctx, p, v1alpha1.ConditionAggregatorReady, aggregatorSecrets(p)); !ok {
 		return ctrl.Result{}, err
 	}

@@ -118,7 +118,8 @@ func createSecret(t *testing.T, ns, name string, keys ...string) *corev1.Secret 
 	return s
 }
 
-// pipeline is a valid AuditPipeline with an external ClickHouse on a loopback port where nothing listens.
+// pipeline is a valid AuditPipeline with an external ClickHouse on a loopback port where nothing listens,
+// and a NATS server of its own name, so that the suite's pipelines do not share a stream (StreamInUse).
 func pipeline(ns, name string) *v1alpha1.AuditPipeline {
 	return &v1alpha1.AuditPipeline{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
@@ -129,7 +130,7 @@ func pipeline(ns, name string) *v1alpha1.AuditPipeline {
 					PasswordSecretRef: v1alpha1.SecretKeyReference{Name: "clickhouse-auth", Key: "password"},
 				},
 			},
-			NATS: v1alpha1.NATSSpec{Servers: []string{"nats://nats.nats.svc:4222"}},
+			NATS: v1alpha1.NATSSpec{Servers: []string{"nats://" + name + "." + ns + ".svc:4222"}},
 		},
 	}
 }

@@ -1,0 +1,157 @@
+package controller
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render"
+)
+
+// Two pipelines whose streams have the same name, on a NATS server both name, in the same account, are
+// one JetStream stream with one durable consumer: each aggregator would take part of the other's events
+// into its own database, and NACK would apply both specs to the stream in turn. The older pipeline keeps
+// the stream; the newer one reports StreamInUse and applies nothing that reads or writes it.
+// Pipelines of other clusters are not seen.
+
+// jetStreamStream identifies the JetStream stream a pipeline uses.
+type jetStreamStream struct {
+	name    string
+	servers map[string]bool // host:port
+	account string          // "" without credentials, else the user's account public key
+}
+
+// natsServerKey is a server URL's host:port (4222 when it names none), whatever its scheme.
+func natsServerKey(server string) string {
+	u, err := url.Parse(server)
+	if err != nil || u.Host == "" {
+		return strings.ToLower(server)
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = "4222"
+	}
+	return net.JoinHostPort(strings.ToLower(host), port)
+}
+
+// credsAccount is the account of a credentials file's user: its JWT's issuer_account, or its issuer.
+// The JWT is not verified; the server does that.
+func credsAccount(creds []byte) (string, error) {
+	token, err := nkeys.ParseDecoratedJWT(creds)
+	if err != nil {
+		return "", err
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", fmt.Errorf("the credentials' JWT has %d parts, want 3", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("decode the credentials' JWT: %w", err)
+	}
+	var claims struct {
+		Issuer string `json:"iss"`
+		NATS   struct {
+			IssuerAccount string `json:"issuer_account"`
+		} `json:"nats"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", fmt.Errorf("decode the credentials' JWT: %w", err)
+	}
+	if claims.NATS.IssuerAccount != "" {
+		return claims.NATS.IssuerAccount, nil
+	}
+	return claims.Issuer, nil
+}
+
+// streamOf identifies p's stream. ok is false when it cannot be told (its credentials cannot be read):
+// such a pipeline is taken to use a stream of its own.
+func (r *AuditPipelineReconciler) streamOf(ctx context.Context, p *v1alpha1.AuditPipeline) (s jetStreamStream, ok bool) {
+	objs, err := render.NATS(p)
+	if err != nil {
+		return s, false
+	}
+	s = jetStreamStream{name: objs.Stream.Spec.Name, servers: map[string]bool{}}
+	for _, server := range p.Spec.NATS.Servers {
+		s.servers[natsServerKey(server)] = true
+	}
+	if ref := p.Spec.NATS.CredentialsSecretRef; ref != nil {
+		creds, err := r.secretValue(ctx, p.Namespace, ref.Name, ref.Key)
+		if err != nil {
+			return s, false
+		}
+		if s.account, err = credsAccount(creds); err != nil || s.account == "" {
+			return s, false
+		}
+	}
+	return s, true
+}
+
+func (s jetStreamStream) same(o jetStreamStream) bool {
+	if s.name != o.name || s.account != o.account {
+		return false
+	}
+	for server := range s.servers {
+		if o.servers[server] {
+			return true
+		}
+	}
+	return false
+}
+
+// olderPipeline orders pipelines by creation (to the second), then the one that has applied its stream
+// first, then by UID.
+func olderPipeline(a, b *v1alpha1.AuditPipeline) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	if applied := a.Status.Stream != nil; applied != (b.Status.Stream != nil) {
+		return applied
+	}
+	return a.UID < b.UID
+}
+
+// streamOwner is the older pipeline of this cluster whose JetStream stream is p's, or nil.
+func (r *AuditPipelineReconciler) streamOwner(ctx context.Context, p *v1alpha1.AuditPipeline) (*v1alpha1.AuditPipeline, jetStreamStream, error) {
+	mine, ok := r.streamOf(ctx, p)
+	if !ok {
+		return nil, mine, nil
+	}
+	var list v1alpha1.AuditPipelineList
+	if err := r.List(ctx, &list); err != nil {
+		return nil, mine, fmt.Errorf("list AuditPipelines to find another on stream %s: %w", mine.name, err)
+	}
+	var owner *v1alpha1.AuditPipeline
+	for i := range list.Items {
+		q := &list.Items[i]
+		if q.UID == p.UID || !q.DeletionTimestamp.IsZero() || !olderPipeline(q, p) {
+			continue
+		}
+		if theirs, ok := r.streamOf(ctx, q); ok && mine.same(theirs) && (owner == nil || olderPipeline(q, owner)) {
+			owner = q
+		}
+	}
+	return owner, mine, nil
+}
+
+// streamInUseMessage says which pipeline has p's stream, and what to do.
+func streamInUseMessage(owner *v1alpha1.AuditPipeline, s jetStreamStream) string {
+	account := "without credentials"
+	if s.account != "" {
+		account = "in account " + s.account
+	}
+	return fmt.Sprintf("JetStream stream %s on %s, %s, is already the stream of AuditPipeline %s/%s: "+
+		"with both, each aggregator would take part of the other's events into its own database. Nothing that reads "+
+		"or writes the stream is applied; workloads this pipeline already runs are left as they are. Create this "+
+		"pipeline again with spec.nats.stream.name and spec.nats.consumer.durableName of its own (neither can change), "+
+		"or use another NATS account", s.name, strings.Join(slices.Sorted(maps.Keys(s.servers)), ","), account, owner.Namespace, owner.Name)
+}
