@@ -73,9 +73,10 @@ func credsAccount(creds []byte) (string, error) {
 	return claims.Issuer, nil
 }
 
-// streamOf identifies p's stream. ok is false when it cannot be told (its credentials cannot be read):
-// such a pipeline is taken to use a stream of its own.
-func (r *AuditPipelineReconciler) streamOf(ctx context.Context, p *v1alpha1.AuditPipeline) (s jetStreamStream, ok bool) {
+// streamOf identifies p's stream; with like set, it reads p's credentials only when the name and a
+// server are like's. ok is false when it cannot be told (its credentials cannot be read), or when p's
+// stream is not like's: such a pipeline is taken to use a stream of its own.
+func (r *AuditPipelineReconciler) streamOf(ctx context.Context, p *v1alpha1.AuditPipeline, like *jetStreamStream) (s jetStreamStream, ok bool) {
 	objs, err := render.NATS(p)
 	if err != nil {
 		return s, false
@@ -83,6 +84,9 @@ func (r *AuditPipelineReconciler) streamOf(ctx context.Context, p *v1alpha1.Audi
 	s = jetStreamStream{name: objs.Stream.Spec.Name, servers: map[string]bool{}}
 	for _, server := range p.Spec.NATS.Servers {
 		s.servers[natsServerKey(server)] = true
+	}
+	if like != nil && !s.sameServer(*like) {
+		return s, false
 	}
 	if ref := p.Spec.NATS.CredentialsSecretRef; ref != nil {
 		creds, err := r.secretValue(ctx, p.Namespace, ref.Name, ref.Key)
@@ -97,7 +101,12 @@ func (r *AuditPipelineReconciler) streamOf(ctx context.Context, p *v1alpha1.Audi
 }
 
 func (s jetStreamStream) same(o jetStreamStream) bool {
-	if s.name != o.name || s.account != o.account {
+	return s.account == o.account && s.sameServer(o)
+}
+
+// sameServer says whether s and o have the same name on a server both name.
+func (s jetStreamStream) sameServer(o jetStreamStream) bool {
+	if s.name != o.name {
 		return false
 	}
 	for server := range s.servers {
@@ -122,7 +131,7 @@ func olderPipeline(a, b *v1alpha1.AuditPipeline) bool {
 
 // streamOwner is the older pipeline of this cluster whose JetStream stream is p's, or nil.
 func (r *AuditPipelineReconciler) streamOwner(ctx context.Context, p *v1alpha1.AuditPipeline) (*v1alpha1.AuditPipeline, jetStreamStream, error) {
-	mine, ok := r.streamOf(ctx, p)
+	mine, ok := r.streamOf(ctx, p, nil)
 	if !ok {
 		return nil, mine, nil
 	}
@@ -136,7 +145,7 @@ func (r *AuditPipelineReconciler) streamOwner(ctx context.Context, p *v1alpha1.A
 		if q.UID == p.UID || !q.DeletionTimestamp.IsZero() || !olderPipeline(q, p) {
 			continue
 		}
-		if theirs, ok := r.streamOf(ctx, q); ok && mine.same(theirs) && (owner == nil || olderPipeline(q, owner)) {
+		if theirs, ok := r.streamOf(ctx, q, &mine); ok && mine.same(theirs) && (owner == nil || olderPipeline(q, owner)) {
 			owner = q
 		}
 	}
