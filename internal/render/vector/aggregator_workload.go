@@ -91,7 +91,7 @@ func aggregatorStatefulSet(p *v1alpha1.AuditPipeline, names Names, hash string) 
 	}
 	spec := corev1.PodSpec{
 		SecurityContext:               podSecurityContext(),
-		TerminationGracePeriodSeconds: ptr.To(int64(60)),
+		TerminationGracePeriodSeconds: ptr.To(terminationGracePeriod),
 		Containers:                    []corev1.Container{container},
 		Volumes:                       []corev1.Volume{configVolume(names.AggregatorConfig)},
 	}

@@ -96,7 +96,7 @@ func collectorDaemonSet(p *v1alpha1.AuditPipeline, names Names, hash string) *ap
 		SecurityContext:               podSecurityContext(),
 		NodeSelector:                  c.NodeSelector,
 		Tolerations:                   c.Tolerations,
-		TerminationGracePeriodSeconds: ptr.To(int64(60)),
+		TerminationGracePeriodSeconds: ptr.To(terminationGracePeriod),
 		InitContainers:                []corev1.Container{bufferInitContainer()},
 		Containers:                    []corev1.Container{container},
 		Volumes: []corev1.Volume{

@@ -71,6 +71,11 @@ func restrictedContainer() *corev1.SecurityContext {
 	}
 }
 
+// terminationGracePeriod is the Vector pods' grace period: longer than Vector's own limit on a graceful
+// shutdown (--graceful-shutdown-limit-secs, 60 by default), so that Vector flushes what it can, writes
+// its disk buffer's state and exits by itself before the kubelet kills it.
+const terminationGracePeriod = int64(90)
+
 // vectorContainer is the Vector container common to the agent and the aggregator.
 func vectorContainer(image string, resources corev1.ResourceRequirements, ports []corev1.ContainerPort) corev1.Container {
 	if image == "" {

@@ -310,3 +310,29 @@ func TestMessageIDAndSubjectToken(t *testing.T) {
 		t.Errorf("the published event keeps %s: except_fields %v", messageIDField, sink.Encoding.ExceptFields)
 	}
 }
+
+// The kubelet must give Vector longer than Vector gives itself to shut down (60 s unless
+// --graceful-shutdown-limit-secs says otherwise), so that it exits by itself.
+func TestPodsOutlastVectorsShutdownLimit(t *testing.T) {
+	p := defaulted()
+	col, err := RenderCollector(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agg, err := RenderAggregator(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, spec := range map[string]corev1.PodSpec{"agent": col.DaemonSet.Spec.Template.Spec, "aggregator": agg.StatefulSet.Spec.Template.Spec} {
+		if g := spec.TerminationGracePeriodSeconds; g == nil || *g <= 60 {
+			t.Errorf("%s: terminationGracePeriodSeconds %v, want more than 60", name, g)
+		}
+		for _, c := range spec.Containers {
+			for _, arg := range c.Args {
+				if strings.Contains(arg, "graceful-shutdown") {
+					t.Errorf("%s: Vector's shutdown limit is set (%s): compare it with the grace period", name, arg)
+				}
+			}
+		}
+	}
+}
