@@ -218,7 +218,8 @@ type ColdStorageSpec struct {
 	Region string `json:"region,omitempty"`
 
 	// credentialsSecretRef names a Secret with the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. They
-	// reach ClickHouse as environment variables, never in its configuration files.
+	// reach ClickHouse as environment variables, never in its configuration files. An empty key, or one
+	// with a space or a trailing newline, sets ClickHouseReady False, reason SecretUnusable.
 	// +required
 	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
 

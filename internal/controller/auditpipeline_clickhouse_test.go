@@ -6,6 +6,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -122,5 +123,26 @@ func TestInstallationFailureIsReported(t *testing.T) {
 		g.Expect(conditionOf(cur, v1alpha1.ConditionClickHouseReady)).To(Equal("False/" + v1alpha1.ReasonInstallationFailed))
 		c := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionClickHouseReady)
 		g.Expect(c.Message).To(ContainSubstring("CrashLoopBackOff"))
+	}, timeout, interval).Should(Succeed())
+}
+
+// An S3 key with the newline a --from-file Secret often keeps is reported before ClickHouse signs a
+// request with it.
+func TestS3KeyWithANewlineIsReported(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	p := managedPipeline(t, ns, 1)
+	s3 := &corev1.Secret{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "s3"}, s3)).To(Succeed())
+	s3.Data["AWS_SECRET_ACCESS_KEY"] = []byte("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
+	g.Expect(k8s.Update(ctx, s3)).To(Succeed())
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(conditionOf(cur, v1alpha1.ConditionClickHouseReady)).To(Equal("False/" + v1alpha1.ReasonSecretUnusable))
+		g.Expect(apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionClickHouseReady).Message).To(ContainSubstring(
+			`the value of key "AWS_SECRET_ACCESS_KEY" of Secret "s3", named by spec.clickhouse.storage.cold.credentialsSecretRef, holds a space, a line break or another control character`))
 	}, timeout, interval).Should(Succeed())
 }

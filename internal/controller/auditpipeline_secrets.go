@@ -90,7 +90,8 @@ func clickHouseSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 	}
 	if ch.Storage != nil && ch.Storage.Cold != nil {
 		reqs = append(reqs, secretRequirement{field: "spec.clickhouse.storage.cold.credentialsSecretRef",
-			name: ch.Storage.Cold.CredentialsSecretRef.Name, keys: []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}})
+			name: ch.Storage.Cold.CredentialsSecretRef.Name, keys: []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
+			usable: checkS3Key})
 	}
 	return reqs
 }

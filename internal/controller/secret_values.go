@@ -98,3 +98,18 @@ func checkTLSPair(key string, value []byte) error {
 	}
 	return checkPEMCertificate(key, value)
 }
+
+// checkS3Key says whether value can be an S3 access key or secret key, which ClickHouse reads from its
+// environment and signs requests with as it is: not empty, and without the spaces or line break that
+// `echo` or an editor leaves in a file given to `kubectl create secret --from-file`.
+func checkS3Key(_ string, value []byte) error {
+	if len(value) == 0 {
+		return errors.New("is empty")
+	}
+	for _, c := range value {
+		if c <= ' ' || c == 0x7f {
+			return errors.New("holds a space, a line break or another control character (a file given to --from-file often ends with a newline)")
+		}
+	}
+	return nil
+}

@@ -99,6 +99,11 @@ func TestSecretValueChecks(t *testing.T) {
 		{"bare seed", checkCredsFile, "audit.creds", []byte("SUAIO3FHUX5PNV2LQIIP7TZ3N4L7TX3W53MQGEIVYFIGA635OZCKEYHFLM"), "it needs a user JWT"},
 		{"account seed", checkCredsFile, "audit.creds", badSeed, "its second section is not a user nkey seed"},
 		{"PEM as credentials", checkCredsFile, "audit.creds", cert, "no NATS credentials file"},
+		{"S3 key", checkS3Key, "AWS_ACCESS_KEY_ID", []byte("AKIAIOSFODNN7EXAMPLE"), ""},
+		{"S3 secret", checkS3Key, "AWS_SECRET_ACCESS_KEY", []byte("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), ""},
+		{"S3 key with a newline", checkS3Key, "AWS_ACCESS_KEY_ID", []byte("AKIAIOSFODNN7EXAMPLE\n"), "a file given to --from-file often ends with a newline"},
+		{"S3 key with a space", checkS3Key, "AWS_SECRET_ACCESS_KEY", []byte("wJalr XUtn"), "holds a space"},
+		{"empty S3 key", checkS3Key, "AWS_ACCESS_KEY_ID", nil, "is empty"},
 	} {
 		err := tc.check(tc.key, tc.value)
 		switch {
