@@ -24,10 +24,8 @@ type secretRequirement struct {
 	field string
 	name  string
 	keys  []string
-	// usable, when set, says why the component cannot take a key's value (nil when it can); reader,
-	// when set, says how the component reads the value, for the condition's message.
+	// usable, when set, says why the component cannot take a key's value (nil when it can).
 	usable func(key string, value []byte) error
-	reader string
 }
 
 // missingSecretError says which referenced Secret or key does not exist.
@@ -52,11 +50,7 @@ type unusableSecretError struct {
 }
 
 func (e *unusableSecretError) Error() string {
-	msg := fmt.Sprintf("the value of key %q of Secret %q, named by %s, %v", e.key, e.req.name, e.req.field, e.err)
-	if e.req.reader != "" {
-		msg += ": " + e.req.reader
-	}
-	return msg
+	return fmt.Sprintf("the value of key %q of Secret %q, named by %s, %v", e.key, e.req.name, e.req.field, e.err)
 }
 
 func keyRef(field string, ref *v1alpha1.SecretKeyReference, usable func(string, []byte) error) []secretRequirement {
@@ -118,11 +112,17 @@ func aggregatorSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 	reqs := append(natsSecrets(p), clickHouseSecrets(p)...)
 	for i := range reqs {
 		if reqs[i].field == passwordField {
-			reqs[i].usable = func(_ string, value []byte) error { return vector.CheckEnvText(value) }
-			reqs[i].reader = "the Vector aggregator reads the password into its configuration's text, which cannot hold that"
+			reqs[i].usable = checkAggregatorPassword
 		}
 	}
 	return reqs
+}
+
+func checkAggregatorPassword(_ string, value []byte) error {
+	if err := vector.CheckEnvText(value); err != nil {
+		return fmt.Errorf("%w, which the Vector aggregator cannot read into its configuration's text", err)
+	}
+	return nil
 }
 
 // referencedSecretNames lists every Secret p names, for the field index.
