@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -30,7 +32,8 @@ const AnnotationAdoptRetention = "auditpipeline.io/adopt-retention"
 // The TTL belongs to one pipeline, recorded in the database (migrate.RetentionOwnerTable): the first
 // to claim it, under the schema lock. Another pipeline writing into the same database, from this
 // cluster or another, changes nothing; while its spec asks for another TTL, it gets a
-// *retentionConflictError. Without that, each would set its own TTL on every pass, and the shorter one
+// *retentionConflictError. It takes the TTL over when the owner is a pipeline of this cluster that no
+// longer exists, or when its annotation AnnotationAdoptRetention names the owner. Without that, each would set its own TTL on every pass, and the shorter one
 // would delete the events the other keeps.
 func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sql.DB, m *migrate.Migrator, p *v1alpha1.AuditPipeline, opts migrate.Options) error {
 	desired := tiering.TTL(&p.Spec.ClickHouse, tiering.EventTimeColumn)
@@ -50,12 +53,16 @@ func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sq
 	if err != nil {
 		return err
 	}
+	gone, err := r.ownerGone(ctx, owner.ID)
+	if err != nil {
+		return err
+	}
 	apply := func(ctx context.Context) error { return r.applyTTL(ctx, db, p, tables, desired) }
 	switch adopt := p.Annotations[AnnotationAdoptRetention]; {
 	case owner.ID == me:
 		return apply(ctx)
-	case owner.ID == "" || (adopt != "" && owner.ID == adopt):
-		err := m.ClaimRetention(ctx, migrate.RetentionOwner{ID: me, PipelineUID: string(p.UID)}, adopt, apply)
+	case owner.ID == "" || gone || (adopt != "" && owner.ID == adopt):
+		err := m.ClaimRetention(ctx, migrate.RetentionOwner{ID: me, PipelineUID: string(p.UID)}, owner.ID, apply)
 		var owned *migrate.RetentionOwnedError
 		if errors.As(err, &owned) {
 			return r.retentionConflict(ctx, db, p, tables[0], desired, owned.Owner)
@@ -63,12 +70,22 @@ func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sq
 		if err == nil {
 			logf.FromContext(ctx).Info("claimed the TTL of the database", "database", opts.Database, "owner", me, "replaced", owner.ID)
 			r.event(p, corev1.EventTypeNormal, "RetentionClaimed", "Retention",
-				"this pipeline now owns the TTL of database %s (owner ID %s)", opts.Database, me)
+				"this pipeline now owns the TTL of database %s (owner ID %s)%s", opts.Database, me, replacedNote(owner.ID, gone))
 		}
 		return err
 	default:
 		return r.retentionConflict(ctx, db, p, tables[0], desired, owner)
 	}
+}
+
+func replacedNote(previous string, gone bool) string {
+	switch {
+	case previous == "":
+		return ""
+	case gone:
+		return ", after " + previous + ", which no longer exists"
+	}
+	return ", after " + previous + ", as the annotation " + AnnotationAdoptRetention + " asked"
 }
 
 // applyTTL makes every table's TTL desired and records the TTL in force.
@@ -119,7 +136,8 @@ func (e *retentionConflictError) Error() string {
 	return fmt.Sprintf("database %s, which this pipeline writes into, is also written into by the AuditPipeline %s (uid %s), "+
 		"which owns its TTL since %s: the TTL in force is %s, this pipeline's spec asks for %s, and the operator changes nothing. "+
 		"Give both the same spec.clickhouse.retention and storage.cold.moveAfter, or this one another spec.clickhouse.database; "+
-		"if that pipeline no longer exists, take the TTL over with the annotation %s=%s",
+		"if that pipeline is of another cluster and no longer exists, take the TTL over with the annotation %s=%s "+
+		"(one of this cluster that no longer exists is taken over without it)",
 		e.database, e.owner.ID, e.owner.PipelineUID, e.owner.Since.UTC().Format(time.RFC3339),
 		show(e.inForce), show(e.desired), AnnotationAdoptRetention, e.owner.ID)
 }
@@ -136,6 +154,34 @@ func (r *AuditPipelineReconciler) retentionConflict(ctx context.Context, db *sql
 		return nil
 	}
 	return &retentionConflictError{database: table.Database, inForce: inForce, desired: desired, owner: owner}
+}
+
+// ownerGone says whether id names a pipeline of this cluster that no longer exists (or is being
+// deleted): its TTL may be taken over without the annotation.
+func (r *AuditPipelineReconciler) ownerGone(ctx context.Context, id string) (bool, error) {
+	cluster, key, ok := strings.Cut(id, "/")
+	if !ok || cluster != r.cachedClusterID() {
+		return false, nil
+	}
+	namespace, name, ok := strings.Cut(key, "/")
+	if !ok {
+		return false, nil
+	}
+	var q v1alpha1.AuditPipeline
+	err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &q)
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for the AuditPipeline %s/%s that owns the TTL: %w", namespace, name, err)
+	}
+	return !q.DeletionTimestamp.IsZero(), nil
+}
+
+func (r *AuditPipelineReconciler) cachedClusterID() string {
+	r.clusterMu.Lock()
+	defer r.clusterMu.Unlock()
+	return r.clusterID
 }
 
 // retentionOwnerID identifies p across clusters: the UID of this cluster's kube-system namespace, and

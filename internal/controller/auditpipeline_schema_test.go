@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -230,4 +231,11 @@ func TestPipelinesSharingADatabaseKeepOneTTL(t *testing.T) {
 	poke(g, a, "after b took over")
 	g.Eventually(schemaReady(a), timeout, interval).Should(Equal("False/" + v1alpha1.ReasonRetentionConflict))
 	g.Expect(liveTTLs(g)).To(Equal(week))
+
+	// b, of this cluster, is deleted: a takes the TTL over without being told and sets its year again.
+	g.Expect(k8s.Delete(ctx, b)).To(Succeed())
+	g.Eventually(func() bool { return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKeyFromObject(b), b)) }, timeout, interval).Should(BeTrue())
+	poke(g, a, "after b was deleted")
+	g.Eventually(schemaReady(a), timeout, interval).Should(Equal("True/" + v1alpha1.ReasonApplied))
+	g.Eventually(liveTTLs, timeout, interval).Should(Equal(year))
 }
