@@ -18,7 +18,7 @@ const (
 
 // AuditPipelineSpec is the desired pipeline: where audit events are stored, how they travel, and how the
 // schema is kept.
-// +kubebuilder:validation:XValidation:rule="!has(self.nats.consumer.ackWait) || !has(self.aggregator.batch.timeout) || duration(self.nats.consumer.ackWait) > duration(self.aggregator.batch.timeout)",message="spec.nats.consumer.ackWait must be longer than spec.aggregator.batch.timeout: JetStream would redeliver events still waiting in a batch and ClickHouse would get them twice; raise ackWait or lower the batch timeout"
+// +kubebuilder:validation:XValidation:rule="!has(self.nats.consumer.ackWait) || !has(self.aggregator.batch.timeout) || !self.nats.consumer.ackWait.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || !self.aggregator.batch.timeout.matches('^([0-9]+(\\\\.[0-9]+)?(ms|s|m))+$') || duration(self.nats.consumer.ackWait) > duration(self.aggregator.batch.timeout)",message="spec.nats.consumer.ackWait must be longer than spec.aggregator.batch.timeout: JetStream would redeliver events still waiting in a batch and ClickHouse would get them twice; raise ackWait or lower the batch timeout"
 type AuditPipelineSpec struct {
 	// clickhouse is where audit events are stored: a ClickHouse the operator manages, or an existing one.
 	// +required
@@ -99,6 +99,8 @@ type AuditPipelineStatus struct {
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters: it is the value of the auditpipeline.io/pipeline label on every object the pipeline creates"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.clickhouse.managed) || (self.metadata.name.size() <= 37 && !self.metadata.name.contains('.'))",message="metadata.name of a pipeline with spec.clickhouse.managed must be at most 37 characters and hold no '.': it names the ClickHouseInstallation, whose StatefulSets, pods and Services add up to 26 characters to it and must be DNS labels"
 // +kubebuilder:resource:shortName=ap,categories=audit
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Schema",type=string,JSONPath=`.status.schema.summary`,description="current/target schema version"

@@ -1,7 +1,6 @@
 package v1alpha1
 
 import (
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -10,7 +9,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="has(self.managed) != has(self.external)",message="spec.clickhouse needs exactly one of managed (the operator runs ClickHouse) or external (an existing ClickHouse): set one and remove the other"
 // +kubebuilder:validation:XValidation:rule="has(self.managed) == has(oldSelf.managed)",message="spec.clickhouse cannot switch between managed and external: the stored audit data would be left behind; create a new AuditPipeline instead"
 // +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.cold) || has(self.managed)",message="spec.clickhouse.storage.cold configures the S3 disk of a managed ClickHouse; with spec.clickhouse.external, configure tiering on that server and remove storage.cold"
-// +kubebuilder:validation:XValidation:rule="!has(self.retention) || !has(self.retention.deleteAfter) || !has(self.storage) || !has(self.storage.cold) || duration(self.retention.deleteAfter) > duration(self.storage.cold.moveAfter)",message="spec.clickhouse.retention.deleteAfter must be longer than spec.clickhouse.storage.cold.moveAfter, else events are deleted before they reach cold storage"
+// +kubebuilder:validation:XValidation:rule="!has(self.retention) || !has(self.retention.deleteAfter) || !has(self.storage) || !has(self.storage.cold) || !self.retention.deleteAfter.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || !self.storage.cold.moveAfter.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || duration(self.retention.deleteAfter) > duration(self.storage.cold.moveAfter)",message="spec.clickhouse.retention.deleteAfter must be longer than spec.clickhouse.storage.cold.moveAfter, else events are deleted before they reach cold storage"
 type ClickHouseSpec struct {
 	// managed makes the operator run ClickHouse as a ClickHouseInstallation of the Altinity
 	// clickhouse-operator, which must be installed in the cluster.
@@ -32,6 +31,7 @@ type ClickHouseSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-zA-Z_][a-zA-Z0-9_]*$')",message="spec.clickhouse.database must start with a letter or '_' and hold only letters, digits and '_'"
+	// +kubebuilder:validation:XValidation:rule="!(self in ['system', 'information_schema', 'INFORMATION_SCHEMA', '_temporary_and_external_tables'])",message="spec.clickhouse.database must not be one of ClickHouse's own databases (system, information_schema, INFORMATION_SCHEMA): choose another name, e.g. audit"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.clickhouse.database cannot be changed: the audit data lives in the database it was created in"
 	Database string `json:"database,omitempty"`
 
@@ -51,9 +51,7 @@ type ManagedClickHouse struct {
 	// image is the ClickHouse server image. Defaults to clickhouse/clickhouse-server:25.8.
 	// +optional
 	// +kubebuilder:default="clickhouse/clickhouse-server:25.8"
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=512
-	Image string `json:"image,omitempty"`
+	Image ImageReference `json:"image,omitempty"`
 
 	// shards splits the events table across this many shards. Defaults to 1.
 	// +optional
@@ -72,7 +70,7 @@ type ManagedClickHouse struct {
 
 	// resources are the compute resources of each ClickHouse server container.
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources ComputeResources `json:"resources,omitempty"`
 
 	// hotVolume is the local volume each ClickHouse server keeps recent data on.
 	// +optional
@@ -90,13 +88,15 @@ type VolumeSpec struct {
 	// size of the volume. Defaults to 100Gi.
 	// +optional
 	// +kubebuilder:default="100Gi"
-	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('1Gi')) >= 0",message="volume size must be at least 1Gi"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self))",message="volume size must be a quantity such as 100Gi or a plain number of bytes: suffixes Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000), no space and no B (10GB is written 10G)"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || (quantity(string(self)).compareTo(quantity('1Gi')) >= 0)",message="volume size must be at least 1Gi"
 	Size resource.Quantity `json:"size,omitzero"`
 
 	// storageClassName is the StorageClass of the claim. Unset, the cluster's default class is used.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="storageClassName must be the name of a StorageClass: lower case letters, digits, '-' and '.', starting and ending with a letter or digit"
 	StorageClassName *string `json:"storageClassName,omitempty"`
 }
 
@@ -111,9 +111,7 @@ type KeeperSpec struct {
 	// image is the ClickHouse Keeper image. Defaults to clickhouse/clickhouse-keeper:25.8.
 	// +optional
 	// +kubebuilder:default="clickhouse/clickhouse-keeper:25.8"
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=512
-	Image string `json:"image,omitempty"`
+	Image ImageReference `json:"image,omitempty"`
 
 	// volume holds each Keeper node's log and snapshots. Defaults to 10Gi of the default StorageClass,
 	// plenty for the pipeline's coordination data.
@@ -130,7 +128,8 @@ type ExternalClickHouse struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=253
-	// +kubebuilder:validation:XValidation:rule="self.all(h, h.matches('^[a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?$|^[0-9a-fA-F:]+$'))",message="spec.clickhouse.external.hosts must be host names or IP addresses, without scheme or port: set the ports in nativePort and httpPort"
+	// +kubebuilder:validation:XValidation:rule="self.all(h, h.startsWith('[') || h.matches('^[a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?$|^[0-9a-fA-F:]+$'))",message="spec.clickhouse.external.hosts must be host names or IP addresses, without scheme or port, e.g. clickhouse.db.svc or 10.0.0.7: set the ports in nativePort and httpPort"
+	// +kubebuilder:validation:XValidation:rule="self.all(h, !h.startsWith('['))",message="spec.clickhouse.external.hosts takes IPv6 addresses without brackets, e.g. fd00::1 rather than [fd00::1]: the ports go in nativePort and httpPort"
 	Hosts []string `json:"hosts"`
 
 	// nativePort is the port of ClickHouse's native protocol, used by the operator for migrations.
@@ -227,7 +226,8 @@ type ColdStorageSpec struct {
 	// the cache off. Defaults to 10Gi.
 	// +optional
 	// +kubebuilder:default="10Gi"
-	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('0')) == 0 || quantity(self).compareTo(quantity('100Mi')) >= 0",message="spec.clickhouse.storage.cold.cacheSize must be 0 (no cache) or at least 100Mi"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self))",message="spec.clickhouse.storage.cold.cacheSize must be a quantity such as 10Gi or a plain number of bytes: suffixes Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000), no space and no B (10GB is written 10G)"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || (quantity(string(self)).compareTo(quantity('0')) == 0 || quantity(string(self)).compareTo(quantity('100Mi')) >= 0)",message="spec.clickhouse.storage.cold.cacheSize must be 0 (no cache) or at least 100Mi"
 	CacheSize *resource.Quantity `json:"cacheSize,omitempty"`
 
 	// moveAfter is the age (from the event's time) after which data moves to the cold tier, as a duration

@@ -27,6 +27,7 @@ type NATSSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(s, s.matches('^(nats|tls)://[^/?#\\\\s]+$'))",message="spec.nats.servers must be nats:// or tls:// URLs with host and port and no path, e.g. nats://nats.nats.svc:4222"
 	// +kubebuilder:validation:XValidation:rule="self.all(s, !s.contains('@'))",message="spec.nats.servers must not hold a user or password (user:password@): the URLs are written into ConfigMaps; reference a credentials file with spec.nats.credentialsSecretRef"
 	// +kubebuilder:validation:XValidation:rule="self.all(s, !s.matches('^(nats|tls)://[^/?#@\\\\s]+$') || s.matches('^(nats|tls)://([a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?|\\\\[[0-9a-fA-F:.]+\\\\])(:[0-9]{1,5})?$'))",message="spec.nats.servers must name a host name, an IPv4 address or a bracketed IPv6 address, and optionally a port, e.g. nats://nats.nats.svc:4222 or nats://[fd00::1]:4222"
+	// +kubebuilder:validation:XValidation:rule="self.all(s, !s.matches(':[0-9]+$') || (int(s.substring(s.lastIndexOf(':') + 1)) >= 1 && int(s.substring(s.lastIndexOf(':') + 1)) <= 65535))",message="spec.nats.servers must have ports between 1 and 65535, e.g. nats://nats.nats.svc:4222"
 	Servers []string `json:"servers"`
 
 	// credentialsSecretRef is the key of a Secret holding a NATS credentials (.creds) file, for servers
@@ -74,7 +75,7 @@ type StreamSpec struct {
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=256
 	// +listType=set
-	// +kubebuilder:validation:XValidation:rule="self.all(s, s.matches('^[^\\\\s]+$') && !s.startsWith('.') && !s.endsWith('.'))",message="spec.nats.stream.subjects must be NATS subjects without spaces that neither start nor end with '.'"
+	// +kubebuilder:validation:XValidation:rule="self.all(s, s.matches('^(([^.*>\\\\s]+|[*])[.])*([^.*>\\\\s]+|[*]|>)$'))",message="spec.nats.stream.subjects must be NATS subjects: tokens separated by '.', none empty and none with spaces; '*' only as a whole token and '>' only as the last token, e.g. audit.k8s.>"
 	// +kubebuilder:validation:XValidation:rule="self.exists(s, s == 'audit.k8s.>' || s == '>' || s == 'audit.>' || s == 'audit.k8s.*')",message="spec.nats.stream.subjects must capture the subjects the agent publishes to (audit.k8s.<verb>): include audit.k8s.>"
 	Subjects []string `json:"subjects,omitempty"`
 
@@ -90,14 +91,16 @@ type StreamSpec struct {
 	// maxBytes caps the stream's size; the oldest events are discarded beyond it. Defaults to 100Gi.
 	// +optional
 	// +kubebuilder:default="100Gi"
-	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('1Mi')) >= 0",message="spec.nats.stream.maxBytes must be at least 1Mi"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self))",message="spec.nats.stream.maxBytes must be a quantity such as 100Gi or a plain number of bytes: suffixes Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000), no space and no B (10GB is written 10G)"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || (quantity(string(self)).compareTo(quantity('1Mi')) >= 0)",message="spec.nats.stream.maxBytes must be at least 1Mi"
 	MaxBytes resource.Quantity `json:"maxBytes,omitzero"`
 
 	// maxMessageSize is the largest event the stream accepts; it cannot exceed the server's max_payload.
 	// Defaults to 1Mi, the NATS server's default max_payload.
 	// +optional
 	// +kubebuilder:default="1Mi"
-	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('1Ki')) >= 0 && quantity(self).compareTo(quantity('64Mi')) <= 0",message="spec.nats.stream.maxMessageSize must be between 1Ki and 64Mi"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self))",message="spec.nats.stream.maxMessageSize must be a quantity such as 1Mi or a plain number of bytes: suffixes Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000), no space and no B (10GB is written 10G)"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || (quantity(string(self)).compareTo(quantity('1Ki')) >= 0 && quantity(string(self)).compareTo(quantity('64Mi')) <= 0)",message="spec.nats.stream.maxMessageSize must be between 1Ki and 64Mi"
 	MaxMessageSize resource.Quantity `json:"maxMessageSize,omitzero"`
 
 	// replicas is how many JetStream servers keep a copy of the stream: 1, 3 or 5. Defaults to 1; use 3

@@ -1,7 +1,6 @@
 package v1alpha1
 
 import (
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -30,9 +29,7 @@ type CollectorSpec struct {
 	// image is the Vector image. Defaults to timberio/vector:0.59.0-distroless-libc.
 	// +optional
 	// +kubebuilder:default="timberio/vector:0.59.0-distroless-libc"
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=512
-	Image string `json:"image,omitempty"`
+	Image ImageReference `json:"image,omitempty"`
 
 	// webhook is the HTTP endpoint the API server's audit webhook posts event batches to.
 	// +optional
@@ -41,13 +38,15 @@ type CollectorSpec struct {
 
 	// nodeSelector places the agent on matching nodes, e.g. the control-plane nodes that run API servers.
 	// +optional
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && (!k.contains('/') || k.indexOf('/') <= 253))",message="spec.collector.nodeSelector keys must be label keys: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' or '.', e.g. node-role.kubernetes.io/control-plane"
+	NodeSelector map[string]LabelValue `json:"nodeSelector,omitempty"`
 
 	// tolerations let the agent run on tainted nodes, e.g. node-role.kubernetes.io/control-plane.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic
-	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+	Tolerations []Toleration `json:"tolerations,omitempty"`
 
 	// buffer is the agent's disk buffer, on a host path of each node: events wait there while JetStream is
 	// unreachable, and the webhook is held back (never dropped) when it is full.
@@ -57,7 +56,7 @@ type CollectorSpec struct {
 
 	// resources are the compute resources of the agent container.
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources ComputeResources `json:"resources,omitempty"`
 }
 
 // WebhookSpec is the agent's audit webhook endpoint.
@@ -87,7 +86,8 @@ type CollectorBufferSpec struct {
 	// maxSize of the disk buffer. Defaults to 10Gi; Vector needs at least 256Mi.
 	// +optional
 	// +kubebuilder:default="10Gi"
-	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('256Mi')) > 0",message="spec.collector.buffer.maxSize must be more than 256Mi: Vector's disk buffer needs at least that much"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self))",message="spec.collector.buffer.maxSize must be a quantity such as 10Gi or a plain number of bytes: suffixes Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000), no space and no B (10GB is written 10G)"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || (quantity(string(self)).compareTo(quantity('256Mi')) > 0)",message="spec.collector.buffer.maxSize must be more than 256Mi: Vector's disk buffer needs at least that much"
 	MaxSize resource.Quantity `json:"maxSize,omitzero"`
 
 	// hostPath is the directory on each node that holds the buffer. Defaults to /var/lib/auditpipeline.
@@ -105,9 +105,7 @@ type AggregatorSpec struct {
 	// image is the Vector image. Defaults to timberio/vector:0.59.0-distroless-libc.
 	// +optional
 	// +kubebuilder:default="timberio/vector:0.59.0-distroless-libc"
-	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=512
-	Image string `json:"image,omitempty"`
+	Image ImageReference `json:"image,omitempty"`
 
 	// replicas is a fixed number of aggregator pods. Unset (and no autoscaling), 2 pods run.
 	// +optional
@@ -137,7 +135,7 @@ type AggregatorSpec struct {
 
 	// resources are the compute resources of the aggregator container.
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources ComputeResources `json:"resources,omitempty"`
 }
 
 // AutoscalingSpec is a HorizontalPodAutoscaler range.
@@ -180,7 +178,8 @@ type BatchSpec struct {
 	// events (1.2 KB of JSON each), so that maxEvents decides and this caps batches of large events.
 	// +optional
 	// +kubebuilder:default="32M"
-	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('64Ki')) >= 0 && quantity(self).compareTo(quantity('1Gi')) <= 0",message="spec.aggregator.batch.maxBytes must be between 64Ki and 1Gi"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self))",message="spec.aggregator.batch.maxBytes must be a quantity such as 32M or a plain number of bytes: suffixes Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000), no space and no B (10GB is written 10G)"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || (quantity(string(self)).compareTo(quantity('64Ki')) >= 0 && quantity(string(self)).compareTo(quantity('1Gi')) <= 0)",message="spec.aggregator.batch.maxBytes must be between 64Ki and 1Gi"
 	MaxBytes resource.Quantity `json:"maxBytes,omitzero"`
 
 	// timeout is the longest an event waits for its batch to fill. Defaults to 10s.
@@ -217,7 +216,8 @@ type AggregatorBufferSpec struct {
 	// maxSize of the disk buffer. Defaults to 10Gi; the claim is sized a little above it.
 	// +optional
 	// +kubebuilder:default="10Gi"
-	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('256Mi')) > 0",message="spec.aggregator.buffer.maxSize must be more than 256Mi: Vector's disk buffer needs at least that much"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(string(self))",message="spec.aggregator.buffer.maxSize must be a quantity such as 10Gi or a plain number of bytes: suffixes Ki, Mi, Gi, Ti (powers of 1024) or k, M, G, T (powers of 1000), no space and no B (10GB is written 10G)"
+	// +kubebuilder:validation:XValidation:rule="!isQuantity(string(self)) || (quantity(string(self)).compareTo(quantity('256Mi')) > 0)",message="spec.aggregator.buffer.maxSize must be more than 256Mi: Vector's disk buffer needs at least that much"
 	MaxSize resource.Quantity `json:"maxSize,omitzero"`
 
 	// storageClassName is the StorageClass of the buffer's claim. Unset, the default class is used.

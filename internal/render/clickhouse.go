@@ -113,7 +113,7 @@ func insertProfile(replicas int32) map[string]string {
 
 func clickHousePod(p *v1alpha1.AuditPipeline) corev1.PodSpec {
 	m := p.Spec.ClickHouse.Managed
-	c := corev1.Container{Name: "clickhouse", Image: m.Image, Resources: m.Resources}
+	c := corev1.Container{Name: "clickhouse", Image: string(m.Image), Resources: m.Resources.Requirements()}
 	if cold := p.Spec.ClickHouse.Storage; cold != nil && cold.Cold != nil {
 		secret := cold.Cold.CredentialsSecretRef.Name
 		for _, key := range []string{tiering.EnvAccessKeyID, tiering.EnvSecretAccessKey} {
@@ -173,7 +173,7 @@ func KeeperInstallation(p *v1alpha1.AuditPipeline) *altinity.ClickHouseKeeperIns
 			},
 			Templates: &altinity.Templates{
 				PodTemplates: []altinity.PodTemplate{{Name: keeperPodTmpl, Spec: corev1.PodSpec{
-					Containers: []corev1.Container{{Name: "clickhouse-keeper", Image: image}}}}},
+					Containers: []corev1.Container{{Name: "clickhouse-keeper", Image: string(image)}}}}},
 				VolumeClaimTemplates: []altinity.VolumeClaimTemplate{volumeClaim(keeperDataVolume, &volume, p.Spec.DeletionPolicy)},
 			},
 		},

@@ -46,7 +46,7 @@ func withS3(p *v1alpha1.AuditPipeline, cache string) *v1alpha1.AuditPipeline {
 func TestClickHouseInstallationGolden(t *testing.T) {
 	threeReplicas := withS3(managedPipeline(3), "10Gi")
 	threeReplicas.Spec.ClickHouse.Managed.HotVolume.StorageClassName = ptr.To("fast-ssd")
-	threeReplicas.Spec.ClickHouse.Managed.Resources = corev1.ResourceRequirements{
+	threeReplicas.Spec.ClickHouse.Managed.Resources = v1alpha1.ComputeResources{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("8Gi")}}
 	threeReplicas.Spec.ClickHouse.Managed.Keeper = &v1alpha1.KeeperSpec{Replicas: 5, Image: "clickhouse/clickhouse-keeper:25.8",
 		Volume: v1alpha1.VolumeSpec{Size: resource.MustParse("20Gi")}}

@@ -80,7 +80,7 @@ func BufferClaimSize(p *v1alpha1.AuditPipeline) resource.Quantity {
 
 func aggregatorStatefulSet(p *v1alpha1.AuditPipeline, names Names, hash string) *appsv1.StatefulSet {
 	a := &p.Spec.Aggregator
-	container := vectorContainer(a.Image, resourcesOr(a.Resources, "500m", "512Mi", "2", "2Gi"), nil)
+	container := vectorContainer(string(a.Image), resourcesOr(a.Resources.Requirements(), "500m", "512Mi", "2", "2Gi"), nil)
 	container.Env = []corev1.EnvVar{
 		{Name: EnvAllowInterpolation, Value: "true"},
 		{Name: EnvClickHouseUser, Value: ClickHouseUser(p)},

@@ -90,12 +90,12 @@ func CollectorHostPath(p *v1alpha1.AuditPipeline) string {
 
 func collectorDaemonSet(p *v1alpha1.AuditPipeline, names Names, hash string) *appsv1.DaemonSet {
 	c := &p.Spec.Collector
-	container := vectorContainer(c.Image, resourcesOr(c.Resources, "100m", "128Mi", "1", "512Mi"),
+	container := vectorContainer(string(c.Image), resourcesOr(c.Resources.Requirements(), "100m", "128Mi", "1", "512Mi"),
 		[]corev1.ContainerPort{{Name: "webhook", ContainerPort: webhookPort(p), Protocol: corev1.ProtocolTCP}})
 	spec := corev1.PodSpec{
 		SecurityContext:               podSecurityContext(),
-		NodeSelector:                  c.NodeSelector,
-		Tolerations:                   c.Tolerations,
+		NodeSelector:                  v1alpha1.PodNodeSelector(c.NodeSelector),
+		Tolerations:                   v1alpha1.PodTolerations(c.Tolerations),
 		TerminationGracePeriodSeconds: ptr.To(terminationGracePeriod),
 		InitContainers:                []corev1.Container{bufferInitContainer()},
 		Containers:                    []corev1.Container{container},

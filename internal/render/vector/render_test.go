@@ -79,7 +79,7 @@ func renderCases() map[string]*v1alpha1.AuditPipeline {
 	autoscaled.Spec.ClickHouse.Managed = &v1alpha1.ManagedClickHouse{Shards: 1, Replicas: 1}
 	autoscaled.Spec.Aggregator.Autoscaling = &v1alpha1.AutoscalingSpec{MinReplicas: 3, MaxReplicas: 10, TargetCPUUtilizationPercentage: 60}
 	autoscaled.Spec.Aggregator.Buffer.StorageClassName = ptr.To("fast-ssd")
-	autoscaled.Spec.Aggregator.Resources = corev1.ResourceRequirements{
+	autoscaled.Spec.Aggregator.Resources = v1alpha1.ComputeResources{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")}}
 
 	private := defaulted()
@@ -92,8 +92,8 @@ func renderCases() map[string]*v1alpha1.AuditPipeline {
 	creds := defaulted()
 	creds.Spec.NATS.CredentialsSecretRef = &v1alpha1.SecretKeyReference{Name: "nats-user", Key: "user.creds"}
 	creds.Spec.NATS.Consumer.MaxAckPending = 500
-	creds.Spec.Collector.NodeSelector = map[string]string{"node-role.kubernetes.io/control-plane": ""}
-	creds.Spec.Collector.Tolerations = []corev1.Toleration{{Key: "node-role.kubernetes.io/control-plane",
+	creds.Spec.Collector.NodeSelector = map[string]v1alpha1.LabelValue{"node-role.kubernetes.io/control-plane": ""}
+	creds.Spec.Collector.Tolerations = []v1alpha1.Toleration{{Key: "node-role.kubernetes.io/control-plane",
 		Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
 	creds.Spec.Collector.Webhook = v1alpha1.WebhookSpec{Port: 9443, Path: "/audit/k8s"}
 

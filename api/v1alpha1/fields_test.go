@@ -1,0 +1,173 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// fieldCase sets one field of a valid pipeline to a value, as kubectl would send it (an integer stays an
+// integer), and expects the API server to accept it (want "") or to refuse it with a message containing want.
+type fieldCase struct {
+	base  func(name string) *v1alpha1.AuditPipeline
+	path  string
+	value any
+	want  string
+}
+
+func coldBase(name string) *v1alpha1.AuditPipeline { return withCold(managed(name)) }
+
+func replicated(name string) *v1alpha1.AuditPipeline {
+	p := managed(name)
+	p.Spec.ClickHouse.Managed.Replicas = 3
+	return p
+}
+
+// TestFieldValues checks, on the real API server, the forms each field takes and the message of each
+// form it refuses.
+func TestFieldValues(t *testing.T) {
+	const quantityForm = "must be a quantity such as"
+	long := func(n int) string { return strings.Repeat("a", n) }
+	cases := map[string]fieldCase{
+		// Quantities take an integer or a string, and their bounds hold for both.
+		"hot volume int":          {managed, "spec.clickhouse.managed.hotVolume.size", int64(107374182400), ""},
+		"hot volume string":       {managed, "spec.clickhouse.managed.hotVolume.size", "100Gi", ""},
+		"hot volume small int":    {managed, "spec.clickhouse.managed.hotVolume.size", int64(1000), "volume size must be at least 1Gi"},
+		"hot volume GB":           {managed, "spec.clickhouse.managed.hotVolume.size", "10 GB", quantityForm + " 100Gi"},
+		"cache size int zero":     {coldBase, "spec.clickhouse.storage.cold.cacheSize", int64(0), ""},
+		"cache size string zero":  {coldBase, "spec.clickhouse.storage.cold.cacheSize", "0", ""},
+		"cache size int":          {coldBase, "spec.clickhouse.storage.cold.cacheSize", int64(104857600), ""},
+		"cache size too small":    {coldBase, "spec.clickhouse.storage.cold.cacheSize", int64(1024), "must be 0 (no cache) or at least 100Mi"},
+		"cache size GB":           {coldBase, "spec.clickhouse.storage.cold.cacheSize", "10GB", quantityForm + " 10Gi"},
+		"stream bytes int":        {minimal, "spec.nats.stream.maxBytes", int64(107374182400), ""},
+		"stream bytes string":     {minimal, "spec.nats.stream.maxBytes", "100Gi", ""},
+		"stream bytes small":      {minimal, "spec.nats.stream.maxBytes", int64(1000), "maxBytes must be at least 1Mi"},
+		"stream bytes MB":         {minimal, "spec.nats.stream.maxBytes", "32MB", quantityForm + " 100Gi"},
+		"message size int":        {minimal, "spec.nats.stream.maxMessageSize", int64(1048576), ""},
+		"message size string":     {minimal, "spec.nats.stream.maxMessageSize", "2Mi", ""},
+		"message size too big":    {minimal, "spec.nats.stream.maxMessageSize", int64(1 << 30), "between 1Ki and 64Mi"},
+		"message size space":      {minimal, "spec.nats.stream.maxMessageSize", "1 Mi", quantityForm + " 1Mi"},
+		"agent buffer int":        {minimal, "spec.collector.buffer.maxSize", int64(10737418240), ""},
+		"agent buffer string":     {minimal, "spec.collector.buffer.maxSize", "10Gi", ""},
+		"agent buffer small":      {minimal, "spec.collector.buffer.maxSize", int64(1 << 20), "more than 256Mi"},
+		"agent buffer GB":         {minimal, "spec.collector.buffer.maxSize", "10GB", quantityForm + " 10Gi"},
+		"batch bytes int":         {minimal, "spec.aggregator.batch.maxBytes", int64(32000000), ""},
+		"batch bytes string":      {minimal, "spec.aggregator.batch.maxBytes", "32M", ""},
+		"batch bytes small":       {minimal, "spec.aggregator.batch.maxBytes", int64(1000), "between 64Ki and 1Gi"},
+		"batch bytes MB":          {minimal, "spec.aggregator.batch.maxBytes", "32MB", quantityForm + " 32M"},
+		"aggregator buffer int":   {minimal, "spec.aggregator.buffer.maxSize", int64(10737418240), ""},
+		"aggregator buffer str":   {minimal, "spec.aggregator.buffer.maxSize", "10Gi", ""},
+		"aggregator buffer small": {minimal, "spec.aggregator.buffer.maxSize", int64(1 << 20), "more than 256Mi"},
+		"aggregator buffer GB":    {minimal, "spec.aggregator.buffer.maxSize", "10 Gi", quantityForm + " 10Gi"},
+
+		// Names: the pipeline label holds 63 characters; a managed ClickHouse's derived names hold 37.
+		"name 63":              {minimal, "metadata.name", long(63), ""},
+		"name 64":              {minimal, "metadata.name", long(64), "metadata.name must be at most 63 characters"},
+		"name with dots":       {minimal, "metadata.name", "audit.prod", ""},
+		"managed name 37":      {managed, "metadata.name", long(37), ""},
+		"managed name 38":      {managed, "metadata.name", long(38), "at most 37 characters and hold no '.'"},
+		"managed name dots":    {managed, "metadata.name", "audit.prod", "at most 37 characters and hold no '.'"},
+		"database system":      {minimal, "spec.clickhouse.database", "system", "must not be one of ClickHouse's own databases"},
+		"database info lower":  {minimal, "spec.clickhouse.database", "information_schema", "must not be one of ClickHouse's own databases"},
+		"database info upper":  {minimal, "spec.clickhouse.database", "INFORMATION_SCHEMA", "must not be one of ClickHouse's own databases"},
+		"database system_logs": {minimal, "spec.clickhouse.database", "system_audit", ""},
+
+		// NATS servers and subjects.
+		"port too high":     {minimal, "spec.nats.servers", []any{"nats://127.0.0.1:99999"}, "ports between 1 and 65535"},
+		"port zero":         {minimal, "spec.nats.servers", []any{"nats://nats:0"}, "ports between 1 and 65535"},
+		"port highest":      {minimal, "spec.nats.servers", []any{"nats://nats:65535", "nats://[fd00::1]:4222", "tls://[::1]"}, ""},
+		"subject > inside":  {minimal, "spec.nats.stream.subjects", []any{"audit.k8s.>", "audit.>.k8s"}, "'>' only as the last token"},
+		"subject empty tok": {minimal, "spec.nats.stream.subjects", []any{"audit.k8s.>", "audit..k8s"}, "none empty"},
+		"subject space":     {minimal, "spec.nats.stream.subjects", []any{"audit.k8s.>", "audit.k 8s"}, "none with spaces"},
+		"subject star part": {minimal, "spec.nats.stream.subjects", []any{"audit.k8s.>", "audit.k8s*.x"}, "'*' only as a whole token"},
+		"subject dot start": {minimal, "spec.nats.stream.subjects", []any{"audit.k8s.>", ".audit"}, "NATS subjects"},
+		"subjects valid":    {minimal, "spec.nats.stream.subjects", []any{"audit.k8s.>", "audit.*.x", "other_1-2"}, ""},
+
+		// Images.
+		"image space":     {minimal, "spec.collector.image", "timberio/vector: 0.59.0", "must be an image reference"},
+		"image upper":     {minimal, "spec.aggregator.image", "timberio/Vector:0.59.0", "must be an image reference"},
+		"image managed":   {managed, "spec.clickhouse.managed.image", "clickhouse/clickhouse-server:25.8 ", "must be an image reference"},
+		"image keeper":    {replicated, "spec.clickhouse.managed.keeper.image", "keeper@sha256:xyz", "must be an image reference"},
+		"image registry":  {minimal, "spec.collector.image", "localhost:5000/team/vector:0.59.0-distroless-libc", ""},
+		"image digest":    {minimal, "spec.aggregator.image", "timberio/vector@sha256:" + strings.Repeat("0a", 32), ""},
+		"image tag+dgst":  {minimal, "spec.aggregator.image", "docker.io/timberio/vector:0.59.0@sha256:" + strings.Repeat("0a", 32), ""},
+		"image bare name": {minimal, "spec.collector.image", "vector", ""},
+
+		// Scheduling and resources.
+		"selector key":        {minimal, "spec.collector.nodeSelector", map[string]any{"bad key!": "x"}, "nodeSelector keys must be label keys"},
+		"selector long name":  {minimal, "spec.collector.nodeSelector", map[string]any{"example.com/" + long(64): "x"}, "nodeSelector keys must be label keys"},
+		"selector value":      {minimal, "spec.collector.nodeSelector", map[string]any{"role": "a b"}, "must be a label value"},
+		"selector valid":      {minimal, "spec.collector.nodeSelector", map[string]any{"node-role.kubernetes.io/control-plane": "", "zone": "eu-1a"}, ""},
+		"toleration operator": {minimal, "spec.collector.tolerations", []any{map[string]any{"key": "a", "operator": "Maybe"}}, `Unsupported value: "Maybe"`},
+		"toleration effect":   {minimal, "spec.collector.tolerations", []any{map[string]any{"key": "a", "effect": "Never"}}, `Unsupported value: "Never"`},
+		"toleration no key":   {minimal, "spec.collector.tolerations", []any{map[string]any{"operator": "Equal", "value": "x"}}, "without a key must have operator Exists"},
+		"toleration bad key":  {minimal, "spec.collector.tolerations", []any{map[string]any{"key": "a b", "operator": "Exists"}}, "must be a taint key"},
+		"toleration exists=v": {minimal, "spec.collector.tolerations", []any{map[string]any{"key": "a", "operator": "Exists", "value": "x"}}, "Exists takes no value"},
+		"toleration seconds":  {minimal, "spec.collector.tolerations", []any{map[string]any{"key": "a", "operator": "Exists", "effect": "NoSchedule", "tolerationSeconds": int64(30)}}, "applies only to a toleration with effect NoExecute"},
+		"tolerations valid": {minimal, "spec.collector.tolerations", []any{
+			map[string]any{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+			map[string]any{"operator": "Exists"},
+			map[string]any{"key": "dedicated", "value": "audit", "effect": "NoExecute", "tolerationSeconds": int64(60)},
+		}, ""},
+		"requests above limits": {minimal, "spec.aggregator.resources", map[string]any{
+			"requests": map[string]any{"cpu": "2"}, "limits": map[string]any{"cpu": "1"}}, "requests.cpu must not exceed resources.limits.cpu"},
+		"requests int vs limits": {managed, "spec.clickhouse.managed.resources", map[string]any{
+			"requests": map[string]any{"memory": int64(4 << 30)}, "limits": map[string]any{"memory": "2Gi"}}, "requests.memory must not exceed resources.limits.memory"},
+		"resource name": {minimal, "spec.collector.resources", map[string]any{
+			"limits": map[string]any{"gpu": "1"}}, "limits keys must be cpu, memory"},
+		"resources valid": {minimal, "spec.collector.resources", map[string]any{
+			"requests": map[string]any{"cpu": "100m", "memory": int64(128 << 20), "example.com/dongle": "1"},
+			"limits":   map[string]any{"cpu": int64(1), "memory": "512Mi", "hugepages-2Mi": "64Mi", "example.com/dongle": "1"}}, ""},
+		"storage class":       {managed, "spec.clickhouse.managed.hotVolume.storageClassName", "Fast_SSD", "storageClassName must be the name of a StorageClass"},
+		"storage class valid": {managed, "spec.clickhouse.managed.hotVolume.storageClassName", "fast-ssd.csi", ""},
+
+		// Messages that name the field at fault.
+		"batch timeout no unit": {minimal, "spec.aggregator.batch.timeout", "10", "spec.aggregator.batch.timeout must be a duration such as 10s"},
+		"ackWait no unit":       {minimal, "spec.nats.consumer.ackWait", "60", "spec.nats.consumer.ackWait must be a duration such as 60s"},
+		"host in brackets":      {minimal, "spec.clickhouse.external.hosts", []any{"[::1]"}, "IPv6 addresses without brackets, e.g. fd00::1"},
+		"host ipv6":             {minimal, "spec.clickhouse.external.hosts", []any{"::1", "fd00::7"}, ""},
+		"host with port":        {minimal, "spec.clickhouse.external.hosts", []any{"clickhouse:9000"}, "without scheme or port"},
+	}
+	ctx := context.Background()
+	i := 0
+	for name, tc := range cases {
+		i++
+		t.Run(name, func(t *testing.T) {
+			u := unstructuredPipeline(t, tc.base(fmt.Sprintf("field-%d", i)))
+			if err := unstructured.SetNestedField(u.Object, tc.value, strings.Split(tc.path, ".")...); err != nil {
+				t.Fatal(err)
+			}
+			err := k8s.Create(ctx, u, client.DryRunAll)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("%s = %v: refused: %v", tc.path, tc.value, err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("%s = %v: accepted; want an error containing %q", tc.path, tc.value, tc.want)
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("%s = %v: error = %v\nwant it to contain %q", tc.path, tc.value, err, tc.want)
+			}
+			// A refused value gets its own message, never a CEL evaluation error.
+			if err != nil && (strings.Contains(err.Error(), "no such overload") || strings.Contains(err.Error(), "compilation failed")) {
+				t.Fatalf("%s = %v: error = %v, want only the rules' messages", tc.path, tc.value, err)
+			}
+		})
+	}
+}
+
+func unstructuredPipeline(t *testing.T, p *v1alpha1.AuditPipeline) *unstructured.Unstructured {
+	t.Helper()
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("AuditPipeline"))
+	return u
+}
