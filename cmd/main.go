@@ -34,6 +34,7 @@ func main() {
 		leaderElect   bool
 		waitInterval  time.Duration
 		validate      bool
+		maxConcurrent int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 turns it off.")
@@ -44,6 +45,8 @@ func main() {
 		"Elect a leader so that only one of several replicas reconciles at a time.")
 	flag.DurationVar(&waitInterval, "wait-interval", 10*time.Second,
 		"Base delay before a pipeline that waits for a component is checked again (jittered by up to 50%).")
+	flag.IntVar(&maxConcurrent, "max-concurrent-reconciles", controller.DefaultMaxConcurrentReconciles,
+		"How many pipelines are reconciled at once; one pipeline is never reconciled twice at the same time.")
 	flag.BoolVar(&validate, "validate-vector-config", true,
 		"Run `vector validate` in a Job on each new Vector configuration before rolling it out; turn off where "+
 			"the Vector image cannot be pulled for a Job (it is the image the workloads run).")
@@ -52,13 +55,13 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
-	if err := run(ctrl.SetupSignalHandler(), metricsAddr, metricsSecure, probeAddr, leaderElect, waitInterval, validate); err != nil {
+	if err := run(ctrl.SetupSignalHandler(), metricsAddr, metricsSecure, probeAddr, leaderElect, waitInterval, validate, maxConcurrent); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr string, leaderElect bool, waitInterval time.Duration, validate bool) error {
+func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr string, leaderElect bool, waitInterval time.Duration, validate bool, maxConcurrent int) error {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
@@ -87,6 +90,8 @@ func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr 
 		Identity:             os.Getenv("POD_NAME"),
 		WaitInterval:         waitInterval,
 		ValidateVectorConfig: validate,
+
+		MaxConcurrentReconciles: maxConcurrent,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return err

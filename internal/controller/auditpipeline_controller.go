@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -56,10 +58,18 @@ type AuditPipelineReconciler struct {
 	// configuration before the workload rolls to it; a configuration Vector rejects is never rolled out.
 	ValidateVectorConfig bool
 
+	// MaxConcurrentReconciles is how many pipelines are reconciled at once (one pipeline is never
+	// reconciled twice at the same time). Zero means DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
+
 	// clusterID is the UID of the kube-system namespace, read once (retentionOwnerID).
 	clusterMu sync.Mutex
 	clusterID string
 }
+
+// DefaultMaxConcurrentReconciles lets pipelines settle side by side, so that one whose ClickHouse hangs
+// does not hold the others back (each pass waits for ClickHouse at most clickHouseCallTimeout).
+const DefaultMaxConcurrentReconciles = 4
 
 // step is one component's reconciliation. It records its own condition on the pipeline's status.
 type step func(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error)
@@ -229,7 +239,8 @@ func (r *AuditPipelineReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Owns(&corev1.Service{}, builder.OnlyMetadata).
 		Owns(&policyv1.PodDisruptionBudget{}, builder.OnlyMetadata).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, builder.OnlyMetadata).
-		Named("auditpipeline")
+		Named("auditpipeline").
+		WithOptions(controller.Options{MaxConcurrentReconciles: cmp.Or(r.MaxConcurrentReconciles, DefaultMaxConcurrentReconciles)})
 	for _, obj := range []client.Object{&altinity.ClickHouseInstallation{}, &altinity.ClickHouseKeeperInstallation{},
 		&nack.Stream{}, &nack.Consumer{}} {
 		if err := ownsIfInstalled(ctx, mgr, b, obj); err != nil {

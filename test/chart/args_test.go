@@ -26,6 +26,7 @@ func TestManagerAcceptsChartArgs(t *testing.T) {
 		{name: "args-custom", namespace: "chart-args", args: []string{
 			"--set", "metrics.port=0", "--set", "metrics.secure=false", "--set", "leaderElection.enabled=false",
 			"--set", "manager.logLevel=debug", "--set", "manager.logEncoder=console", "--set", "manager.waitInterval=1m30s",
+			"--set", "manager.maxConcurrentReconciles=8",
 			"--set-json", `manager.extraArgs=["--zap-stacktrace-level=panic","--zap-time-encoding=rfc3339"]`,
 		}},
 	}
