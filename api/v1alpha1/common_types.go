@@ -16,8 +16,8 @@ type ImageReference string
 type LabelValue string
 
 // Toleration lets pods run on nodes with a matching taint, as in a Pod (corev1.Toleration).
-// +kubebuilder:validation:XValidation:rule="(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",message="a toleration without a key must have operator Exists (it then tolerates every taint)"
-// +kubebuilder:validation:XValidation:rule="!has(self.value) || self.value == '' || !has(self.operator) || self.operator == 'Equal'",message="a toleration with operator Exists takes no value: remove value or use operator Equal"
+// +kubebuilder:validation:XValidation:rule="(has(self.key) && self.key.size() > 0) || (has(self.operator) && self.operator == 'Exists')",message="a toleration without a key must have operator Exists (it then tolerates every taint)"
+// +kubebuilder:validation:XValidation:rule="!has(self.value) || self.value.size() == 0 || !has(self.operator) || self.operator == 'Equal'",message="a toleration with operator Exists takes no value: remove value or use operator Equal"
 // +kubebuilder:validation:XValidation:rule="!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",message="tolerationSeconds applies only to a toleration with effect NoExecute"
 type Toleration struct {
 	// key is the taint key, e.g. node-role.kubernetes.io/control-plane; empty with operator Exists, the
