@@ -106,6 +106,14 @@ const (
 	// (changed, missing or renumbered); migration stops and the pipeline is Stalled (SchemaReady=False).
 	ReasonChecksumMismatch = "ChecksumMismatch"
 
+	// ReasonDatabaseUnsupported means spec.clickhouse.database exists with an engine other than Atomic or
+	// Replicated; nothing is written and the pipeline is Stalled (SchemaReady=False).
+	ReasonDatabaseUnsupported = "DatabaseUnsupported"
+
+	// ReasonSchemaConflict means an object a pending migration creates already exists and was not created
+	// by this schema's migrations; it is never written into and the pipeline is Stalled (SchemaReady=False).
+	ReasonSchemaConflict = "SchemaConflict"
+
 	// ReasonMigrationFailed means a migration failed and will be retried with backoff (SchemaReady=False).
 	ReasonMigrationFailed = "Failed"
 

@@ -110,6 +110,8 @@ func (r *AuditPipelineReconciler) schemaOutcome(p *v1alpha1.AuditPipeline, repor
 	var checksum *migrate.ChecksumError
 	var locked *migrate.LockedError
 	var failed *migrate.MigrationError
+	var engine *migrate.DatabaseEngineError
+	var conflict *migrate.ConflictError
 	switch {
 	case err == nil && report != nil && report.Current > report.Target:
 		// Up applies nothing above the target and the operator never migrates down: the spec asks for a
@@ -131,6 +133,15 @@ func (r *AuditPipelineReconciler) schemaOutcome(p *v1alpha1.AuditPipeline, repor
 	case errors.As(err, &checksum):
 		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonChecksumMismatch,
 			"%v; nothing was applied (see docs/migrations.md, \"What the checksum protects\")", err)
+		return ctrl.Result{}, nil
+	case errors.As(err, &engine):
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonDatabaseUnsupported,
+			"%v: choose another spec.clickhouse.database (a new pipeline), or drop database %s if it holds nothing of value",
+			err, engine.Database)
+		return ctrl.Result{}, nil
+	case errors.As(err, &conflict):
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonSchemaConflict,
+			"%v; rename or drop it, or choose another spec.clickhouse.database (a new pipeline)", err)
 		return ctrl.Result{}, nil
 	case errors.As(err, &locked):
 		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonLocked, "%v", err)

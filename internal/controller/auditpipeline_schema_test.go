@@ -154,6 +154,45 @@ func TestSchemaTargetBeyondTheShippedMigrationsStalls(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 }
 
+// A database the schema cannot live in, and a table of the schema's name that is not ours, stall the
+// pipeline with their own reasons, and nothing is written into them.
+func TestSchemaRefusesDatabasesAndTablesNotItsOwn(t *testing.T) {
+	srv := chtest.New(t, chtest.Options{})
+	g := NewWithT(t)
+	ctx := context.Background()
+	conn, err := srv.Conn("default")
+	g.Expect(err).NotTo(HaveOccurred())
+	t.Cleanup(func() { _ = conn.Close() })
+	for _, stmt := range []string{
+		"CREATE DATABASE audit_memory ENGINE = Memory",
+		"CREATE DATABASE audit_foreign",
+		"CREATE TABLE audit_foreign.events (note String) ENGINE = MergeTree ORDER BY note",
+	} {
+		g.Expect(conn.Exec(ctx, stmt)).To(Succeed())
+	}
+	cases := []struct{ database, reason, message string }{
+		{"audit_memory", v1alpha1.ReasonDatabaseUnsupported, "database audit_memory has engine Memory"},
+		{"audit_foreign", v1alpha1.ReasonSchemaConflict, "audit_foreign.events already exists but was not created by this schema's migrations"},
+	}
+	for _, tc := range cases {
+		p := pipelineOn(t, srv, newNamespace(t), "refused", tc.database)
+		g.Expect(k8s.Create(ctx, p)).To(Succeed())
+		g.Eventually(func(g Gomega) {
+			cur, err := fetch(p)()
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(conditionOf(cur, v1alpha1.ConditionSchemaReady)).To(Equal("False/" + tc.reason))
+			g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("True/" + tc.reason))
+			c := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionSchemaReady)
+			g.Expect(c.Message).To(ContainSubstring(tc.message))
+		}, timeout, interval).Should(Succeed())
+	}
+	var memoryTables, foreignColumns uint64
+	g.Expect(conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = 'audit_memory'").Scan(&memoryTables)).To(Succeed())
+	g.Expect(memoryTables).To(BeZero(), "tables were created in the Memory database")
+	g.Expect(conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = 'audit_foreign' AND table = 'events'").Scan(&foreignColumns)).To(Succeed())
+	g.Expect(foreignColumns).To(Equal(uint64(1)), "the foreign events table was altered")
+}
+
 // Two pipelines writing into one database keep one TTL: the first to claim it owns it, and the other
 // changes nothing and says so while its spec asks for another, until it is told to take it over.
 func TestPipelinesSharingADatabaseKeepOneTTL(t *testing.T) {

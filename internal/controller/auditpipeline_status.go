@@ -16,6 +16,8 @@ import (
 var stalledReasons = map[string]bool{
 	v1alpha1.ReasonInvalidSpec:          true,
 	v1alpha1.ReasonChecksumMismatch:     true,
+	v1alpha1.ReasonDatabaseUnsupported:  true,
+	v1alpha1.ReasonSchemaConflict:       true,
 	v1alpha1.ReasonNotImplemented:       true,
 	v1alpha1.ReasonDependencyMissing:    true,
 	v1alpha1.ReasonAuthenticationFailed: true,

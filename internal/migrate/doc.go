@@ -28,6 +28,9 @@
 //   - The checksum record (version, file name, sha256 of the raw file, applied time, duration) goes into
 //     schema_migrations_checksums, before goose's version row. Before applying anything, every applied
 //     version is checked against the embedded file of that number.
+//   - Only an Atomic or Replicated database is written into (DatabaseEngineError), and an object a
+//     pending migration creates that already exists without a journaled run of that migration
+//     (schema_migrations_attempts) is someone else's: the migration stops (ConflictError).
 //   - Files are text/template templates (TemplateData): one file renders for a single node, for ON
 //     CLUSTER DDL with Replicated* engines, or for a Replicated database, with or without a storage
 //     policy. The checksum covers the raw file, the server runs the rendered text.

@@ -119,3 +119,33 @@ func (e *LockedError) Error() string {
 	}
 	return fmt.Sprintf("schema is locked by %s until %s", e.Owner, e.Until.UTC().Format(time.RFC3339))
 }
+
+// DatabaseEngineError means the pipeline's database exists with an engine the schema cannot live in
+// (only Atomic and Replicated can). Nothing is written; retrying cannot fix it.
+type DatabaseEngineError struct {
+	Database string
+	Engine   string
+}
+
+// Error names the database and its engine.
+func (e *DatabaseEngineError) Error() string {
+	return fmt.Sprintf("database %s has engine %s, but the audit schema needs an Atomic or Replicated database", e.Database, e.Engine)
+}
+
+// ConflictError means objects a pending migration creates already exist and were not created by an
+// earlier run of that migration: they belong to someone else and are never written into. Nothing of
+// the migration is applied; retrying cannot fix it.
+type ConflictError struct {
+	Database string
+	// Objects are the existing names, without the database.
+	Objects []string
+	// Version and Name identify the migration.
+	Version int64
+	Name    string
+}
+
+// Error names the objects and the migration.
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s already exists but was not created by this schema's migrations (migration %s, version %d, would create it): the operator never writes into objects it did not create",
+		qualifiedList(e.Database, e.Objects), e.Name, e.Version)
+}

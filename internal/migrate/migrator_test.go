@@ -44,7 +44,7 @@ func TestUpFreshDatabase(t *testing.T) {
 	}
 
 	tables := queryStrings(t, db, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", name)
-	if want := []string{"events", "events_json", "changes", "changes_mv", "changes_json", VersionTable, ChecksumTable, LockTable}; !sameElements(tables, want) {
+	if want := []string{"events", "events_json", "changes", "changes_mv", "changes_json", VersionTable, ChecksumTable, LockTable, AttemptTable}; !sameElements(tables, want) {
 		t.Errorf("tables = %v, want %v", tables, want)
 	}
 	checkEventsTable(t, db, name)

@@ -49,6 +49,9 @@ func (m *Migrator) upLocked(ctx context.Context, rep *Report) (_ *Report, retErr
 	if err := m.exec(ctx, createDatabase(m.opts)); err != nil {
 		return rep, fmt.Errorf("create database %s: %w", m.opts.Database, err)
 	}
+	if err := m.checkDatabase(ctx); err != nil {
+		return rep, err
+	}
 	lock, err := m.openLock(ctx)
 	if err != nil {
 		return rep, err
@@ -62,7 +65,7 @@ func (m *Migrator) upLocked(ctx context.Context, rep *Report) (_ *Report, retErr
 			retErr = fmt.Errorf("release the schema lock: %w", err)
 		}
 	}()
-	for _, t := range []string{ddl(createChecksumTable, m.data), ddl(createVersionTable, m.data)} {
+	for _, t := range []string{ddl(createChecksumTable, m.data), ddl(createVersionTable, m.data), ddl(createAttemptTable, m.data)} {
 		if err := m.exec(ls.ctx, t); err != nil {
 			return rep, fmt.Errorf("create the migration tables: %w", withCause(ls.ctx, err))
 		}
@@ -89,6 +92,10 @@ func (m *Migrator) apply(ls *lease, rep *Report) error {
 	for len(rep.Pending) > 0 {
 		next := rep.Pending[0]
 		if err := ls.check(ls.ctx); err != nil {
+			return err
+		}
+		mig, _ := m.migration(next.Version) // pending versions are embedded ones
+		if err := m.claim(ls.ctx, mig); err != nil {
 			return err
 		}
 		if _, err := p.UpTo(ls.ctx, next.Version); err != nil {
