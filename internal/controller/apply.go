@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -42,6 +43,10 @@ func (r *AuditPipelineReconciler) applyChild(ctx context.Context, p *v1alpha1.Au
 	unstructured.RemoveNestedField(u.Object, "metadata", "resourceVersion")
 	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
 		client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		var refusal *childRefusedError
+		if errors.As(refused(gvk.Kind, obj.GetName(), err), &refusal) {
+			return refusal
+		}
 		return fmt.Errorf("apply %s %s: %w", gvk.Kind, obj.GetName(), err)
 	}
 	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj)

@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -62,6 +63,10 @@ type AuditPipelineReconciler struct {
 	// reconciled twice at the same time). Zero means DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
 
+	// refusedAt remembers, per pipeline and component condition, the generation whose child the API
+	// server refused as Invalid: the step is not run again until the spec changes.
+	refusedAt sync.Map // refusalKey -> refusal
+
 	// clusterID is the UID of the kube-system namespace, read once (retentionOwnerID).
 	clusterMu sync.Mutex
 	clusterID string
@@ -72,7 +77,21 @@ type AuditPipelineReconciler struct {
 const DefaultMaxConcurrentReconciles = 4
 
 // step is one component's reconciliation. It records its own condition on the pipeline's status.
-type step func(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error)
+type step struct {
+	condition string
+	run       func(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error)
+}
+
+type refusalKey struct {
+	pipeline  types.UID
+	condition string
+}
+
+// refusal is the generation whose child was refused and the condition message that says so.
+type refusal struct {
+	generation int64
+	message    string
+}
 
 // +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines/status,verbs=get;update;patch
@@ -111,21 +130,37 @@ func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, nil
 	}
 	return r.runSteps(ctx, p, []step{
-		r.reconcileClickHouse,
-		r.reconcileSchema,
-		r.reconcileStream,
-		r.reconcileCollector,
-		r.reconcileAggregator,
+		{v1alpha1.ConditionClickHouseReady, r.reconcileClickHouse},
+		{v1alpha1.ConditionSchemaReady, r.reconcileSchema},
+		{v1alpha1.ConditionStreamReady, r.reconcileStream},
+		{v1alpha1.ConditionCollectorReady, r.reconcileCollector},
+		{v1alpha1.ConditionAggregatorReady, r.reconcileAggregator},
 	})
 }
 
 // runSteps runs every step in order, keeps the shortest requeue, aggregates the errors and summarises the
-// conditions. A pipeline that is still converging is looked at again after a jittered wait.
+// conditions. A pipeline that is still converging is looked at again after a jittered wait. A step whose
+// child the API server refused as Invalid sets its condition to InvalidSpec, which stalls the pipeline,
+// and is not run again until the spec changes (no backoff: retrying cannot help).
 func (r *AuditPipelineReconciler) runSteps(ctx context.Context, p *v1alpha1.AuditPipeline, steps []step) (ctrl.Result, error) {
 	var result ctrl.Result
 	var errs []error
 	for _, s := range steps {
-		res, err := s(ctx, p)
+		key := refusalKey{p.UID, s.condition}
+		if v, ok := r.refusedAt.Load(key); ok && v.(refusal).generation == p.Generation {
+			// Said again: the status read at the start of this pass may predate the refusal.
+			markComponentNotReady(p, s.condition, v1alpha1.ReasonInvalidSpec, "%s", v.(refusal).message)
+			continue
+		}
+		r.refusedAt.Delete(key)
+		res, err := s.run(ctx, p)
+		var refused *childRefusedError
+		if errors.As(err, &refused) {
+			msg := refused.conditionMessage()
+			markComponentNotReady(p, s.condition, v1alpha1.ReasonInvalidSpec, "%s", msg)
+			r.refusedAt.Store(key, refusal{p.Generation, msg})
+			res, err = ctrl.Result{}, nil
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -185,10 +220,24 @@ func (r *AuditPipelineReconciler) recordTransitions(base, p *v1alpha1.AuditPipel
 	}
 }
 
+// maxEventNote is the API server's limit on an Event's note; a longer Event is refused and lost.
+const maxEventNote = 1024
+
+// event emits an Event on p. A note over the API server's limit is cut (at a character boundary) and
+// marked; the full text stays in the condition it reports.
 func (r *AuditPipelineReconciler) event(p *v1alpha1.AuditPipeline, eventType, reason, action, note string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(p, nil, eventType, reason, action, note, args...)
+		r.Recorder.Eventf(p, nil, eventType, reason, action, "%s", eventNote(fmt.Sprintf(note, args...)))
 	}
+}
+
+// eventNote cuts note to maxEventNote bytes, saying where the rest is.
+func eventNote(note string) string {
+	const rest = " (see status.conditions)"
+	if len(note) <= maxEventNote {
+		return note
+	}
+	return shorten(note, maxEventNote-len(rest)-len("...")) + rest
 }
 
 func (r *AuditPipelineReconciler) identity() string {

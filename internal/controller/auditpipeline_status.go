@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,42 +55,52 @@ func markNotImplemented(p *v1alpha1.AuditPipeline, condType, what string) {
 }
 
 // summarize derives Ready, Reconciling and Stalled from the component conditions. reconcileErr is the
-// error of the pass, if any: it makes Ready False with reason ReconcileFailed.
+// error of the pass, if any: it makes Ready False with reason ReconcileFailed. The summaries name the
+// components and their reasons only: each component's own condition carries the details, said once.
 func summarize(p *v1alpha1.AuditPipeline, reconcileErr error) {
-	var notReady, stalled []string
-	progressing := false
+	var notReady, waiting, stalled []string
+	var stalledReason string
 	for _, t := range v1alpha1.ComponentConditions {
 		c := apimeta.FindStatusCondition(p.Status.Conditions, t)
 		switch {
 		case c == nil:
-			notReady = append(notReady, t+": not observed yet")
-			progressing = true
+			notReady = append(notReady, t+" (not observed yet)")
+			waiting = append(waiting, t)
 		case c.Status == metav1.ConditionTrue:
 			continue
 		case stalledReasons[c.Reason]:
-			notReady = append(notReady, t+": "+c.Message)
-			stalled = append(stalled, t+": "+c.Message)
+			notReady = append(notReady, t+" ("+c.Reason+")")
+			stalled = append(stalled, t+" ("+c.Reason+")")
+			if stalledReason == "" {
+				stalledReason = c.Reason
+			}
 		default:
-			notReady = append(notReady, t+": "+c.Message)
-			progressing = true
+			notReady = append(notReady, t+" ("+c.Reason+")")
+			waiting = append(waiting, t)
 		}
 	}
 
 	switch {
 	case reconcileErr != nil:
-		setCondition(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReconcileFailed, reconcileErr.Error())
+		setCondition(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonReconcileFailed,
+			"retrying after an error: "+shorten(reconcileErr.Error(), maxSummaryError))
 	case len(notReady) == 0:
 		setCondition(p, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, "every component is ready and the schema is at its target version")
 	default:
-		setCondition(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonComponentsNotReady, strings.Join(notReady, "; "))
+		setCondition(p, v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonComponentsNotReady, "not ready: "+strings.Join(notReady, ", "))
 	}
 
 	switch {
 	case len(stalled) > 0:
-		setCondition(p, v1alpha1.ConditionStalled, metav1.ConditionTrue, firstReason(p, stalled), strings.Join(stalled, "; "))
+		setCondition(p, v1alpha1.ConditionStalled, metav1.ConditionTrue, stalledReason,
+			"needs a change to go on: "+strings.Join(stalled, ", ")+"; its condition says what to fix")
 		apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionReconciling)
-	case progressing || reconcileErr != nil:
-		setCondition(p, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, "waiting for: "+strings.Join(notReady, "; "))
+	case len(waiting) > 0 || reconcileErr != nil:
+		msg := "waiting for " + strings.Join(waiting, ", ")
+		if len(waiting) == 0 {
+			msg = "retrying after an error"
+		}
+		setCondition(p, v1alpha1.ConditionReconciling, metav1.ConditionTrue, v1alpha1.ReasonProgressing, msg)
 		apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionStalled)
 	default:
 		apimeta.RemoveStatusCondition(&p.Status.Conditions, v1alpha1.ConditionReconciling)
@@ -97,13 +108,18 @@ func summarize(p *v1alpha1.AuditPipeline, reconcileErr error) {
 	}
 }
 
-// firstReason is the reason of the first stalled component condition, so Stalled says why at a glance.
-func firstReason(p *v1alpha1.AuditPipeline, stalled []string) string {
-	condType, _, _ := strings.Cut(stalled[0], ":")
-	if c := apimeta.FindStatusCondition(p.Status.Conditions, condType); c != nil {
-		return c.Reason
+// maxSummaryError bounds the error quoted in Ready; the log has all of it.
+const maxSummaryError = 200
+
+// shorten cuts s to at most n bytes at a character boundary, marking the cut with "...".
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return v1alpha1.ReasonInvalidSpec
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // markSuspended reports that the operator neither changes nor checks anything while spec.suspend is

@@ -2,8 +2,11 @@ package controller
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
@@ -20,26 +23,34 @@ func TestSummarize(t *testing.T) {
 		set                         func(p *v1alpha1.AuditPipeline)
 		err                         error
 		ready, reconciling, stalled string
+		messages                    map[string]string
 	}{
 		{"nothing observed yet", func(*v1alpha1.AuditPipeline) {}, nil,
-			"False/ComponentsNotReady", "True/Progressing", "absent"},
+			"False/ComponentsNotReady", "True/Progressing", "absent", map[string]string{
+				v1alpha1.ConditionReconciling: "waiting for ClickHouseReady, SchemaReady, StreamReady, CollectorReady, AggregatorReady"}},
 		{"every component ready", allReady, nil,
-			"True/Succeeded", "absent", "absent"},
+			"True/Succeeded", "absent", "absent", nil},
 		{"one component converging", func(p *v1alpha1.AuditPipeline) {
 			allReady(p)
 			markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonLocked, "locked by another migrator")
-		}, nil, "False/ComponentsNotReady", "True/Progressing", "absent"},
+		}, nil, "False/ComponentsNotReady", "True/Progressing", "absent", nil},
 		{"a checksum mismatch stalls", func(p *v1alpha1.AuditPipeline) {
 			allReady(p)
 			markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonChecksumMismatch, "00002 changed")
 			markComponentNotReady(p, v1alpha1.ConditionAggregatorReady, v1alpha1.ReasonRollingOut, "1/2")
-		}, nil, "False/ComponentsNotReady", "absent", "True/ChecksumMismatch"},
+		}, nil, "False/ComponentsNotReady", "absent", "True/ChecksumMismatch", map[string]string{
+			v1alpha1.ConditionReady:   "not ready: SchemaReady (ChecksumMismatch), AggregatorReady (RollingOut)",
+			v1alpha1.ConditionStalled: "needs a change to go on: SchemaReady (ChecksumMismatch); its condition says what to fix"}},
 		{"a component not implemented stalls", func(p *v1alpha1.AuditPipeline) {
 			allReady(p)
 			markNotImplemented(p, v1alpha1.ConditionStreamReady, "the stream")
-		}, nil, "False/ComponentsNotReady", "absent", "True/NotImplemented"},
+		}, nil, "False/ComponentsNotReady", "absent", "True/NotImplemented", nil},
 		{"an error is retried", allReady, errors.New("apply: conflict"),
-			"False/ReconcileFailed", "True/Progressing", "absent"},
+			"False/ReconcileFailed", "True/Progressing", "absent", map[string]string{
+				v1alpha1.ConditionReady: "retrying after an error: apply: conflict", v1alpha1.ConditionReconciling: "retrying after an error"}},
+		{"a long error is cut", allReady, errors.New(strings.Repeat("é", 300)),
+			"False/ReconcileFailed", "True/Progressing", "absent", map[string]string{
+				v1alpha1.ConditionReady: "retrying after an error: " + strings.Repeat("é", 100) + "..."}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,6 +66,24 @@ func TestSummarize(t *testing.T) {
 					t.Errorf("%s = %s, want %s", cond, got, want)
 				}
 			}
+			for cond, want := range tc.messages {
+				if c := apimeta.FindStatusCondition(p.Status.Conditions, cond); c == nil || c.Message != want {
+					t.Errorf("%s message = %+v, want %q", cond, c, want)
+				}
+			}
 		})
+	}
+}
+
+// An Event note over the API server's 1024-byte limit is cut at a character boundary.
+func TestEventNote(t *testing.T) {
+	short := "SchemaReady is False: locked"
+	if got := eventNote(short); got != short {
+		t.Errorf("eventNote(%q) = %q", short, got)
+	}
+	long := strings.Repeat("ü", 700) // 1400 bytes
+	got := eventNote(long)
+	if len(got) > maxEventNote || !utf8.ValidString(got) || !strings.HasSuffix(got, "... (see status.conditions)") {
+		t.Errorf("eventNote of 1400 bytes = %d bytes, valid UTF-8 %v, %q...", len(got), utf8.ValidString(got), got[len(got)-40:])
 	}
 }
