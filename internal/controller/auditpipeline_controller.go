@@ -72,8 +72,8 @@ type AuditPipelineReconciler struct {
 	clusterID string
 }
 
-// DefaultMaxConcurrentReconciles lets pipelines settle side by side, so that one whose ClickHouse hangs
-// does not hold the others back (each pass waits for ClickHouse at most clickHouseCallTimeout).
+// DefaultMaxConcurrentReconciles lets pipelines converge side by side, so that one whose ClickHouse hangs
+// (a pass waits up to 2 x clickhouse.DialTimeout to find it unreachable) does not hold the others back.
 const DefaultMaxConcurrentReconciles = 4
 
 // step is one component's reconciliation. It records its own condition on the pipeline's status.

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/template"
 )
@@ -61,12 +62,13 @@ var createKeeperLockTable = template.Must(template.New(LockTable).Parse(`CREATE 
 ENGINE = KeeperMap('/auditpipeline/{{.Database}}/` + LockTable + `')
 PRIMARY KEY epoch`))
 
-// createLocalLockTable is the lock without Keeper (a single node): rows in a MergeTree, read back to
-// decide which claim of an epoch came first.
+// createLocalLockTable is the lock without Keeper (a single node): rows in a MergeTree that deduplicates
+// inserts, so that of the claims of an epoch (one deduplication token) only the first is kept.
 var createLocalLockTable = template.Must(template.New(LockTable).Parse(`CREATE TABLE IF NOT EXISTS {{.Database}}.` + LockTable + `
 ` + lockColumns + `
 ENGINE = ReplacingMergeTree(written_at)
-ORDER BY (epoch, token)`))
+ORDER BY (epoch, token)
+SETTINGS non_replicated_deduplication_window = ` + strconv.Itoa(dedupWindow)))
 
 // createDatabase renders CREATE DATABASE for the options: ON CLUSTER when a cluster is named, and the
 // Replicated engine (one replica per {shard}/{replica} macro pair) for a replicated database.

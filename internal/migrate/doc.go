@@ -35,7 +35,7 @@
 //     CLUSTER DDL with Replicated* engines, or for a Replicated database, with or without a storage
 //     policy. The checksum covers the raw file, the server runs the rendered text.
 //   - One migrator at a time per database: a lock in ClickHouse (schema_migrations_lock), a KeeperMap
-//     compare-and-set when the server has Keeper, else a MergeTree claim read back after a settle delay
+//     compare-and-set when the server has Keeper, else a MergeTree insert deduplicated by the epoch
 //     (single node only). Leases expire (Options.LockTTL) and are renewed while held.
 //   - Waits for other replicas are bounded by Options.ReplicaTimeout.
 //

@@ -21,10 +21,11 @@ import (
 //   - With Keeper (a KeeperMap table), the claim is an INSERT with keeper_map_strict_mode=1 of the new
 //     epoch as key: Keeper creates the key at most once, so exactly one of two racing migrators wins, on
 //     one node or across replicas.
-//   - Without Keeper (a single node, ReplacingMergeTree), the claim is an INSERT followed, after a settle
-//     delay, by reading the epoch's claims back: the earliest claim (server time, then token) wins and
-//     the others give up. It is exact unless an INSERT takes longer than the settle delay to become
-//     visible, and it is not meant for replicas (a replicated setup must have Keeper, and uses it).
+//   - Without Keeper (a single node, ReplacingMergeTree with a deduplication window), the claim is an
+//     INSERT whose insert_deduplication_token names the epoch: the server keeps the first block with
+//     that token and drops the others, under the table's lock, so when the INSERT returns the epoch's
+//     one claim is visible and is read back without waiting. It is not meant for replicas (a
+//     replicated setup must have Keeper, and uses it).
 //
 // The holder renews its lease every TTL/3 and stops (cancels its context) when it finds the lock taken
 // over, or when it could not renew for 2/3 of the TTL, before its lease can expire on the server.
@@ -34,8 +35,11 @@ type schemaLock struct {
 	keeper bool
 	owner  string
 	ttl    time.Duration
-	settle time.Duration
 }
+
+// dedupWindow is the number of recent inserts a non-Keeper lock table remembers for deduplication:
+// racing claims of an epoch arrive within moments, renewals add one insert every TTL/3.
+const dedupWindow = 1000
 
 // claim is one row of the lock table, as read back.
 type claim struct {
@@ -49,7 +53,7 @@ type claim struct {
 // openLock creates the lock table if needed (KeeperMap when the server has Keeper for it, else
 // ReplacingMergeTree) and returns the lock that matches the table's engine.
 func (m *Migrator) openLock(ctx context.Context) (*schemaLock, error) {
-	l := &schemaLock{db: m.db, table: m.qualified(LockTable), owner: m.opts.Owner, ttl: m.opts.LockTTL, settle: m.opts.lockSettle}
+	l := &schemaLock{db: m.db, table: m.qualified(LockTable), owner: m.opts.Owner, ttl: m.opts.LockTTL, }
 	engine, err := m.tableEngine(ctx, LockTable)
 	if err != nil {
 		return nil, err
@@ -66,6 +70,11 @@ func (m *Migrator) openLock(ctx context.Context) (*schemaLock, error) {
 	if m.data.Replicated && !l.keeper {
 		return nil, fmt.Errorf("schema lock: %s has engine %s, but a cluster needs the KeeperMap lock: drop the table so it is created again", l.table, engine)
 	}
+	if !l.keeper {
+		if err := m.ensureDedupWindow(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
@@ -80,6 +89,22 @@ func (m *Migrator) createLockTable(ctx context.Context) error {
 		return fmt.Errorf("schema lock: a cluster needs Keeper and keeper_map_path_prefix for the KeeperMap lock table: %w", err)
 	}
 	return m.exec(ctx, ddl(createLocalLockTable, m.data))
+}
+
+// ensureDedupWindow gives a lock table created before claims were deduplicated its window.
+func (m *Migrator) ensureDedupWindow(ctx context.Context) error {
+	var n uint64
+	if err := m.db.QueryRowContext(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ? AND position(engine_full, 'non_replicated_deduplication_window') > 0",
+		m.opts.Database, LockTable).Scan(&n); err != nil {
+		return fmt.Errorf("read the settings of %s: %w", m.qualified(LockTable), err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := m.exec(ctx, fmt.Sprintf("ALTER TABLE %s MODIFY SETTING non_replicated_deduplication_window = %d", m.qualified(LockTable), dedupWindow)); err != nil {
+		return fmt.Errorf("set the deduplication window of %s: %w", m.qualified(LockTable), err)
+	}
+	return nil
 }
 
 // keeperUnavailable says whether err is ClickHouse refusing a KeeperMap table for want of Keeper.
@@ -147,21 +172,15 @@ func (l *schemaLock) acquire(ctx context.Context) (*lease, error) {
 
 // claim claims epoch for token, returning a *LockedError when another migrator claimed it first.
 func (l *schemaLock) claim(ctx context.Context, epoch uint64, token string) error {
-	settings := ""
+	// The token is built from the epoch number and the table's name only, so it needs no quoting.
+	settings := fmt.Sprintf(" SETTINGS insert_deduplicate = 1, insert_deduplication_token = '%s-epoch-%d'", l.table, epoch)
 	if l.keeper {
 		settings = " SETTINGS keeper_map_strict_mode = 1"
 	}
 	_, insertErr := l.db.ExecContext(ctx, "INSERT INTO "+l.table+" (epoch, owner, token, claimed_at, expires_at, written_at)"+settings+
 		" SELECT ?, ?, ?, now64(6), now64(3) + toIntervalMillisecond(?), now64(6)", epoch, l.owner, token, l.ttl.Milliseconds())
-	switch {
-	case insertErr == nil && l.keeper:
+	if insertErr == nil && l.keeper {
 		return nil // Keeper created the key: nobody else can have
-	case insertErr == nil:
-		select { // let competing claims of the epoch land before reading them back
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(l.settle):
-		}
 	}
 	cur, err := l.current(ctx)
 	switch {
@@ -172,7 +191,7 @@ func (l *schemaLock) claim(ctx context.Context, epoch uint64, token string) erro
 	case insertErr != nil:
 		return fmt.Errorf("claim the schema lock: %w", insertErr)
 	case cur == nil || cur.epoch != epoch:
-		return fmt.Errorf("claim the schema lock: the claim of epoch %d is not visible after %s", epoch, l.settle)
+		return fmt.Errorf("claim the schema lock: the claim of epoch %d is not visible", epoch)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -67,6 +68,46 @@ func TestWithoutKeeper(t *testing.T) {
 		}
 	})
 	t.Run("expired lock is taken over", func(t *testing.T) { expiredLockIsTakenOver(t, srv, false) })
+	t.Run("one claim of an epoch wins, without waiting", func(t *testing.T) {
+		db := openDB(t, srv)
+		name := newDatabaseName(t, srv)
+		if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for epoch := uint64(1); epoch <= 5; epoch++ {
+			const n = 8
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				m := newMigrator(t, db, migrations.FS, Options{Database: name, Owner: fmt.Sprintf("m%d", i)})
+				l, err := m.openLock(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wg.Go(func() {
+					<-start
+					errs[i] = l.claim(ctx, epoch, newToken())
+				})
+			}
+			close(start)
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				var locked *LockedError
+				switch {
+				case err == nil:
+					won++
+				case !errors.As(err, &locked):
+					t.Errorf("epoch %d: claim = %v, want nil or a LockedError", epoch, err)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("epoch %d: %d of %d racing claims won, want exactly 1: %v", epoch, won, n, errs)
+			}
+		}
+	})
 	t.Run("a cluster needs Keeper", func(t *testing.T) {
 		db := openDB(t, srv)
 		name := newDatabaseName(t, srv)
@@ -90,7 +131,7 @@ func racingMigrators(t *testing.T, srv *chtest.Server, db *sql.DB) string {
 	start := make(chan struct{})
 	errs := make([]error, 2)
 	for i, owner := range []string{"first", "second"} {
-		m := newMigrator(t, db, fsys, Options{Database: name, Owner: owner, lockSettle: 200 * time.Millisecond})
+		m := newMigrator(t, db, fsys, Options{Database: name, Owner: owner})
 		wg.Go(func() {
 			<-start
 			_, errs[i] = m.Up(context.Background(), "latest")
@@ -125,7 +166,7 @@ func expiredLockIsTakenOver(t *testing.T, srv *chtest.Server, keeper bool) {
 	db := openDB(t, srv)
 	name := newDatabaseName(t, srv)
 	ctx := context.Background()
-	crashed := newMigrator(t, db, migrations.FS, Options{Database: name, Owner: "crashed", LockTTL: 900 * time.Millisecond, lockSettle: 100 * time.Millisecond})
+	crashed := newMigrator(t, db, migrations.FS, Options{Database: name, Owner: "crashed", LockTTL: 900 * time.Millisecond})
 	if err := crashed.exec(ctx, createDatabase(crashed.opts)); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +183,7 @@ func expiredLockIsTakenOver(t *testing.T, srv *chtest.Server, keeper bool) {
 	}
 	held.abandon(t)
 
-	m := newMigrator(t, db, migrations.FS, Options{Database: name, Owner: "next", lockSettle: 100 * time.Millisecond})
+	m := newMigrator(t, db, migrations.FS, Options{Database: name, Owner: "next"})
 	var locked *LockedError
 	if _, err := m.Up(ctx, "latest"); !errors.As(err, &locked) || locked.Owner != "crashed" {
 		t.Fatalf("Up while the crashed migrator's lease runs = %v, want a LockedError naming it", err)

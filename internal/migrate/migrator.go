@@ -51,9 +51,6 @@ type Options struct {
 	OnApplied func(Applied)
 	// Logger, when set, receives goose's log of each migration and statement.
 	Logger *slog.Logger
-
-	// lockSettle is how long the MergeTree lock waits before reading back competing claims.
-	lockSettle time.Duration
 }
 
 // Migrator applies embedded migrations to one database. Its methods may be called many times; it
@@ -86,7 +83,6 @@ func New(db *sql.DB, ms []Migration, opts Options) (*Migrator, error) {
 	}
 	opts.LockTTL = cmp.Or(opts.LockTTL, DefaultLockTTL)
 	opts.ReplicaTimeout = cmp.Or(opts.ReplicaTimeout, DefaultReplicaTimeout)
-	opts.lockSettle = cmp.Or(opts.lockSettle, time.Second)
 	m := &Migrator{db: db, migrations: ms, opts: opts, statements: map[int64][]string{}, data: TemplateData{
 		Database:      opts.Database,
 		Replicated:    opts.Cluster != "" || opts.Replicated,

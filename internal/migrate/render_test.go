@@ -54,6 +54,7 @@ func script(m *Migrator) string {
 		stmt("the lock, without Keeper", ddl(createLocalLockTable, m.data))
 	}
 	stmt("checksum records", ddl(createChecksumTable, m.data))
+	stmt("migration runs", ddl(createAttemptTable, m.data))
 	stmt("goose's version table", ddl(createVersionTable, m.data))
 	if m.data.Replicated {
 		stmt("before reading the state", syncReplica(m.opts.Database, VersionTable))

@@ -30,6 +30,18 @@ CREATE TABLE IF NOT EXISTS audit.schema_migrations_checksums ON CLUSTER `audit-p
 ENGINE = ReplicatedReplacingMergeTree(applied_at)
 ORDER BY version;
 
+-- migration runs
+CREATE TABLE IF NOT EXISTS audit.schema_migrations_attempts ON CLUSTER `audit-prod`
+(
+    version Int64,
+    name String,
+    checksum String,
+    started_at DateTime64(3, 'UTC'),
+    started_by String
+)
+ENGINE = ReplicatedMergeTree
+ORDER BY (version, started_at);
+
 -- goose's version table
 CREATE TABLE IF NOT EXISTS audit.goose_db_version ON CLUSTER `audit-prod`
 (

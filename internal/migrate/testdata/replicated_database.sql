@@ -31,6 +31,18 @@ CREATE TABLE IF NOT EXISTS audit.schema_migrations_checksums
 ENGINE = ReplicatedReplacingMergeTree(applied_at)
 ORDER BY version;
 
+-- migration runs
+CREATE TABLE IF NOT EXISTS audit.schema_migrations_attempts
+(
+    version Int64,
+    name String,
+    checksum String,
+    started_at DateTime64(3, 'UTC'),
+    started_by String
+)
+ENGINE = ReplicatedMergeTree
+ORDER BY (version, started_at);
+
 -- goose's version table
 CREATE TABLE IF NOT EXISTS audit.goose_db_version
 (

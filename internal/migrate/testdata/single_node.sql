@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS audit.schema_migrations_lock
     written_at DateTime64(6, 'UTC')
 )
 ENGINE = ReplacingMergeTree(written_at)
-ORDER BY (epoch, token);
+ORDER BY (epoch, token)
+SETTINGS non_replicated_deduplication_window = 1000;
 
 -- checksum records
 CREATE TABLE IF NOT EXISTS audit.schema_migrations_checksums
@@ -41,6 +42,18 @@ CREATE TABLE IF NOT EXISTS audit.schema_migrations_checksums
 )
 ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY version;
+
+-- migration runs
+CREATE TABLE IF NOT EXISTS audit.schema_migrations_attempts
+(
+    version Int64,
+    name String,
+    checksum String,
+    started_at DateTime64(3, 'UTC'),
+    started_by String
+)
+ENGINE = MergeTree
+ORDER BY (version, started_at);
 
 -- goose's version table
 CREATE TABLE IF NOT EXISTS audit.goose_db_version
