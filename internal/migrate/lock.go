@@ -53,7 +53,7 @@ type claim struct {
 // openLock creates the lock table if needed (KeeperMap when the server has Keeper for it, else
 // ReplacingMergeTree) and returns the lock that matches the table's engine.
 func (m *Migrator) openLock(ctx context.Context) (*schemaLock, error) {
-	l := &schemaLock{db: m.db, table: m.qualified(LockTable), owner: m.opts.Owner, ttl: m.opts.LockTTL, }
+	l := &schemaLock{db: m.db, table: m.qualified(LockTable), owner: m.opts.Owner, ttl: m.opts.LockTTL}
 	engine, err := m.tableEngine(ctx, LockTable)
 	if err != nil {
 		return nil, err
