@@ -67,6 +67,9 @@ type AuditPipelineReconciler struct {
 	// server refused as Invalid: the step is not run again until the spec changes.
 	refusedAt sync.Map // refusalKey -> refusal
 
+	// applied remembers the last apply of each child, to skip applies that would change nothing.
+	applied sync.Map // appliedKey -> appliedState
+
 	// clusterID is the UID of the kube-system namespace, read once (retentionOwnerID).
 	clusterMu sync.Mutex
 	clusterID string
@@ -188,7 +191,12 @@ func (r *AuditPipelineReconciler) patchStatus(ctx context.Context, base, p *v1al
 		p.Status.ObservedGeneration = p.Generation
 	}
 	r.recordTransitions(base, p)
-	err := r.Status().Patch(ctx, p, client.MergeFrom(base))
+	patch := client.MergeFrom(base)
+	if data, err := patch.Data(p); err == nil && string(data) == "{}" {
+		recordMetrics(p)
+		return nil // nothing changed: no write
+	}
+	err := r.Status().Patch(ctx, p, patch)
 	if apierrors.IsNotFound(err) {
 		forgetMetrics(p)
 		return nil

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,7 +26,11 @@ import (
 )
 
 // k8s is a direct (uncached) client of the test API server.
-var k8s client.Client
+var (
+	k8s client.Client
+	// restConfig reaches the suite's API server, for clients of a test's own.
+	restConfig *rest.Config
+)
 
 const (
 	timeout  = 20 * time.Second
@@ -48,6 +53,7 @@ func runSuite(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "stop envtest:", err)
 		}
 	}()
+	restConfig = env.Config
 	k8s, err = client.New(env.Config, client.Options{Scheme: env.Scheme})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -95,7 +101,7 @@ func zapLevel() zapcore.Level {
 }
 
 // newNamespace creates a namespace of its own for one test.
-func newNamespace(t *testing.T) string {
+func newNamespace(t testing.TB) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ap-test-"}}
 	if err := k8s.Create(context.Background(), ns); err != nil {
@@ -106,7 +112,7 @@ func newNamespace(t *testing.T) string {
 
 // createSecret creates a Secret with the given data keys, each holding a value of the form the
 // operator checks for it (secretValue).
-func createSecret(t *testing.T, ns, name string, keys ...string) *corev1.Secret {
+func createSecret(t testing.TB, ns, name string, keys ...string) *corev1.Secret {
 	t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: map[string][]byte{}}
 	for _, k := range keys {
