@@ -113,3 +113,23 @@ func (c *applyCounter) Apply(ctx context.Context, obj runtime.ApplyConfiguration
 	}
 	return c.Client.Apply(ctx, obj, opts...)
 }
+
+// A pipeline with the longest name the CRD admits gets every child applied: each derived name and the
+// pipeline label fit their kinds' limits.
+func TestLongestPipelineNameIsUsable(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	createSecret(t, ns, "clickhouse-auth", "password")
+	p := pipeline(ns, "a23456789.b23456789-c23456789-d23456789-e23456789-f23456789-g23")
+	g.Expect(p.Name).To(HaveLen(63))
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+	passValidation(g, p)
+	g.Eventually(func(g Gomega) {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(conditionOf(cur, v1alpha1.ConditionCollectorReady)).To(Equal("False/" + v1alpha1.ReasonRollingOut))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionAggregatorReady)).To(Equal("False/" + v1alpha1.ReasonRollingOut))
+		g.Expect(conditionOf(cur, v1alpha1.ConditionStreamReady)).To(Equal("False/" + v1alpha1.ReasonProvisioning))
+	}, timeout, interval).Should(Succeed())
+}
