@@ -23,7 +23,7 @@ import (
 
 // pipelineOn is a pipeline whose external ClickHouse is srv, logging in as its password-less default
 // user (a wrong password would make the test server abort), with the given database.
-func pipelineOn(t *testing.T, srv *chtest.Server, ns, name, database string) *v1alpha1.AuditPipeline {
+func pipelineOn(t testing.TB, srv *chtest.Server, ns, name, database string) *v1alpha1.AuditPipeline {
 	t.Helper()
 	host, port, err := net.SplitHostPort(srv.Addr)
 	if err != nil {
