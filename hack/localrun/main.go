@@ -1,8 +1,13 @@
 // Command localrun runs the operator on a machine with no cluster: it starts a local control plane
-// (kube-apiserver and etcd from hack/envtest) and a local ClickHouse (libchdb, see internal/chtest),
-// installs the CRDs, runs the operator in-process, applies config/samples/auditpipeline_local.yaml with
-// its external ClickHouse pointed at the local one, and prints the pipeline's status whenever it changes.
-// Ctrl-C stops everything it started. `make run` calls it when no kubeconfig is at hand.
+// (kube-apiserver and etcd from hack/envtest), a local ClickHouse (libchdb, see internal/chtest) and a
+// NATS JetStream server on loopback with NACK's controller in this process, installs the CRDs, runs the
+// operator in-process, applies config/samples/auditpipeline_local.yaml with its external ClickHouse and
+// its NATS servers pointed at the local ones, and prints the pipeline's status whenever it changes. The
+// Vector agent and aggregator stay RollingOut (so Ready stays False): no kubelet runs their pods.
+// LOCALRUN_LOGS=1 shows the logs of the operator at info level (only errors otherwise).
+//
+// Ctrl-C (SIGINT) or SIGTERM stops everything it started, and then it exits with status 0.
+// `make run` builds it and runs it (hack/run.sh) when no cluster answers.
 package main
 
 import (
@@ -55,89 +60,150 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.Level(zapLevelFromEnv())))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, opts, os.Stdout); err != nil && !errors.Is(err, context.Canceled) {
+	err := run(ctx, opts, os.Stdout)
+	stop()
+	// After a signal, everything is stopped: an error then comes from the stop, not a failure.
+	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "localrun:", err)
 		os.Exit(1)
 	}
 }
 
+// run starts everything, applies the sample and prints its status until ctx ends (then it returns nil)
+// or, with exitWhenObserved, until the status reflects the spec.
 func run(ctx context.Context, opts options, out io.Writer) error {
-	fmt.Fprintln(out, "Starting the local control plane (kube-apiserver and etcd; the first run builds them, ~6-20 min)...")
-	env, err := testenv.Start()
+	stderr := os.Stderr
+	servers, err := startServers(opts.kubeconfigOut, out, stderr)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		fmt.Fprintln(out, "Stopping the local control plane.")
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop control plane:", err)
-		}
-	}()
-	if err := writeKubeconfig(env, opts.kubeconfigOut); err != nil {
+	defer servers.stop(out, stderr)
+	nackCtx, stopNACK := context.WithCancel(context.Background())
+	servers.stopNACK = stopNACK
+	if err := startNACK(nackCtx, servers.env.Config); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "Starting a local ClickHouse (the first run downloads it, ~20 s)...")
-	chServer, err := chtest.Start(chtest.Options{})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		fmt.Fprintln(out, "Stopping the local ClickHouse.")
-		if err := chServer.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop ClickHouse:", err)
-		}
-	}()
-	fmt.Fprintf(out, "ClickHouse serves the native protocol on %s and HTTP on %s.\n", chServer.Addr, chServer.HTTPAddr)
+	fmt.Fprintf(out, "NATS JetStream serves on %s, NACK's controller runs.\n", servers.jetStream.ClientURL())
 	fmt.Fprintf(out, "Control plane up. In another terminal: KUBECONFIG=%s kubectl get auditpipelines -A\n", opts.kubeconfigOut)
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs, err := startOperator(ctx, servers.env)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(servers.env.Config, client.Options{Scheme: servers.env.Scheme})
+	if err != nil {
+		return err
+	}
+	if err := applyFile(ctx, c, filepath.Join(servers.env.Root, opts.sample), servers, out); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Operator running. Status follows; Ctrl-C stops everything.")
+	watchErr := watchStatus(ctx, c, out, opts.exitWhenObserved)
+	stopped := ctx.Err() != nil // Ctrl-C or SIGTERM
+	cancel()
+	if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	if stopped {
+		return nil
+	}
+	return watchErr
+}
+
+// localServers are what run starts in place of a cluster.
+type localServers struct {
+	env        *testenv.Env
+	clickHouse *chtest.Server
+	jetStream  *jetStream
+	stopNACK   context.CancelFunc
+}
+
+// startServers starts the control plane, writes its kubeconfig, and starts ClickHouse and NATS. On
+// error, it stops what it started.
+func startServers(kubeconfig string, out, stderr io.Writer) (s *localServers, err error) {
+	s = &localServers{stopNACK: func() {}}
+	defer func() {
+		if err != nil {
+			s.stop(out, stderr)
+		}
+	}()
+	fmt.Fprintln(out, "Starting the local control plane (kube-apiserver and etcd; the first run builds them, ~6-20 min)...")
+	if s.env, err = testenv.Start(); err != nil {
+		return s, err
+	}
+	if err = writeKubeconfig(s.env, kubeconfig); err != nil {
+		return s, err
+	}
+	fmt.Fprintln(out, "Starting a local ClickHouse (the first run downloads it, ~20 s)...")
+	if s.clickHouse, err = chtest.Start(chtest.Options{}); err != nil {
+		return s, err
+	}
+	fmt.Fprintf(out, "ClickHouse serves the native protocol on %s and HTTP on %s.\n", s.clickHouse.Addr, s.clickHouse.HTTPAddr)
+	s.jetStream, err = startJetStream()
+	return s, err
+}
+
+// stop stops NATS, ClickHouse, NACK and the control plane. NACK's controller stops just before the
+// control plane: its watches would hold up kube-apiserver's shutdown, and once stopped, its queue
+// workers spin until the process exits.
+func (s *localServers) stop(out, stderr io.Writer) {
+	if s.jetStream != nil {
+		fmt.Fprintln(out, "Stopping NATS.")
+		if err := s.jetStream.Stop(); err != nil {
+			fmt.Fprintln(stderr, "stop NATS:", err)
+		}
+	}
+	if s.clickHouse != nil {
+		fmt.Fprintln(out, "Stopping the local ClickHouse.")
+		if err := s.clickHouse.Stop(); err != nil {
+			fmt.Fprintln(stderr, "stop ClickHouse:", err)
+		}
+	}
+	s.stopNACK()
+	if s.env != nil {
+		fmt.Fprintln(out, "Stopping the local control plane.")
+		if err := s.env.Stop(); err != nil {
+			fmt.Fprintln(stderr, "stop control plane:", err)
+		}
+	}
+}
+
+// startOperator runs the AuditPipeline reconciler in a manager until ctx ends; the manager's result
+// arrives on the returned channel.
+func startOperator(ctx context.Context, env *testenv.Env) (<-chan error, error) {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 env.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	r := &controller.AuditPipelineReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("auditpipeline-operator"),
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
-		return err
+		return nil, err
 	}
 	errs := make(chan error, 1)
 	go func() { errs <- mgr.Start(ctx) }()
-
-	c, err := client.New(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		return err
-	}
-	if err := applyFile(ctx, c, filepath.Join(env.Root, opts.sample), chServer, out); err != nil {
-		return err
-	}
-	fmt.Fprintln(out, "Operator running. Status follows; Ctrl-C stops everything.")
-	watchErr := watchStatus(ctx, c, out, opts.exitWhenObserved)
-	cancel()
-	if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return watchErr
+	return errs, nil
 }
 
 // applyFile applies every object of a multi-document YAML file with server-side apply, pointing the
-// external ClickHouse of each AuditPipeline at the local server.
-func applyFile(ctx context.Context, c client.Client, path string, ch *chtest.Server, out io.Writer) error {
+// external ClickHouse and the NATS servers of each AuditPipeline at the local servers.
+func applyFile(ctx context.Context, c client.Client, path string, servers *localServers, out io.Writer) error {
 	objs, err := testenv.ReadObjects(path)
 	if err != nil {
 		return err
 	}
 	for _, obj := range objs {
 		if obj.GetKind() == "AuditPipeline" {
-			if err := pointAt(obj, ch); err != nil {
+			if err := pointAt(obj, servers.clickHouse, servers.jetStream.ClientURL()); err != nil {
 				return err
 			}
 		}
@@ -150,8 +216,12 @@ func applyFile(ctx context.Context, c client.Client, path string, ch *chtest.Ser
 	return nil
 }
 
-// pointAt sets spec.clickhouse.external of an AuditPipeline to the local ClickHouse's address and ports.
-func pointAt(obj *unstructured.Unstructured, ch *chtest.Server) error {
+// pointAt sets spec.clickhouse.external of an AuditPipeline to the local ClickHouse's address and ports,
+// and spec.nats.servers to the local NATS server.
+func pointAt(obj *unstructured.Unstructured, ch *chtest.Server, natsURL string) error {
+	if err := unstructured.SetNestedStringSlice(obj.Object, []string{natsURL}, "spec", "nats", "servers"); err != nil {
+		return fmt.Errorf("point %s at the local NATS server: %w", obj.GetName(), err)
+	}
 	host, native, err := net.SplitHostPort(ch.Addr)
 	if err != nil {
 		return err
@@ -170,9 +240,13 @@ func pointAt(obj *unstructured.Unstructured, ch *chtest.Server) error {
 	return nil
 }
 
+// rollingOutNote follows the first table in which the agent or the aggregator is RollingOut.
+const rollingOutNote = "  CollectorReady and AggregatorReady stay RollingOut here, and so Ready stays False: " +
+	"the local control plane runs no kubelet, so no pod starts.\n"
+
 // watchStatus prints every pipeline's status whenever it changes.
 func watchStatus(ctx context.Context, c client.Client, out io.Writer, exitWhenObserved bool) error {
-	last, listed := "", false
+	last, listed, noted := "", false, false
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -183,6 +257,10 @@ func watchStatus(ctx context.Context, c client.Client, out io.Writer, exitWhenOb
 		if text := render(list.Items); text != last {
 			fmt.Fprintf(out, "\n%s%s", time.Now().Format(time.TimeOnly), text)
 			last = text
+		}
+		if !noted && rollingOut(list.Items) {
+			fmt.Fprint(out, rollingOutNote)
+			noted = true
 		}
 		if allObserved(list.Items) && !listed {
 			for i := range list.Items {
@@ -199,6 +277,19 @@ func watchStatus(ctx context.Context, c client.Client, out io.Writer, exitWhenOb
 		case <-tick.C:
 		}
 	}
+}
+
+// rollingOut tells whether the agent or the aggregator of a pipeline waits for its pods.
+func rollingOut(items []v1alpha1.AuditPipeline) bool {
+	for _, p := range items {
+		for _, c := range p.Status.Conditions {
+			if (c.Type == v1alpha1.ConditionCollectorReady || c.Type == v1alpha1.ConditionAggregatorReady) &&
+				c.Reason == v1alpha1.ReasonRollingOut {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func allObserved(items []v1alpha1.AuditPipeline) bool {
@@ -236,9 +327,10 @@ func render(items []v1alpha1.AuditPipeline) string {
 var childKinds = []string{"ClickHouseInstallation", "Stream", "Consumer", "ConfigMap", "Service", "DaemonSet",
 	"StatefulSet", "PodDisruptionBudget"}
 
-// listChildren prints the objects labelled as p's children, kind by kind.
+// listChildren prints the objects labelled as p's children, kind by kind, in one write.
 func listChildren(ctx context.Context, c client.Client, p *v1alpha1.AuditPipeline, out io.Writer) {
-	fmt.Fprintf(out, "  Objects rendered for %s/%s:\n", p.Namespace, p.Name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "  Objects rendered for %s/%s:\n", p.Namespace, p.Name)
 	for _, kind := range childKinds {
 		var list metav1.PartialObjectMetadataList
 		list.SetGroupVersionKind(childGVK(kind))
@@ -247,9 +339,10 @@ func listChildren(ctx context.Context, c client.Client, p *v1alpha1.AuditPipelin
 			continue
 		}
 		for _, o := range list.Items {
-			fmt.Fprintf(out, "    %s/%s\n", kind, o.Name)
+			fmt.Fprintf(&b, "    %s/%s\n", kind, o.Name)
 		}
 	}
+	fmt.Fprint(out, b.String())
 }
 
 func childGVK(kind string) schema.GroupVersionKind {
