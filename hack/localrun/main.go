@@ -4,7 +4,10 @@
 // operator in-process, applies config/samples/auditpipeline_local.yaml with its external ClickHouse and
 // its NATS servers pointed at the local ones, and prints the pipeline's status whenever it changes. The
 // Vector agent and aggregator stay RollingOut (so Ready stays False): no kubelet runs their pods.
-// LOCALRUN_LOGS=1 shows the logs of the operator at info level (only errors otherwise).
+//
+// The logs of the operator, NACK and the NATS server go to .tmp/localrun/operator.log, so the status
+// stays readable. LOCALRUN_LOGS=stderr (or any other value without a slash, such as 1) shows them in the
+// terminal instead, and LOCALRUN_LOGS=some/file writes them to that file. They are at info level.
 //
 // Ctrl-C (SIGINT) or SIGTERM stops everything it started, and then it exits with status 0.
 // `make run` builds it and runs it (hack/run.sh) when no cluster answers.
@@ -26,7 +29,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -34,7 +36,6 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
@@ -47,6 +48,9 @@ type options struct {
 	sample           string
 	kubeconfigOut    string
 	exitWhenObserved bool
+	// logFile is the log file of openLogs, nil for stderr. Once the slow starts are done, os.Stderr is
+	// pointed at it too, until run returns.
+	logFile *os.File
 }
 
 func main() {
@@ -57,11 +61,19 @@ func main() {
 	flag.BoolVar(&opts.exitWhenObserved, "exit-when-observed", false,
 		"Stop once every pipeline's status reflects its current spec (for smoke tests).")
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.Level(zapLevelFromEnv())))
+	logFile, err := openLogs(logFileFromEnv(os.Getenv("LOCALRUN_LOGS")))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localrun: open the log file:", err)
+		os.Exit(1)
+	}
+	opts.logFile = logFile
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, opts, os.Stdout)
+	err = run(ctx, opts, os.Stdout)
 	stop()
+	if logFile != nil {
+		_ = logFile.Close()
+	}
 	// After a signal, everything is stopped: an error then comes from the stop, not a failure.
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(os.Stderr, "localrun:", err)
@@ -72,12 +84,21 @@ func main() {
 // run starts everything, applies the sample and prints its status until ctx ends (then it returns nil)
 // or, with exitWhenObserved, until the status reflects the spec.
 func run(ctx context.Context, opts options, out io.Writer) error {
-	stderr := os.Stderr
+	stderr := os.Stderr // the terminal, even once os.Stderr is the log file
+	if opts.logFile != nil {
+		fmt.Fprintf(out, "Logs of the operator, NACK and NATS go to %s (LOCALRUN_LOGS=stderr shows them here).\n",
+			opts.logFile.Name())
+	}
 	servers, err := startServers(opts.kubeconfigOut, out, stderr)
 	if err != nil {
 		return err
 	}
 	defer servers.stop(out, stderr)
+	if opts.logFile != nil {
+		// NACK logs its NATS connections with a logrus logger of its own, on os.Stderr.
+		os.Stderr = opts.logFile
+		defer func() { os.Stderr = stderr }()
+	}
 	nackCtx, stopNACK := context.WithCancel(context.Background())
 	servers.stopNACK = stopNACK
 	if err := startNACK(nackCtx, servers.env.Config); err != nil {
@@ -370,12 +391,4 @@ func writeKubeconfig(env *testenv.Env, path string) error {
 		return err
 	}
 	return clientcmd.WriteToFile(*cfg, path)
-}
-
-// zapLevelFromEnv shows the operator's info logs only when LOCALRUN_LOGS is set, so status stays readable.
-func zapLevelFromEnv() zapcore.Level {
-	if os.Getenv("LOCALRUN_LOGS") != "" {
-		return zapcore.InfoLevel
-	}
-	return zapcore.ErrorLevel
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,13 +21,21 @@ import (
 // the sample's stream is ready. It is the package's only test that calls run: NACK's queue workers spin
 // once NACK's controller stops, until the process exits.
 func TestLocalRunUntilCtrlC(t *testing.T) {
+	logPath := filepath.Join(t.TempDir(), "operator.log")
+	logFile, err := openLogs(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &syncBuffer{}
 	opts := options{
 		sample:        "config/samples/auditpipeline_local.yaml",
 		kubeconfigOut: filepath.Join(t.TempDir(), "kubeconfig"),
+		logFile:       logFile,
 	}
+	stderr := os.Stderr
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, opts, out) }()
 
@@ -59,6 +68,7 @@ func TestLocalRunUntilCtrlC(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
+		"Logs of the operator, NACK and NATS go to " + logPath,
 		"applied AuditPipeline default/local",
 		"AuditPipeline default/local (generation 1, observed 1)",
 		"ClickHouse serves the native protocol on 127.0.0.1:",
@@ -77,6 +87,41 @@ func TestLocalRunUntilCtrlC(t *testing.T) {
 	}
 	if n := strings.Count(text, strings.TrimSpace(rollingOutNote)); n != 1 {
 		t.Errorf("the note on RollingOut appears %d times, want once:\n%s", n, text)
+	}
+	if strings.Contains(text, `"level"`) || strings.Contains(text, "level=") {
+		t.Errorf("a log line reached the output:\n%s", text)
+	}
+	if os.Stderr != stderr {
+		t.Errorf("os.Stderr is %s after run, want it back", os.Stderr.Name())
+	}
+
+	logs, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"logger":"nats-server","msg":"Server is ready"`,        // the NATS server's
+		`"msg":"Starting workers","controller":"auditpipeline"`, // the operator's
+		"jetstream-controller connected to NATS",                // NACK's own logger, on os.Stderr
+	} {
+		if !strings.Contains(string(logs), want) {
+			t.Errorf("the log file lacks %q:\n%s", want, logs)
+		}
+	}
+}
+
+func TestLogFileFromEnv(t *testing.T) {
+	for value, want := range map[string]string{
+		"":               defaultLogFile,
+		"stderr":         "",
+		"1":              "", // as before: any value shows the logs in the terminal
+		"/tmp/op.log":    "/tmp/op.log",
+		"logs/op.log":    "logs/op.log",
+		"./operator.log": "./operator.log",
+	} {
+		if got := logFileFromEnv(value); got != want {
+			t.Errorf("LOCALRUN_LOGS=%q: log file %q, want %q", value, got, want)
+		}
 	}
 }
 
