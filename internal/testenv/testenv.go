@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -71,6 +72,11 @@ func Start() (*Env, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// envtest leaves its kube-apiserver and etcd running when a later step (e.g. a CRD the API server
+		// refuses) fails: stop them, or they outlive the test process.
+		if stopErr := env.ControlPlane.Stop(); stopErr != nil {
+			err = errors.Join(err, fmt.Errorf("stop the control plane: %w", stopErr))
+		}
 		return nil, fmt.Errorf("start envtest (KUBEBUILDER_ASSETS=%s): %w", os.Getenv("KUBEBUILDER_ASSETS"), err)
 	}
 	return &Env{Config: cfg, Scheme: scheme, Root: root, env: env}, nil
