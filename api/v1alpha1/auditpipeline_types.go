@@ -95,12 +95,13 @@ type AuditPipelineStatus struct {
 
 // AuditPipeline turns Kubernetes API-server audit events into a durable, queryable store: API server ->
 // Vector agent -> NATS JetStream -> Vector aggregator -> ClickHouse, with the ClickHouse schema migrated by
-// the operator.
+// the operator. Its name is at most 63 characters, and at most 37 without dots with a managed ClickHouse;
+// checked on create only, so that an object an older CRD admitted stays deletable.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63",message="metadata.name must be at most 63 characters: it is the value of the auditpipeline.io/pipeline label on every object the pipeline creates"
-// +kubebuilder:validation:XValidation:rule="!has(self.spec.clickhouse.managed) || (self.metadata.name.size() <= 37 && !self.metadata.name.contains('.'))",message="metadata.name of a pipeline with spec.clickhouse.managed must be at most 37 characters and hold no '.': it names the ClickHouseInstallation, whose StatefulSets, pods and Services add up to 26 characters to it and must be DNS labels"
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.size() <= 63",optionalOldSelf=true,message="metadata.name must be at most 63 characters: it is the value of the auditpipeline.io/pipeline label on every object the pipeline creates"
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || !has(self.spec.clickhouse.managed) || (self.metadata.name.size() <= 37 && !self.metadata.name.contains('.'))",optionalOldSelf=true,message="metadata.name of a pipeline with spec.clickhouse.managed must be at most 37 characters and hold no '.': it names the ClickHouseInstallation, whose StatefulSets, pods and Services add up to 26 characters to it and must be DNS labels"
 // +kubebuilder:resource:shortName=ap,categories=audit
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Schema",type=string,JSONPath=`.status.schema.summary`,description="current/target schema version"

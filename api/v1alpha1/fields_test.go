@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -170,4 +172,66 @@ func unstructuredPipeline(t *testing.T, p *v1alpha1.AuditPipeline) *unstructured
 	u := &unstructured.Unstructured{Object: obj}
 	u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("AuditPipeline"))
 	return u
+}
+
+// A pipeline whose name an older CRD admitted (here: the CRD without its name rules) stays updatable and
+// deletable under the current CRD: the name rules hold on create only.
+func TestNameRulesHoldOnCreateOnly(t *testing.T) {
+	ctx := context.Background()
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	key := client.ObjectKey{Name: "auditpipelines.auditpipeline.io"}
+	if err := k8s.Get(ctx, key, crd); err != nil {
+		t.Fatal(err)
+	}
+	current := crd.DeepCopy()
+	root := &crd.Spec.Versions[0].Schema.OpenAPIV3Schema
+	var kept apiextensionsv1.ValidationRules
+	for _, r := range (*root).XValidations {
+		if !strings.Contains(r.Rule, "metadata.name") {
+			kept = append(kept, r)
+		}
+	}
+	(*root).XValidations = kept
+	setCRD := func(from *apiextensionsv1.CustomResourceDefinition) {
+		t.Helper()
+		latest := &apiextensionsv1.CustomResourceDefinition{}
+		if err := k8s.Get(ctx, key, latest); err != nil {
+			t.Fatal(err)
+		}
+		latest.Spec = from.Spec
+		if err := k8s.Update(ctx, latest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setCRD(crd)
+	p := minimal(strings.Repeat("b", 70))
+	p.Finalizers = []string{"auditpipeline.io/test"}
+	// The API server may take a moment to serve the changed schema.
+	deadline := time.Now().Add(10 * time.Second)
+	for err := k8s.Create(ctx, p); err != nil; err = k8s.Create(ctx, p) {
+		if time.Now().After(deadline) {
+			setCRD(current)
+			t.Fatalf("create under the CRD without name rules: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	setCRD(current)
+	deadline = time.Now().Add(10 * time.Second)
+	for k8s.Create(ctx, minimal(strings.Repeat("c", 70)), client.DryRunAll) == nil { // until it is served again
+		if time.Now().After(deadline) {
+			t.Fatal("the restored CRD admits a 70-character name")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := k8s.Delete(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	cur := &v1alpha1.AuditPipeline{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Finalizers = nil
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatalf("removing the finalizer of a pipeline an older CRD admitted: %v", err)
+	}
 }
