@@ -106,8 +106,8 @@ const (
 	// (changed, missing or renumbered); migration stops and the pipeline is Stalled (SchemaReady=False).
 	ReasonChecksumMismatch = "ChecksumMismatch"
 
-	// ReasonDatabaseUnsupported means spec.clickhouse.database exists with an engine other than Atomic or
-	// Replicated; nothing is written and the pipeline is Stalled (SchemaReady=False).
+	// ReasonDatabaseUnsupported means spec.clickhouse.database exists with an engine other than Atomic,
+	// Replicated or Shared; nothing is written and the pipeline is Stalled (SchemaReady=False).
 	ReasonDatabaseUnsupported = "DatabaseUnsupported"
 
 	// ReasonSchemaConflict means an object a pending migration creates already exists and was not created

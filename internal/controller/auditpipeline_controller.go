@@ -64,7 +64,8 @@ type AuditPipelineReconciler struct {
 	MaxConcurrentReconciles int
 
 	// refusedAt remembers, per pipeline and component condition, the generation whose child the API
-	// server refused as Invalid: the step is not run again until the spec changes.
+	// server refused as Invalid: the step is not run again until the spec changes or refusalRetry has
+	// passed (the refusal may come from an admission policy, or another manager's fields).
 	refusedAt sync.Map // refusalKey -> refusal
 
 	// applied remembers the last apply of each child, to skip applies that would change nothing.
@@ -90,11 +91,15 @@ type refusalKey struct {
 	condition string
 }
 
-// refusal is the generation whose child was refused and the condition message that says so.
+// refusal is the generation whose child was refused, the condition message that says so, and when.
 type refusal struct {
 	generation int64
 	message    string
+	at         time.Time
 }
+
+// refusalRetry is how long a refused step waits, with the spec unchanged, before it tries again.
+const refusalRetry = 10 * time.Minute
 
 // +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=auditpipeline.io,resources=auditpipelines/status,verbs=get;update;patch
@@ -144,16 +149,19 @@ func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 // runSteps runs every step in order, keeps the shortest requeue, aggregates the errors and summarises the
 // conditions. A pipeline that is still converging is looked at again after a jittered wait. A step whose
 // child the API server refused as Invalid sets its condition to InvalidSpec, which stalls the pipeline,
-// and is not run again until the spec changes (no backoff: retrying cannot help).
+// and is not run again until the spec changes, or after refusalRetry for a cause outside the spec.
 func (r *AuditPipelineReconciler) runSteps(ctx context.Context, p *v1alpha1.AuditPipeline, steps []step) (ctrl.Result, error) {
 	var result ctrl.Result
 	var errs []error
 	for _, s := range steps {
 		key := refusalKey{p.UID, s.condition}
 		if v, ok := r.refusedAt.Load(key); ok && v.(refusal).generation == p.Generation {
-			// Said again: the status read at the start of this pass may predate the refusal.
-			markComponentNotReady(p, s.condition, v1alpha1.ReasonInvalidSpec, "%s", v.(refusal).message)
-			continue
+			if wait := refusalRetry - time.Since(v.(refusal).at); wait > 0 {
+				// Said again: the status read at the start of this pass may predate the refusal.
+				markComponentNotReady(p, s.condition, v1alpha1.ReasonInvalidSpec, "%s", v.(refusal).message)
+				result = lowestRequeue(result, ctrl.Result{RequeueAfter: wait})
+				continue
+			}
 		}
 		r.refusedAt.Delete(key)
 		res, err := s.run(ctx, p)
@@ -161,8 +169,8 @@ func (r *AuditPipelineReconciler) runSteps(ctx context.Context, p *v1alpha1.Audi
 		if errors.As(err, &refused) {
 			msg := refused.conditionMessage()
 			markComponentNotReady(p, s.condition, v1alpha1.ReasonInvalidSpec, "%s", msg)
-			r.refusedAt.Store(key, refusal{p.Generation, msg})
-			res, err = ctrl.Result{}, nil
+			r.refusedAt.Store(key, refusal{p.Generation, msg, time.Now()})
+			res, err = ctrl.Result{RequeueAfter: refusalRetry}, nil
 		}
 		if err != nil {
 			errs = append(errs, err)

@@ -74,8 +74,9 @@ func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alph
 	return res, nil
 }
 
-// conflictRecheck is how often a pipeline in RetentionConflict or StreamInUse looks again: what it
-// waits for is another pipeline's spec, or that pipeline going away.
+// conflictRecheck is how often a pipeline in RetentionConflict, StreamInUse, DatabaseUnsupported or
+// SchemaConflict looks again: what it waits for is another pipeline's spec, that pipeline going away, or
+// a change inside ClickHouse, none of which it watches.
 const conflictRecheck = 5 * time.Minute
 
 // migrateOptions describe the pipeline's ClickHouse to the migration engine.
@@ -138,11 +139,11 @@ func (r *AuditPipelineReconciler) schemaOutcome(p *v1alpha1.AuditPipeline, repor
 		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonDatabaseUnsupported,
 			"%v: choose another spec.clickhouse.database (a new pipeline), or drop database %s if it holds nothing of value",
 			err, engine.Database)
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: conflictRecheck}, nil // fixed in ClickHouse, which is not watched
 	case errors.As(err, &conflict):
 		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonSchemaConflict,
 			"%v; rename or drop it, or choose another spec.clickhouse.database (a new pipeline)", err)
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: conflictRecheck}, nil
 	case errors.As(err, &locked):
 		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonLocked, "%v", err)
 		wait := time.Until(locked.Until)

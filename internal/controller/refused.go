@@ -35,39 +35,38 @@ func (e *childRefusedError) Error() string {
 	return fmt.Sprintf("the API server refused %s %s: %s", e.kind, e.name, e.message)
 }
 
-// specFields maps the fields of the children the operator renders from a spec field back to that field,
-// by child kind and field path prefix, so that a refusal names the field the user can fix.
-var specFields = map[string][][2]string{
+// specField maps a field of a child rendered from the spec back to the spec field, by child kind and
+// field path prefix, so that a refusal names the field the user can fix. With keep, the rest of the
+// child's path (a map key, a list index) is kept. Only kinds whose fields the API server itself validates
+// are listed: the Altinity installations' CRDs do not validate their pod and claim templates.
+type specField struct {
+	child, spec string
+	keep        bool
+}
+
+var specFields = map[string][]specField{
 	"DaemonSet": {
-		{"spec.template.spec.nodeSelector", "spec.collector.nodeSelector"},
-		{"spec.template.spec.tolerations", "spec.collector.tolerations"},
-		{"spec.template.spec.containers[0].resources", "spec.collector.resources"},
-		{"spec.template.spec.containers[0].image", "spec.collector.image"},
+		{"spec.template.spec.nodeSelector", "spec.collector.nodeSelector", true},
+		{"spec.template.spec.tolerations", "spec.collector.tolerations", true},
+		{"spec.template.spec.containers[0].resources", "spec.collector.resources", true},
+		{"spec.template.spec.containers[0].image", "spec.collector.image", false},
 	},
 	"StatefulSet": {
-		{"spec.template.spec.containers[0].resources", "spec.aggregator.resources"},
-		{"spec.template.spec.containers[0].image", "spec.aggregator.image"},
-		{"spec.volumeClaimTemplates[0].spec.storageClassName", "spec.aggregator.buffer.storageClassName"},
-		{"spec.volumeClaimTemplates[0].spec.resources", "spec.aggregator.buffer.maxSize"},
-	},
-	"ClickHouseInstallation": {
-		{"spec.templates.podTemplates[0].spec.containers[0].resources", "spec.clickhouse.managed.resources"},
-		{"spec.templates.podTemplates[0].spec.containers[0].image", "spec.clickhouse.managed.image"},
-		{"spec.templates.volumeClaimTemplates[0].spec.storageClassName", "spec.clickhouse.managed.hotVolume.storageClassName"},
-		{"spec.templates.volumeClaimTemplates[0].spec.resources", "spec.clickhouse.managed.hotVolume.size"},
-	},
-	"ClickHouseKeeperInstallation": {
-		{"spec.templates.podTemplates[0].spec.containers[0].image", "spec.clickhouse.managed.keeper.image"},
-		{"spec.templates.volumeClaimTemplates[0].spec.storageClassName", "spec.clickhouse.managed.keeper.volume.storageClassName"},
-		{"spec.templates.volumeClaimTemplates[0].spec.resources", "spec.clickhouse.managed.keeper.volume.size"},
+		{"spec.template.spec.containers[0].resources", "spec.aggregator.resources", true},
+		{"spec.template.spec.containers[0].image", "spec.aggregator.image", false},
+		{"spec.volumeClaimTemplates[0].spec.storageClassName", "spec.aggregator.buffer.storageClassName", false},
+		{"spec.volumeClaimTemplates[0].spec.resources", "spec.aggregator.buffer.maxSize", false},
 	},
 }
 
-// specField returns the spec field a child's field comes from, or "" when it cannot be told.
-func specField(kind, field string) string {
+// toSpec returns the spec field a child's field comes from, or "" when it cannot be told.
+func toSpec(kind, field string) string {
 	for _, m := range specFields[kind] {
-		if field == m[0] || strings.HasPrefix(field, m[0]+".") || strings.HasPrefix(field, m[0]+"[") {
-			return m[1] + strings.TrimPrefix(field, m[0])
+		if field == m.child || strings.HasPrefix(field, m.child+".") || strings.HasPrefix(field, m.child+"[") {
+			if m.keep {
+				return m.spec + strings.TrimPrefix(field, m.child)
+			}
+			return m.spec
 		}
 	}
 	return ""
@@ -77,7 +76,7 @@ func specField(kind, field string) string {
 func (e *childRefusedError) conditionMessage() string {
 	var parts []string
 	for _, c := range e.causes {
-		if f := specField(e.kind, c.Field); f != "" {
+		if f := toSpec(e.kind, c.Field); f != "" {
 			parts = append(parts, fmt.Sprintf("%s: %s", f, c.Message))
 		} else {
 			parts = append(parts, fmt.Sprintf("%s field %s: %s", e.kind, c.Field, c.Message))
@@ -87,6 +86,6 @@ func (e *childRefusedError) conditionMessage() string {
 		parts = append(parts, e.message)
 	}
 	slices.Sort(parts) // the API server lists map entries in no set order
-	return fmt.Sprintf("the API server refused %s %s: %s; fix the spec, the operator applies it again when the spec changes",
+	return fmt.Sprintf("the API server refused %s %s: %s; fix the spec: the operator applies it again when the spec changes (or in 10 minutes)",
 		e.kind, e.name, strings.Join(parts, "; "))
 }

@@ -133,3 +133,22 @@ func TestLongestPipelineNameIsUsable(t *testing.T) {
 		g.Expect(conditionOf(cur, v1alpha1.ConditionStreamReady)).To(Equal("False/" + v1alpha1.ReasonProvisioning))
 	}, timeout, interval).Should(Succeed())
 }
+
+func TestRefusedFieldsMapToTheSpec(t *testing.T) {
+	cases := []struct{ kind, field, want string }{
+		{"DaemonSet", "spec.template.spec.nodeSelector", "spec.collector.nodeSelector"},
+		{"DaemonSet", "spec.template.spec.tolerations[1].effect", "spec.collector.tolerations[1].effect"},
+		{"DaemonSet", "spec.template.spec.containers[0].resources.limits[example.com/x]", "spec.collector.resources.limits[example.com/x]"},
+		{"DaemonSet", "spec.template.spec.containers[0].image", "spec.collector.image"},
+		{"StatefulSet", "spec.volumeClaimTemplates[0].spec.resources.requests[storage]", "spec.aggregator.buffer.maxSize"},
+		{"StatefulSet", "spec.volumeClaimTemplates[0].spec.storageClassName", "spec.aggregator.buffer.storageClassName"},
+		{"StatefulSet", "spec.template.spec.containers[0].imagePullPolicy", ""},
+		{"DaemonSet", "spec.template.spec.containers[0].imageX", ""},
+		{"ConfigMap", "data", ""},
+	}
+	for _, tc := range cases {
+		if got := toSpec(tc.kind, tc.field); got != tc.want {
+			t.Errorf("toSpec(%s, %s) = %q, want %q", tc.kind, tc.field, got, tc.want)
+		}
+	}
+}

@@ -28,7 +28,7 @@
 //   - The checksum record (version, file name, sha256 of the raw file, applied time, duration) goes into
 //     schema_migrations_checksums, before goose's version row. Before applying anything, every applied
 //     version is checked against the embedded file of that number.
-//   - Only an Atomic or Replicated database is written into (DatabaseEngineError), and an object a
+//   - Only an Atomic, Replicated or Shared database is written into (DatabaseEngineError); an object a
 //     pending migration creates that already exists without a journaled run of that migration
 //     (schema_migrations_attempts) is someone else's: the migration stops (ConflictError).
 //   - Files are text/template templates (TemplateData): one file renders for a single node, for ON

@@ -121,7 +121,7 @@ func (e *LockedError) Error() string {
 }
 
 // DatabaseEngineError means the pipeline's database exists with an engine the schema cannot live in
-// (only Atomic and Replicated can). Nothing is written; retrying cannot fix it.
+// (only Atomic, Replicated and Shared can). Nothing is written; retrying cannot fix it.
 type DatabaseEngineError struct {
 	Database string
 	Engine   string
@@ -129,7 +129,7 @@ type DatabaseEngineError struct {
 
 // Error names the database and its engine.
 func (e *DatabaseEngineError) Error() string {
-	return fmt.Sprintf("database %s has engine %s, but the audit schema needs an Atomic or Replicated database", e.Database, e.Engine)
+	return fmt.Sprintf("database %s has engine %s, but the audit schema needs an Atomic, Replicated or Shared (ClickHouse Cloud) database", e.Database, e.Engine)
 }
 
 // ConflictError means objects a pending migration creates already exist and were not created by an

@@ -28,10 +28,10 @@ var createAttemptTable = template.Must(template.New(AttemptTable).Parse(`CREATE 
 ENGINE = {{.Engine "MergeTree"}}
 ORDER BY (version, started_at)`))
 
-// supportedEngines are the database engines the audit schema works in: Atomic (the default) and
-// Replicated. Others (Memory, Lazy, Ordinary, MySQL, ...) lose data, cannot hold the tables, or
-// belong to someone else.
-var supportedEngines = []string{"Atomic", "Replicated"}
+// supportedEngines are the database engines the audit schema works in: Atomic (the default), Replicated,
+// and Shared (ClickHouse Cloud's). Others (Memory, Lazy, Ordinary, MySQL, ...) lose data, cannot hold
+// the tables, or belong to someone else.
+var supportedEngines = []string{"Atomic", "Replicated", "Shared"}
 
 // checkDatabase returns a *DatabaseEngineError when m's database has an engine the schema cannot
 // live in.
@@ -105,9 +105,14 @@ func (m *Migrator) claim(ctx context.Context, mig Migration) error {
 			}
 		}
 	}
+	return m.journal(ctx, mig, m.opts.Owner)
+}
+
+// journal records a run of mig in AttemptTable.
+func (m *Migrator) journal(ctx context.Context, mig Migration, by string) error {
 	_, err := m.db.ExecContext(ctx, "INSERT INTO "+m.qualified(AttemptTable)+
 		" (version, name, checksum, started_at, started_by) SELECT ?, ?, ?, fromUnixTimestamp64Milli(toInt64(?), 'UTC'), ?",
-		mig.Version, mig.Name, mig.Checksum, time.Now().UnixMilli(), m.opts.Owner)
+		mig.Version, mig.Name, mig.Checksum, time.Now().UnixMilli(), by)
 	if err != nil {
 		return fmt.Errorf("journal the run of %s: %w", mig.Name, withCause(ctx, err))
 	}

@@ -103,3 +103,32 @@ func TestCreatedObjects(t *testing.T) {
 		t.Errorf("objectsOf = %v, want %v", got, want)
 	}
 }
+
+// A database an engine before the journal migrated, whose next migration died half-way, is migrated on:
+// the first pending migration's objects are taken as ours. A later migration's foreign object is not.
+func TestUpResumesAMigrationAnOlderEngineLeftHalfApplied(t *testing.T) {
+	srv := chtest.Shared(t)
+	db := openDB(t, srv)
+	name := newDatabaseName(t, srv)
+	ctx := context.Background()
+	two := "-- +goose Up\nCREATE TABLE IF NOT EXISTS {{.Database}}.a (id UInt64) ENGINE = MergeTree ORDER BY id;\nCREATE TABLE IF NOT EXISTS {{.Database}}.b (id UInt64) ENGINE = MergeTree ORDER BY id;\n"
+	three := "-- +goose Up\nCREATE TABLE IF NOT EXISTS {{.Database}}.c (id UInt64) ENGINE = MergeTree ORDER BY id;\n"
+	if _, err := newMigrator(t, db, migrations.FS, Options{Database: name, Owner: "old"}).Up(ctx, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	// The older engine had no journal, and died in migration 2 after its first statement; someone else
+	// created c.
+	for _, stmt := range []string{"DROP TABLE " + name + "." + AttemptTable,
+		"CREATE TABLE " + name + ".a (id UInt64) ENGINE = MergeTree ORDER BY id",
+		"CREATE TABLE " + name + ".c (note String) ENGINE = MergeTree ORDER BY note"} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := newMigrator(t, db, embedded(t, map[string]string{"00002_a.sql": two, "00003_c.sql": three}), Options{Database: name, Owner: "new"})
+	rep, err := m.Up(ctx, "latest")
+	var conflict *ConflictError
+	if !errors.As(err, &conflict) || conflict.Version != 3 || rep.Current != 2 {
+		t.Fatalf("Up = %+v, %v; want version 2 applied over its half, and version 3 refused for c", rep, err)
+	}
+}

@@ -35,6 +35,9 @@ type schemaLock struct {
 	keeper bool
 	owner  string
 	ttl    time.Duration
+	// dedupSettings turn insert deduplication on for the claim, whatever the user's profile says: each
+	// setting this server knows, as "name = value, ".
+	dedupSettings string
 }
 
 // dedupWindow is the number of recent inserts a non-Keeper lock table remembers for deduplication:
@@ -74,6 +77,9 @@ func (m *Migrator) openLock(ctx context.Context) (*schemaLock, error) {
 		if err := m.ensureDedupWindow(ctx); err != nil {
 			return nil, err
 		}
+		if l.dedupSettings, err = m.dedupSettings(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }
@@ -105,6 +111,28 @@ func (m *Migrator) ensureDedupWindow(ctx context.Context) error {
 		return fmt.Errorf("set the deduplication window of %s: %w", m.qualified(LockTable), err)
 	}
 	return nil
+}
+
+// dedupOn are the settings that turn insert deduplication on, across ClickHouse versions.
+var dedupOn = []struct{ name, value string }{
+	{"insert_deduplicate", "1"},
+	{"deduplicate_insert", "'enable'"},
+	{"deduplicate_insert_select", "'enable_when_possible'"},
+}
+
+// dedupSettings returns the settings of dedupOn this server knows, as a SETTINGS clause's start.
+func (m *Migrator) dedupSettings(ctx context.Context) (string, error) {
+	var b strings.Builder
+	for _, s := range dedupOn {
+		var n uint64
+		if err := m.db.QueryRowContext(ctx, "SELECT count() FROM system.settings WHERE name = ?", s.name).Scan(&n); err != nil {
+			return "", fmt.Errorf("read the server's settings: %w", err)
+		}
+		if n > 0 {
+			b.WriteString(s.name + " = " + s.value + ", ")
+		}
+	}
+	return b.String(), nil
 }
 
 // keeperUnavailable says whether err is ClickHouse refusing a KeeperMap table for want of Keeper.
@@ -164,16 +192,27 @@ func (l *schemaLock) acquire(ctx context.Context) (*lease, error) {
 		next = cur.epoch + 1
 	}
 	token := newToken()
-	if err := l.claim(ctx, next, token); err != nil {
+	err = l.claim(ctx, next, token)
+	for range 3 {
+		if !errors.Is(err, errClaimDropped) {
+			break
+		}
+		next++ // that epoch's claim was deduplicated against a row no longer there (deleted by hand)
+		err = l.claim(ctx, next, token)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return l.hold(ctx, next, token), nil
 }
 
+// errClaimDropped: the server took the claim's INSERT but kept no claim of the epoch.
+var errClaimDropped = errors.New("claim dropped")
+
 // claim claims epoch for token, returning a *LockedError when another migrator claimed it first.
 func (l *schemaLock) claim(ctx context.Context, epoch uint64, token string) error {
 	// The token is built from the epoch number and the table's name only, so it needs no quoting.
-	settings := fmt.Sprintf(" SETTINGS insert_deduplicate = 1, insert_deduplication_token = '%s-epoch-%d'", l.table, epoch)
+	settings := fmt.Sprintf(" SETTINGS %sinsert_deduplication_token = '%s-epoch-%d'", l.dedupSettings, l.table, epoch)
 	if l.keeper {
 		settings = " SETTINGS keeper_map_strict_mode = 1"
 	}
@@ -190,8 +229,19 @@ func (l *schemaLock) claim(ctx context.Context, epoch uint64, token string) erro
 		return &LockedError{Owner: cur.owner, Until: cur.expiresAt}
 	case insertErr != nil:
 		return fmt.Errorf("claim the schema lock: %w", insertErr)
-	case cur == nil || cur.epoch != epoch:
-		return fmt.Errorf("claim the schema lock: the claim of epoch %d is not visible", epoch)
+	case cur == nil || cur.epoch < epoch:
+		return fmt.Errorf("claim the schema lock: the claim of epoch %d is not visible: %w", epoch, errClaimDropped)
+	case cur.epoch != epoch:
+		return fmt.Errorf("claim the schema lock: epoch %d is already behind epoch %d", epoch, cur.epoch)
+	}
+	// Deduplication kept one claim of the epoch; should a setting have defeated it, give up rather than
+	// hold a lock another migrator may hold too.
+	var claims uint64
+	if err := l.db.QueryRowContext(ctx, "SELECT uniqExact(token) FROM "+l.table+" WHERE epoch = ?", epoch).Scan(&claims); err != nil {
+		return fmt.Errorf("read the claims of epoch %d: %w", epoch, err)
+	}
+	if claims != 1 {
+		return fmt.Errorf("claim the schema lock: %d claims of epoch %d were kept: the server did not deduplicate them (insert deduplication settings of this user)", claims, epoch)
 	}
 	return nil
 }

@@ -68,6 +68,37 @@ func TestWithoutKeeper(t *testing.T) {
 		}
 	})
 	t.Run("expired lock is taken over", func(t *testing.T) { expiredLockIsTakenOver(t, srv, false) })
+	t.Run("claims deduplicated against deleted rows move on", func(t *testing.T) {
+		db := openDB(t, srv)
+		name := newDatabaseName(t, srv)
+		if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		m := newMigrator(t, db, migrations.FS, Options{Database: name, Owner: "first"})
+		l, err := m.openLock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := l.acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ls.release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Someone empties the lock table by hand; the deduplication log still knows epoch 1.
+		if _, err := db.Exec("ALTER TABLE " + name + "." + LockTable + " DELETE WHERE 1 SETTINGS mutations_sync = 1"); err != nil {
+			t.Fatal(err)
+		}
+		ls, err = l.acquire(ctx)
+		if err != nil {
+			t.Fatalf("acquire after the rows were deleted: %v", err)
+		}
+		if err := ls.release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("one claim of an epoch wins, without waiting", func(t *testing.T) {
 		db := openDB(t, srv)
 		name := newDatabaseName(t, srv)

@@ -65,6 +65,14 @@ func (m *Migrator) upLocked(ctx context.Context, rep *Report) (_ *Report, retErr
 			retErr = fmt.Errorf("release the schema lock: %w", err)
 		}
 	}()
+	journaled, err := m.tableEngine(ls.ctx, AttemptTable)
+	if err != nil {
+		return rep, withCause(ls.ctx, err)
+	}
+	versioned, err := m.tableEngine(ls.ctx, VersionTable)
+	if err != nil {
+		return rep, withCause(ls.ctx, err)
+	}
 	for _, t := range []string{ddl(createChecksumTable, m.data), ddl(createVersionTable, m.data), ddl(createAttemptTable, m.data)} {
 		if err := m.exec(ls.ctx, t); err != nil {
 			return rep, fmt.Errorf("create the migration tables: %w", withCause(ls.ctx, err))
@@ -78,6 +86,14 @@ func (m *Migrator) upLocked(ctx context.Context, rep *Report) (_ *Report, retErr
 	rep = m.report(st, rep.Target)
 	if err := m.verify(st); err != nil {
 		return rep, err
+	}
+	if journaled == "" && versioned != "" && len(rep.Pending) > 0 {
+		// An engine older than the journal migrated this database: the first pending migration may have
+		// died half-way under it, so what it creates is taken as ours.
+		mig, _ := m.migration(rep.Pending[0].Version)
+		if err := m.journal(ls.ctx, mig, "an engine before "+AttemptTable); err != nil {
+			return rep, err
+		}
 	}
 	return rep, m.apply(ls, rep)
 }
