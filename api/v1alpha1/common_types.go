@@ -17,7 +17,7 @@ type LabelValue string
 
 // Toleration lets pods run on nodes with a matching taint, as in a Pod (corev1.Toleration).
 // +kubebuilder:validation:XValidation:rule="(has(self.key) && self.key.size() > 0) || (has(self.operator) && self.operator == 'Exists')",message="a toleration without a key must have operator Exists (it then tolerates every taint)"
-// +kubebuilder:validation:XValidation:rule="!has(self.value) || self.value.size() == 0 || !has(self.operator) || self.operator == 'Equal'",message="a toleration with operator Exists takes no value: remove value or use operator Equal"
+// +kubebuilder:validation:XValidation:rule="!has(self.value) || self.value.size() == 0 || !has(self.operator) || self.operator != 'Exists'",message="a toleration with operator Exists takes no value: remove value or use operator Equal"
 // +kubebuilder:validation:XValidation:rule="!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",message="tolerationSeconds applies only to a toleration with effect NoExecute"
 type Toleration struct {
 	// key is the taint key, e.g. node-role.kubernetes.io/control-plane; empty with operator Exists, the
@@ -29,7 +29,7 @@ type Toleration struct {
 
 	// operator is Equal (the taint's value must equal value; the default) or Exists (any value).
 	// +optional
-	// +kubebuilder:validation:Enum=Exists;Equal
+	// +kubebuilder:validation:Enum=Exists;Equal;""
 	Operator corev1.TolerationOperator `json:"operator,omitempty"`
 
 	// value is the taint value the toleration matches, with operator Equal.
@@ -38,7 +38,7 @@ type Toleration struct {
 
 	// effect is the taint effect matched: NoSchedule, PreferNoSchedule or NoExecute; empty matches all.
 	// +optional
-	// +kubebuilder:validation:Enum=NoSchedule;PreferNoSchedule;NoExecute
+	// +kubebuilder:validation:Enum=NoSchedule;PreferNoSchedule;NoExecute;""
 	Effect corev1.TaintEffect `json:"effect,omitempty"`
 
 	// tolerationSeconds is how long a pod stays bound to a node after a NoExecute taint is added; unset,
@@ -81,13 +81,13 @@ type ComputeResources struct {
 	// limits are the most the container may use, e.g. {cpu: "2", memory: 2Gi}.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=16
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^(cpu|memory|ephemeral-storage|hugepages-[-A-Za-z0-9_.]+|[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)+/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$'))",message="resources.limits keys must be cpu, memory, ephemeral-storage, hugepages-<size> or a domain-qualified extended resource such as example.com/gpu"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^(cpu|memory|ephemeral-storage|hugepages-[-A-Za-z0-9_.]+|[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$'))",message="resources.limits keys must be cpu, memory, ephemeral-storage, hugepages-<size> or a prefixed extended resource such as example.com/gpu"
 	Limits corev1.ResourceList `json:"limits,omitempty"`
 
 	// requests are what the scheduler reserves for the container, e.g. {cpu: 500m, memory: 512Mi}.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=16
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^(cpu|memory|ephemeral-storage|hugepages-[-A-Za-z0-9_.]+|[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)+/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$'))",message="resources.requests keys must be cpu, memory, ephemeral-storage, hugepages-<size> or a domain-qualified extended resource such as example.com/gpu"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^(cpu|memory|ephemeral-storage|hugepages-[-A-Za-z0-9_.]+|[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$'))",message="resources.requests keys must be cpu, memory, ephemeral-storage, hugepages-<size> or a prefixed extended resource such as example.com/gpu"
 	Requests corev1.ResourceList `json:"requests,omitempty"`
 }
 

@@ -117,6 +117,7 @@ func TestFieldValues(t *testing.T) {
 			map[string]any{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
 			map[string]any{"operator": "Exists"},
 			map[string]any{"key": "dedicated", "value": "audit", "effect": "NoExecute", "tolerationSeconds": int64(60)},
+			map[string]any{"key": "dedicated", "operator": "", "value": "audit", "effect": ""},
 		}, ""},
 		"requests above limits": {minimal, "spec.aggregator.resources", map[string]any{
 			"requests": map[string]any{"cpu": "2"}, "limits": map[string]any{"cpu": "1"}}, "requests.cpu must not exceed resources.limits.cpu"},
@@ -125,7 +126,7 @@ func TestFieldValues(t *testing.T) {
 		"resource name": {minimal, "spec.collector.resources", map[string]any{
 			"limits": map[string]any{"gpu": "1"}}, "limits keys must be cpu, memory"},
 		"resources valid": {minimal, "spec.collector.resources", map[string]any{
-			"requests": map[string]any{"cpu": "100m", "memory": int64(128 << 20), "example.com/dongle": "1"},
+			"requests": map[string]any{"cpu": "100m", "memory": int64(128 << 20), "example.com/dongle": "1", "vendor/widget": "2"},
 			"limits":   map[string]any{"cpu": int64(1), "memory": "512Mi", "hugepages-2Mi": "64Mi", "example.com/dongle": "1"}}, ""},
 		"storage class":       {managed, "spec.clickhouse.managed.hotVolume.storageClassName", "Fast_SSD", "storageClassName must be the name of a StorageClass"},
 		"storage class valid": {managed, "spec.clickhouse.managed.hotVolume.storageClassName", "fast-ssd.csi", ""},
