@@ -140,11 +140,18 @@ func (r *AuditPipelineReconciler) unchanged(ctx context.Context, key appliedKey,
 	return true
 }
 
-// forgetApplied drops what was applied for p's children, once p is gone.
-func (r *AuditPipelineReconciler) forgetApplied(p *v1alpha1.AuditPipeline) {
+// forget drops what the reconciler remembers of the pipeline with this UID (applies, refusals), once
+// it is gone.
+func (r *AuditPipelineReconciler) forget(uid types.UID) {
 	r.applied.Range(func(k, _ any) bool {
-		if k.(appliedKey).pipeline == p.UID {
+		if k.(appliedKey).pipeline == uid {
 			r.applied.Delete(k)
+		}
+		return true
+	})
+	r.refusedAt.Range(func(k, _ any) bool {
+		if k.(refusalKey).pipeline == uid {
+			r.refusedAt.Delete(k)
 		}
 		return true
 	})

@@ -71,6 +71,9 @@ type AuditPipelineReconciler struct {
 	// applied remembers the last apply of each child, to skip applies that would change nothing.
 	applied sync.Map // appliedKey -> appliedState
 
+	// uids maps each pipeline seen to its UID, to forget the above when it is gone.
+	uids sync.Map // types.NamespacedName -> types.UID
+
 	// clusterID is the UID of the kube-system namespace, read once (retentionOwnerID).
 	clusterMu sync.Mutex
 	clusterID string
@@ -113,8 +116,15 @@ const refusalRetry = 10 * time.Minute
 func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	p := &v1alpha1.AuditPipeline{}
 	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Gone without our finalizer's pass (removed by hand): forget it all the same.
+			if uid, ok := r.uids.LoadAndDelete(req.NamespacedName); ok {
+				r.forget(uid.(types.UID))
+			}
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	r.uids.Store(req.NamespacedName, p.UID)
 	base := p.DeepCopy()
 
 	defer func() {

@@ -45,10 +45,7 @@ func (r *AuditPipelineReconciler) reconcileDelete(ctx context.Context, p *v1alph
 		return ctrl.Result{}, fmt.Errorf("remove finalizer: %w", err)
 	}
 	forgetMetrics(p)
-	for _, c := range v1alpha1.ComponentConditions {
-		r.refusedAt.Delete(refusalKey{p.UID, c})
-	}
-	r.forgetApplied(p)
+	r.forget(p.UID)
 	r.event(p, corev1.EventTypeNormal, v1alpha1.ReasonDeleting, "Delete",
 		"deletion policy %s carried out", p.Spec.DeletionPolicy)
 	logf.FromContext(ctx).Info("deletion policy carried out", "deletionPolicy", p.Spec.DeletionPolicy)
