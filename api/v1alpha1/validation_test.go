@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
 
 var k8s client.Client

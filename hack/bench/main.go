@@ -1,4 +1,4 @@
-// Command bench measures the audit events table on a local ClickHouse (internal/chtest): it loads N
+// Command bench measures the audit events table on a local ClickHouse (internal/testkit/chtest): it loads N
 // generated audit events, optimizes, and prints bytes per row, insert throughput and the latency of
 // the five queries of issue 7 next to their targets. `make bench` runs it; BENCH_N sets -n.
 package main
@@ -15,8 +15,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/bench"
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/bench"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 )
 
 // config is what the flags set.

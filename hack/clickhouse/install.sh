@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches libchdb.so (ClickHouse as a shared library) from the npm package @chdb/lib-linux-x64-gnu, because
 # no ClickHouse server package recent enough for our SQL can be installed on machines without general
-# internet access. internal/chtest runs it as a real ClickHouse server on loopback for tests.
+# internet access. internal/testkit/chtest runs it as a real ClickHouse server on loopback for tests.
 #
 # The library is cached outside the clone, keyed by version:
 #   ${CHDB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/auditpipeline-operator/chdb/<version>}/libchdb.so

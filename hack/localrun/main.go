@@ -1,5 +1,5 @@
 // Command localrun runs the operator on a machine with no cluster: it starts a local control plane
-// (kube-apiserver and etcd from hack/envtest), a local ClickHouse (libchdb, see internal/chtest) and a
+// (kube-apiserver and etcd from hack/envtest), a local ClickHouse (libchdb, see internal/testkit/chtest) and a
 // NATS JetStream server on loopback with NACK's controller in this process, installs the CRDs, runs the
 // operator in-process, applies config/samples/auditpipeline_local.yaml with its external ClickHouse and
 // its NATS servers pointed at the local ones, and prints the pipeline's status whenever it changes. The
@@ -39,9 +39,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
-	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
 
 type options struct {

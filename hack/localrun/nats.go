@@ -6,12 +6,11 @@ import (
 	"os"
 	"time"
 
-	nackcontroller "github.com/nats-io/nack/controllers/jetstream"
-	nackclient "github.com/nats-io/nack/pkg/jetstream/generated/clientset/versioned"
 	"github.com/nats-io/nats-server/v2/server"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/natstest"
 )
 
 // jetStreamMaxStore is the local server's storage limit. A stream reserves its maxBytes (100Gi by
@@ -31,20 +30,11 @@ func startJetStream() (*jetStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := server.NewServer(&server.Options{
-		ServerName: "localrun", Host: "127.0.0.1", Port: server.RANDOM_PORT,
-		JetStream: true, StoreDir: dir, JetStreamMaxStore: jetStreamMaxStore, NoSigs: true,
-	})
+	s, err := natstest.StartJetStream(server.Options{ServerName: "localrun", StoreDir: dir,
+		JetStreamMaxStore: jetStreamMaxStore}, natsLog{})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("NATS server: %w", err)
-	}
-	s.SetLogger(natsLog{}, false, false)
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		_ = os.RemoveAll(dir)
-		return nil, fmt.Errorf("the NATS server did not start within 10s")
 	}
 	return &jetStream{Server: s, dir: dir}, nil
 }
@@ -56,31 +46,13 @@ func (j *jetStream) Stop() error {
 	return os.RemoveAll(j.dir)
 }
 
-// startNACK runs NACK's JetStream controller in this process, as test/nats does: with CRDConnect it
-// connects to the servers of each Stream and Consumer. Its Events go to the API server, as in a cluster.
-// Once ctx ends its queue workers spin until the process exits, so ctx ends just before the process does.
+// startNACK runs NACK's JetStream controller in this process, as test/nats does. Its Events go to the
+// API server, as in a cluster.
 func startNACK(ctx context.Context, cfg *rest.Config) error {
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("kubernetes client for NACK: %w", err)
-	}
-	js, err := nackclient.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("jetstream client for NACK: %w", err)
-	}
-	c := nackcontroller.NewController(nackcontroller.Options{
-		Ctx:            ctx,
-		KubeIface:      kube,
-		JetstreamIface: js,
-		CRDConnect:     true,
-		CleanupPeriod:  30 * time.Second, // NACK's default
+	return natstest.StartNACK(ctx, cfg, natstest.NACKOptions{
+		CleanupPeriod: 30 * time.Second, // NACK's default
+		OnStop:        func(err error) { ctrl.Log.WithName("nack").Error(err, "NACK's controller stopped") },
 	})
-	go func() {
-		if err := c.Run(); err != nil {
-			ctrl.Log.WithName("nack").Error(err, "NACK's controller stopped")
-		}
-	}()
-	return nil
 }
 
 // natsLogger receives the NATS server's log lines.

@@ -1,5 +1,5 @@
 // Command migrate-local tries the schema migrations on a local ClickHouse: it starts the test
-// ClickHouse of internal/chtest (libchdb, with Keeper, so the migration lock is the KeeperMap one, and
+// ClickHouse of internal/testkit/chtest (libchdb, with Keeper, so the migration lock is the KeeperMap one, and
 // with the operator's hot_cold storage policy as a managed single-node installation has it), applies
 // the migrations embedded in this checkout with internal/migrate, prints the schema status, runs Up a
 // second time to show that nothing is left to apply, and stops the server. With -keep the server keeps
@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )

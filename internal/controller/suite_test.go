@@ -22,7 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
 
 // k8s is a direct (uncached) client of the test API server.

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 

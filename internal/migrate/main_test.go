@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 	"github.com/pressly/goose/v3/database"
 )

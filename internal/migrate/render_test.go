@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/auditpipeline/auditpipeline-operator/internal/golden"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/golden"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 

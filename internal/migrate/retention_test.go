@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 )
 
 // The TTL of a database has one owner: a second pipeline is refused, and runs nothing, until it is

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/golden"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/golden"
 )
 
 // managedPipeline is an AuditPipeline as the API server returns it: with every default filled in.

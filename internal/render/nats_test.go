@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/golden"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/golden"
 )
 
 // natsPipeline is a pipeline whose spec.nats holds only what the user must set.

@@ -10,7 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/golden"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/golden"
 )
 
 func cold(cache string) *v1alpha1.StorageSpec {

@@ -14,7 +14,7 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
 
 // TestChartCopiesMatchGeneratedFiles fails when the chart's copies of the generated CRDs and manager role

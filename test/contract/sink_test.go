@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
-	"github.com/auditpipeline/auditpipeline-operator/internal/sinkhttp"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/sinkhttp"
 )
 
-// insert sends rows to addr as the sink would (internal/sinkhttp), without the sink's credentials
+// insert sends rows to addr as the sink would (internal/testkit/sinkhttp), without the sink's credentials
 // (chtest's default user has none), and fails the test unless ClickHouse accepts them all.
 func insert(t testing.TB, addr string, s *vector.ClickHouseSink, rows []map[string]any) {
 	t.Helper()

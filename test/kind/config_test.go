@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
 
 // TestKindDecodesClusterConfig runs the pinned kind (hack/tools/kind.sh) on hack/kind/cluster.yaml with a

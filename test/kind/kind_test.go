@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
 
 // kindCluster is the part of hack/kind/cluster.yaml these tests read.

@@ -10,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	nackcontroller "github.com/nats-io/nack/controllers/jetstream"
-	nackclient "github.com/nats-io/nack/pkg/jetstream/generated/clientset/versioned"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
@@ -24,9 +21,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
-	"github.com/auditpipeline/auditpipeline-operator/internal/testenv"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/natstest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
 
 // nackCleanupPeriod is how often NACK's controller looks for deleted Stream and Consumer objects.
@@ -80,7 +78,8 @@ func runSuite(m *testing.M) int {
 	// the process exits, and while it runs, its watches hold up kube-apiserver's shutdown.
 	nackCtx, stopNACK := context.WithCancel(context.Background())
 	defer stopNACK()
-	if err := startNACK(nackCtx, env.Config); err != nil {
+	if err := natstest.StartNACK(nackCtx, env.Config, natstest.NACKOptions{CleanupPeriod: nackCleanupPeriod,
+		Recorder: nackEvents, OnStop: func(err error) { fmt.Fprintln(os.Stderr, "NACK controller:", err) }}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -103,33 +102,6 @@ func stopEnv(env *testenv.Env) {
 	if err := env.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop envtest:", err)
 	}
-}
-
-// startNACK runs NACK's informer-based JetStream controller in this process. With CRDConnect it connects
-// with the servers, or the Account, of each Stream and Consumer: it knows no server of its own.
-func startNACK(ctx context.Context, cfg *rest.Config) error {
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("kubernetes client for NACK: %w", err)
-	}
-	js, err := nackclient.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("jetstream client for NACK: %w", err)
-	}
-	c := nackcontroller.NewController(nackcontroller.Options{
-		Ctx:            ctx,
-		KubeIface:      kube,
-		JetstreamIface: js,
-		CRDConnect:     true,
-		CleanupPeriod:  nackCleanupPeriod,
-		Recorder:       nackEvents,
-	})
-	go func() {
-		if err := c.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "NACK controller:", err)
-		}
-	}()
-	return nil
 }
 
 // startOperator runs the AuditPipeline reconciler in a manager, as cmd/main.go does, until ctx ends; the

@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/natstest"
 )
 
 // TestCredentialsAndMutualTLSThroughAnAccount runs a JetStream server that accepts only clients with a
@@ -76,19 +77,13 @@ func startSecureJetStream(t *testing.T, pki *testPKI, auth *operatorAuth) string
 			t.Fatal(err)
 		}
 	}
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true,
+	s, err := natstest.StartJetStream(server.Options{StoreDir: t.TempDir(),
 		TLS: true, TLSVerify: true, TLSTimeout: 5, TLSConfig: pki.serverTLS(),
 		TrustedOperators: []*jwt.OperatorClaims{auth.operator}, AccountResolver: resolver,
 		SystemAccount: auth.systemAccount,
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("the JetStream server did not start")
 	}
 	t.Cleanup(func() {
 		s.Shutdown()

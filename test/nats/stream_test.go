@@ -27,6 +27,7 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/natstest"
 )
 
 const (
@@ -38,16 +39,9 @@ const (
 // directory, for one test.
 func startJetStream(t *testing.T) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true,
-	})
+	s, err := natstest.StartJetStream(server.Options{StoreDir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("the JetStream server did not start")
 	}
 	t.Cleanup(func() {
 		s.Shutdown()

@@ -209,7 +209,7 @@ func ClickHouseUser(p *v1alpha1.AuditPipeline) string {
 }
 
 // AggregatorClickHouseSink is the aggregator's ClickHouse sink as rendered for p (what the contract
-// tests and the bench send as Vector would, internal/sinkhttp).
+// tests and the bench send as Vector would, internal/testkit/sinkhttp).
 func AggregatorClickHouseSink(p *v1alpha1.AuditPipeline) *ClickHouseSink {
 	return AggregatorConfig(p).Sinks[clickHouseWrite].(*ClickHouseSink)
 }

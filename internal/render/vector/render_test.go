@@ -23,7 +23,7 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
-	"github.com/auditpipeline/auditpipeline-operator/internal/golden"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/golden"
 )
 
 // defaulted is a pipeline with an external ClickHouse and every field the API server defaults set to

@@ -10,11 +10,11 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
-	"github.com/auditpipeline/auditpipeline-operator/internal/sinkhttp"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/sinkhttp"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
-// SinkBatches are events encoded as the aggregator's clickhouse sink sends them (internal/sinkhttp:
+// SinkBatches are events encoded as the aggregator's clickhouse sink sends them (internal/testkit/sinkhttp:
 // JSONEachRow, gzip), cut into its batches.
 type SinkBatches struct {
 	Bodies [][]byte

@@ -7,7 +7,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 

@@ -22,7 +22,7 @@ const (
 	EnvSkip = "CHTEST_SKIP"
 
 	installScript = "hack/clickhouse/install.sh"
-	serverPackage = "./internal/chtest/chserver"
+	serverPackage = "./internal/testkit/chtest/chserver"
 )
 
 var (

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }

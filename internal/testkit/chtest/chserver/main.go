@@ -1,4 +1,4 @@
-// Command chserver runs ClickHouse from libchdb.so in its own process, for internal/chtest.
+// Command chserver runs ClickHouse from libchdb.so in its own process, for internal/testkit/chtest.
 //
 // Usage:
 //
@@ -7,7 +7,7 @@
 // It loads the library with purego (no cgo) and hands the arguments to chdb_query_cmdline, the
 // clickhouse-local entry point, with "clickhouse" as argv[0]. It exits when that call returns: 0 when
 // the library reported no error, 1 when it did, 2 when the library cannot be loaded. ClickHouse writes
-// its own errors to stderr. internal/chtest passes queries that start the TCP and HTTP listeners and
+// its own errors to stderr. internal/testkit/chtest passes queries that start the TCP and HTTP listeners and
 // then read stdin until end of file, so closing stdin (or the parent dying) stops the server.
 package main
 
