@@ -18,6 +18,7 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/secrettest"
 )
 
 // No NACK runs in this suite: these tests write the status NACK would write, to drive the NATS step
@@ -220,7 +221,7 @@ func TestUnusableNATSSecretsAreReported(t *testing.T) {
 	createSecret(t, ns, "clickhouse-auth", "password")
 	creds := createSecret(t, ns, "nats-user", "audit.creds")
 	createSecret(t, ns, "nats-client", corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
-	cert, key := testCert()
+	cert, key := secrettest.Cert()
 	// Only the JWT, as someone who copied the wrong part of the file would store it.
 	creds.Data["audit.creds"] = []byte(strings.Split(string(creds.Data["audit.creds"]), "*****")[0])
 	g.Expect(k8s.Update(ctx, creds)).To(Succeed())
@@ -247,7 +248,7 @@ func TestUnusableNATSSecretsAreReported(t *testing.T) {
 	tls := &corev1.Secret{}
 	g.Eventually(func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nats-user"}, creds)).To(Succeed())
-		creds.Data["audit.creds"] = testCreds()
+		creds.Data["audit.creds"] = secrettest.Creds()
 		g.Expect(k8s.Update(ctx, creds)).To(Succeed())
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "nats-client"}, tls)).To(Succeed())
 		tls.Data[corev1.TLSCertKey], tls.Data[corev1.TLSPrivateKeyKey] = key, cert
@@ -344,14 +345,7 @@ func TestSecondPipelineOnAStreamWaits(t *testing.T) {
 	}, timeout, interval).Should(Succeed())
 }
 
-func TestCredsAccount(t *testing.T) {
-	account, err := credsAccount(testCreds())
-	if err != nil || !strings.HasPrefix(account, "A") || len(account) != 56 {
-		t.Fatalf("account = %q, %v; want an account public key", account, err)
-	}
-	if _, err := credsAccount([]byte("-----BEGIN NATS USER JWT-----\nnot.a.jwt!\n------END NATS USER JWT------\n")); err == nil {
-		t.Fatal("a JWT that does not decode must be an error")
-	}
+func TestNATSServerKey(t *testing.T) {
 	for in, want := range map[string]string{"nats://NATS.nats.svc": "nats.nats.svc:4222", "tls://10.0.0.1:4223": "10.0.0.1:4223", "nats://[fd00::1]": "[fd00::1]:4222"} {
 		if got := natsServerKey(in); got != want {
 			t.Errorf("natsServerKey(%q) = %q, want %q", in, got, want)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
+	"github.com/auditpipeline/auditpipeline-operator/internal/secretvalue"
 )
 
 // secretRefsIndex is the field index of AuditPipelines by the names of the Secrets they reference.
@@ -64,10 +65,10 @@ func tlsRefs(field string, tls *v1alpha1.TLSSpec) []secretRequirement {
 	if tls == nil {
 		return nil
 	}
-	reqs := keyRef(field+".caSecretRef", tls.CASecretRef, checkPEMCertificate)
+	reqs := keyRef(field+".caSecretRef", tls.CASecretRef, secretvalue.PEMCertificate)
 	if tls.ClientCertSecretRef != nil {
 		reqs = append(reqs, secretRequirement{field: field + ".clientCertSecretRef", name: tls.ClientCertSecretRef.Name,
-			keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}, usable: checkTLSPair})
+			keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}, usable: secretvalue.TLSPair})
 	}
 	return reqs
 }
@@ -85,14 +86,14 @@ func clickHouseSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 	if ch.Storage != nil && ch.Storage.Cold != nil {
 		reqs = append(reqs, secretRequirement{field: "spec.clickhouse.storage.cold.credentialsSecretRef",
 			name: ch.Storage.Cold.CredentialsSecretRef.Name, keys: []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"},
-			usable: checkS3Key})
+			usable: secretvalue.S3Key})
 	}
 	return reqs
 }
 
 // natsSecrets are the Secrets every NATS client of the pipeline needs.
 func natsSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
-	reqs := keyRef("spec.nats.credentialsSecretRef", p.Spec.NATS.CredentialsSecretRef, checkCredsFile)
+	reqs := keyRef("spec.nats.credentialsSecretRef", p.Spec.NATS.CredentialsSecretRef, secretvalue.CredsFile)
 	return append(reqs, tlsRefs("spec.nats.tls", p.Spec.NATS.TLS)...)
 }
 
@@ -101,7 +102,7 @@ func collectorSecrets(p *v1alpha1.AuditPipeline) []secretRequirement {
 	reqs := natsSecrets(p)
 	if tls := p.Spec.Collector.Webhook.TLS; tls != nil {
 		reqs = append(reqs, secretRequirement{field: "spec.collector.webhook.tls", name: tls.Name,
-			keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}, usable: checkTLSPair})
+			keys: []string{corev1.TLSCertKey, corev1.TLSPrivateKeyKey}, usable: secretvalue.TLSPair})
 	}
 	return reqs
 }

@@ -2,8 +2,6 @@ package controller
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
@@ -11,10 +9,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nats-io/nkeys"
-
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render"
+	"github.com/auditpipeline/auditpipeline-operator/internal/secretvalue"
 )
 
 // Two pipelines whose streams have the same name, on a NATS server both name, in the same account, are
@@ -43,36 +40,6 @@ func natsServerKey(server string) string {
 	return net.JoinHostPort(strings.ToLower(host), port)
 }
 
-// credsAccount is the account of a credentials file's user: its JWT's issuer_account, or its issuer.
-// The JWT is not verified; the server does that.
-func credsAccount(creds []byte) (string, error) {
-	token, err := nkeys.ParseDecoratedJWT(creds)
-	if err != nil {
-		return "", err
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return "", fmt.Errorf("the credentials' JWT has %d parts, want 3", len(parts))
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", fmt.Errorf("decode the credentials' JWT: %w", err)
-	}
-	var claims struct {
-		Issuer string `json:"iss"`
-		NATS   struct {
-			IssuerAccount string `json:"issuer_account"`
-		} `json:"nats"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return "", fmt.Errorf("decode the credentials' JWT: %w", err)
-	}
-	if claims.NATS.IssuerAccount != "" {
-		return claims.NATS.IssuerAccount, nil
-	}
-	return claims.Issuer, nil
-}
-
 // streamOf identifies p's stream; with like set, it reads p's credentials only when the name and a
 // server are like's. ok is false when it cannot be told (its credentials cannot be read), or when p's
 // stream is not like's: such a pipeline is taken to use a stream of its own.
@@ -93,7 +60,7 @@ func (r *AuditPipelineReconciler) streamOf(ctx context.Context, p *v1alpha1.Audi
 		if err != nil {
 			return s, false
 		}
-		if s.account, err = credsAccount(creds); err != nil || s.account == "" {
+		if s.account, err = secretvalue.CredsAccount(creds); err != nil || s.account == "" {
 			return s, false
 		}
 	}

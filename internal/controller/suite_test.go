@@ -22,6 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/secrettest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
 
@@ -116,7 +117,7 @@ func createSecret(t testing.TB, ns, name string, keys ...string) *corev1.Secret 
 	t.Helper()
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Data: map[string][]byte{}}
 	for _, k := range keys {
-		s.Data[k] = secretValue(k)
+		s.Data[k] = secrettest.Value(k)
 	}
 	if err := k8s.Create(context.Background(), s); err != nil {
 		t.Fatal(err)

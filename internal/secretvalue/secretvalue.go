@@ -1,6 +1,10 @@
-package controller
+// Package secretvalue checks the values of Secret keys the pipeline's clients read as files, and reads
+// what the operator needs from them (a NATS user's account). It is pure: no Kubernetes, no I/O.
+package secretvalue
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -10,7 +14,7 @@ import (
 	"github.com/nats-io/nkeys"
 )
 
-// The checks of Secret values the pipeline's clients read as files. They look at the form only (PEM
+// The checks look at the form only (PEM
 // blocks of the right type, a credentials file's two sections), as the clients find what they need in
 // a file, and catch the common mistakes: an empty or wrong value, DER instead of PEM, a certificate and
 // key swapped. Whether a certificate is trusted is for the TLS handshake to say. The errors never
@@ -23,9 +27,9 @@ var decoratedSection = regexp.MustCompile(`\s*(?:(?:[-]{3,}.*[-]{3,}\r?\n)([\w\-
 // jwtForm is a compact JWT: three base64url parts.
 var jwtForm = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$`)
 
-// checkCredsFile says whether value is a NATS credentials file: a user JWT, then a user nkey seed,
+// CredsFile says whether value is a NATS credentials file: a user JWT, then a user nkey seed,
 // each between lines of dashes, as `nsc generate creds` writes it.
-func checkCredsFile(_ string, value []byte) error {
+func CredsFile(_ string, value []byte) error {
 	sections := decoratedSection.FindAllSubmatch(value, -1)
 	if len(sections) < 2 {
 		return errors.New("is no NATS credentials file: it needs a user JWT and then a user nkey seed, each between lines of dashes, as `nsc generate creds` writes them")
@@ -56,8 +60,8 @@ func isPrivateKey(pemType string) bool {
 	return strings.HasSuffix(pemType, "PRIVATE KEY") && pemType != "ENCRYPTED PRIVATE KEY"
 }
 
-// checkPEMCertificate says whether value holds a PEM certificate.
-func checkPEMCertificate(_ string, value []byte) error {
+// PEMCertificate says whether value holds a PEM certificate.
+func PEMCertificate(_ string, value []byte) error {
 	types := pemTypes(value)
 	for _, t := range types {
 		if t == "CERTIFICATE" {
@@ -72,8 +76,8 @@ func checkPEMCertificate(_ string, value []byte) error {
 	return errors.New("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
 }
 
-// checkPEMPrivateKey says whether value holds an unencrypted PEM private key.
-func checkPEMPrivateKey(_ string, value []byte) error {
+// PEMPrivateKey says whether value holds an unencrypted PEM private key.
+func PEMPrivateKey(_ string, value []byte) error {
 	types := pemTypes(value)
 	for _, t := range types {
 		if isPrivateKey(t) {
@@ -91,18 +95,18 @@ func checkPEMPrivateKey(_ string, value []byte) error {
 	return errors.New("holds no PEM private key (-----BEGIN PRIVATE KEY-----, or RSA or EC PRIVATE KEY)")
 }
 
-// checkTLSPair checks a kubernetes.io/tls Secret's certificate and key.
-func checkTLSPair(key string, value []byte) error {
+// TLSPair checks a kubernetes.io/tls Secret's certificate and key.
+func TLSPair(key string, value []byte) error {
 	if key == "tls.key" {
-		return checkPEMPrivateKey(key, value)
+		return PEMPrivateKey(key, value)
 	}
-	return checkPEMCertificate(key, value)
+	return PEMCertificate(key, value)
 }
 
-// checkS3Key says whether value can be an S3 access key or secret key, which ClickHouse reads from its
+// S3Key says whether value can be an S3 access key or secret key, which ClickHouse reads from its
 // environment and signs requests with as it is: not empty, and without the spaces or line break that
 // `echo` or an editor leaves in a file given to `kubectl create secret --from-file`.
-func checkS3Key(_ string, value []byte) error {
+func S3Key(_ string, value []byte) error {
 	if len(value) == 0 {
 		return errors.New("is empty")
 	}
@@ -112,4 +116,34 @@ func checkS3Key(_ string, value []byte) error {
 		}
 	}
 	return nil
+}
+
+// CredsAccount is the account of a credentials file's user: its JWT's issuer_account, or its issuer.
+// The JWT is not verified; the server does that.
+func CredsAccount(creds []byte) (string, error) {
+	token, err := nkeys.ParseDecoratedJWT(creds)
+	if err != nil {
+		return "", err
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", fmt.Errorf("the credentials' JWT has %d parts, want 3", len(parts))
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("decode the credentials' JWT: %w", err)
+	}
+	var claims struct {
+		Issuer string `json:"iss"`
+		NATS   struct {
+			IssuerAccount string `json:"issuer_account"`
+		} `json:"nats"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", fmt.Errorf("decode the credentials' JWT: %w", err)
+	}
+	if claims.NATS.IssuerAccount != "" {
+		return claims.NATS.IssuerAccount, nil
+	}
+	return claims.Issuer, nil
 }
