@@ -84,7 +84,7 @@ type Request struct {
 // value may hold quotes, backslashes, '#', leading spaces and anything else but what CheckEnvText
 // refuses.
 func Marshal(c *Config) ([]byte, error) {
-	if err := Validate(c); err != nil {
+	if err := CheckTopology(c); err != nil {
 		return nil, err
 	}
 	plain, err := yaml.Marshal(c)

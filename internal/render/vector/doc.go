@@ -2,6 +2,6 @@
 // agent (a DaemonSet receiving kube-apiserver's audit webhook and publishing each event to JetStream)
 // and the aggregator (a StatefulSet pulling the stream and inserting into ClickHouse), their
 // configuration as typed structs marshalled to YAML, the kubeconfig-format audit webhook file for
-// kube-apiserver, and Validate, which checks a configuration's topology as Vector would. The package's
-// tests check every rendered option against Vector's own option reference.
+// kube-apiserver, and CheckTopology, which checks a configuration's topology as Vector would. The
+// package's tests check every rendered option against Vector's own option reference.
 package vector

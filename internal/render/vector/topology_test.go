@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestValidateTopology(t *testing.T) {
+func TestCheckTopology(t *testing.T) {
 	src := func() Component { return &InternalMetricsSource{Header: Header{Type: "internal_metrics"}} }
 	sink := func(inputs ...string) Component {
 		return &PrometheusExporterSink{Header: Header{Type: "prometheus_exporter", Inputs: inputs}}
@@ -36,7 +36,7 @@ func TestValidateTopology(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			err := Validate(tc.config)
+			err := CheckTopology(tc.config)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -58,7 +58,7 @@ func TestValidateTopology(t *testing.T) {
 func TestRenderedConfigsHaveAValidTopology(t *testing.T) {
 	for name, p := range renderCases() {
 		for role, c := range map[string]*Config{"agent": AgentConfig(p), "aggregator": AggregatorConfig(p)} {
-			if err := Validate(c); err != nil {
+			if err := CheckTopology(c); err != nil {
 				t.Errorf("%s %s: %v", name, role, err)
 			}
 		}
