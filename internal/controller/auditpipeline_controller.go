@@ -150,6 +150,7 @@ func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return r.runSteps(ctx, p, []step{
 		{v1alpha1.ConditionClickHouseReady, r.reconcileClickHouse},
 		{v1alpha1.ConditionSchemaReady, r.reconcileSchema},
+		{v1alpha1.ConditionSchemaReady, r.reconcileRetention},
 		{v1alpha1.ConditionStreamReady, r.reconcileStream},
 		{v1alpha1.ConditionCollectorReady, r.reconcileCollector},
 		{v1alpha1.ConditionAggregatorReady, r.reconcileAggregator},

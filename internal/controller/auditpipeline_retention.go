@@ -10,12 +10,16 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/clickhouse"
 	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
+	"github.com/auditpipeline/auditpipeline-operator/internal/retention"
 	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
@@ -24,22 +28,60 @@ import (
 // that pipeline take the database's TTL over from the owner (a pipeline that no longer exists).
 const AnnotationAdoptRetention = "auditpipeline.io/adopt-retention"
 
-// reconcileRetention applies storage.cold.moveAfter and retention.deleteAfter to the live tables of
-// the events (migrations.Tables; a diff-guarded ALTER TABLE ... MODIFY TTL each, the same TTL for
-// all), so that changing the spec changes the tables without a migration, and records the TTL in force
-// in status.clickhouse.ttl.
+// reconcileRetention is the retention step: once the schema is at its target (SchemaReady True), it
+// applies storage.cold.moveAfter and retention.deleteAfter to the live tables of the events
+// (migrations.Tables; a diff-guarded ALTER TABLE ... MODIFY TTL each, the same TTL for all), so that
+// changing the spec changes the tables without a migration, and records the TTL in force in
+// status.clickhouse.ttl. It reports through SchemaReady (RetentionConflict, Locked, Failed).
 //
-// The TTL belongs to one pipeline, recorded in the database (migrate.RetentionOwnerTable): the first
+// The TTL belongs to one pipeline, recorded in the database (retention.OwnerTable): the first
 // to claim it, under the schema lock. Another pipeline writing into the same database, from this
 // cluster or another, changes nothing; while its spec asks for another TTL, it gets a
 // *retentionConflictError. It takes the TTL over when the owner is a pipeline of this cluster that no
-// longer exists, or when its annotation AnnotationAdoptRetention names the owner. Without that, each would set its own TTL on every pass, and the shorter one
-// would delete the events the other keeps.
-func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sql.DB, m *migrate.Migrator, p *v1alpha1.AuditPipeline, opts migrate.Options) error {
-	desired := tiering.TTL(&p.Spec.ClickHouse, tiering.EventTimeColumn)
-	tables := make([]tiering.Table, 0, len(migrations.Tables))
+// longer exists, or when its annotation AnnotationAdoptRetention names the owner. Without that, each
+// would set its own TTL on every pass, and the shorter one would delete the events the other keeps.
+func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
+	if !apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionSchemaReady) {
+		return ctrl.Result{}, nil // the schema step says why
+	}
+	ms, err := embeddedMigrations()
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("load the embedded migrations: %w", err)
+	}
+	ep, err := r.clickHouseEndpoint(ctx, p)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	db := clickhouse.OpenDB(ep)
+	defer func() { _ = db.Close() }()
+	opts := r.migrateOptions(ctx, p)
+	m, err := migrate.New(db, ms, opts)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("prepare migrations: %w", err)
+	}
+	err = r.keepRetention(ctx, db, m, p, opts)
+	var conflict *retentionConflictError
+	var locked *migrate.LockedError
+	switch {
+	case errors.As(err, &conflict):
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonRetentionConflict, "%v", err)
+		// The other pipeline's spec may change: look again now and then.
+		return ctrl.Result{RequeueAfter: conflictRecheck}, nil
+	case errors.As(err, &locked):
+		return r.schemaOutcome(p, nil, err)
+	case err != nil:
+		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrationFailed, "%v", err)
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, nil
+}
+
+// keepRetention makes the TTL of the live tables p's, when p owns it or may claim it.
+func (r *AuditPipelineReconciler) keepRetention(ctx context.Context, db *sql.DB, m *migrate.Migrator, p *v1alpha1.AuditPipeline, opts migrate.Options) error {
+	desired := tiering.TTL(&p.Spec.ClickHouse, retention.EventTimeColumn)
+	tables := make([]retention.Table, 0, len(migrations.Tables))
 	for _, name := range migrations.Tables {
-		table := tiering.Table{Database: opts.Database, Name: name}
+		table := retention.Table{Database: opts.Database, Name: name}
 		if !opts.Replicated {
 			table.OnCluster = opts.Cluster
 		}
@@ -49,7 +91,7 @@ func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sq
 	if err != nil {
 		return err
 	}
-	owner, err := m.RetentionOwner(ctx)
+	owner, err := retention.ReadOwner(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -62,8 +104,8 @@ func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, db *sq
 	case owner.ID == me:
 		return apply(ctx)
 	case owner.ID == "" || gone || (adopt != "" && owner.ID == adopt):
-		err := m.ClaimRetention(ctx, migrate.RetentionOwner{ID: me, PipelineUID: string(p.UID)}, owner.ID, apply)
-		var owned *migrate.RetentionOwnedError
+		err := retention.Claim(ctx, m, retention.Owner{ID: me, PipelineUID: string(p.UID)}, owner.ID, apply)
+		var owned *retention.OwnedError
 		if errors.As(err, &owned) {
 			return r.retentionConflict(ctx, db, p, tables[0], desired, owned.Owner)
 		}
@@ -89,10 +131,10 @@ func replacedNote(previous string, gone bool) string {
 }
 
 // applyTTL makes every table's TTL desired and records the TTL in force.
-func (r *AuditPipelineReconciler) applyTTL(ctx context.Context, db *sql.DB, p *v1alpha1.AuditPipeline, tables []tiering.Table, desired string) error {
+func (r *AuditPipelineReconciler) applyTTL(ctx context.Context, db *sql.DB, p *v1alpha1.AuditPipeline, tables []retention.Table, desired string) error {
 	inForce := ""
 	for i, table := range tables {
-		res, err := tiering.ReconcileTTL(ctx, db, table, desired)
+		res, err := retention.ReconcileTTL(ctx, db, table, desired)
 		if err != nil {
 			return fmt.Errorf("apply retention to %s.%s: %w", table.Database, table.Name, err)
 		}
@@ -123,7 +165,7 @@ func setTTLStatus(p *v1alpha1.AuditPipeline, inForce string) {
 // this pipeline's spec asks for.
 type retentionConflictError struct {
 	database, inForce, desired string
-	owner                      migrate.RetentionOwner
+	owner                      retention.Owner
 }
 
 func (e *retentionConflictError) Error() string {
@@ -144,8 +186,8 @@ func (e *retentionConflictError) Error() string {
 
 // retentionConflict returns nil when the TTL owner's TTL is what p asks for anyway, and a
 // *retentionConflictError otherwise.
-func (r *AuditPipelineReconciler) retentionConflict(ctx context.Context, db *sql.DB, p *v1alpha1.AuditPipeline, table tiering.Table, desired string, owner migrate.RetentionOwner) error {
-	inForce, equal, err := tiering.CompareTTL(ctx, db, table, desired)
+func (r *AuditPipelineReconciler) retentionConflict(ctx context.Context, db *sql.DB, p *v1alpha1.AuditPipeline, table retention.Table, desired string, owner retention.Owner) error {
+	inForce, equal, err := retention.CompareTTL(ctx, db, table, desired)
 	if err != nil {
 		return err
 	}

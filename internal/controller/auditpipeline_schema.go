@@ -53,25 +53,7 @@ func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alph
 	}
 	report, err := m.Up(ctx, p.Spec.Schema.TargetVersion)
 	p.Status.Schema = schemaStatus(p.Status.Schema, report, err)
-	res, err := r.schemaOutcome(p, report, err)
-	if err != nil || !apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionSchemaReady) {
-		return res, err
-	}
-	err = r.reconcileRetention(ctx, db, m, p, opts)
-	var conflict *retentionConflictError
-	var locked *migrate.LockedError
-	switch {
-	case errors.As(err, &conflict):
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonRetentionConflict, "%v", err)
-		// The other pipeline's spec may change: look again now and then.
-		return ctrl.Result{RequeueAfter: conflictRecheck}, nil
-	case errors.As(err, &locked):
-		return r.schemaOutcome(p, nil, err)
-	case err != nil:
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrationFailed, "%v", err)
-		return ctrl.Result{}, err
-	}
-	return res, nil
+	return r.schemaOutcome(p, report, err)
 }
 
 // conflictRecheck is how often a pipeline in RetentionConflict, StreamInUse, DatabaseUnsupported or

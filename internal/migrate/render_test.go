@@ -65,10 +65,6 @@ func script(m *Migrator) string {
 			stmt(fmt.Sprintf("%s, statement %d", mig.Name, i+1), s)
 		}
 	}
-	stmt("the owner of the TTL, when a pipeline first claims it", ddl(createRetentionOwnerTable, m.data))
-	if m.data.Replicated {
-		stmt("before reading the owner of the TTL", syncReplica(m.opts.Database, RetentionOwnerTable))
-	}
 	return b.String()
 }
 

@@ -176,16 +176,3 @@ SELECT
         ',"requestReceivedTimestamp":"', formatDateTime(event_time - toIntervalMicrosecond(latency_us), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"',
         ',"stageTimestamp":"', formatDateTime(event_time, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC'), '"}'), rest) AS event
 FROM audit.changes;
-
--- the owner of the TTL, when a pipeline first claims it
-CREATE TABLE IF NOT EXISTS audit.auditpipeline_retention_owner
-(
-    owner String,
-    pipeline_uid String,
-    claimed_at DateTime64(6, 'UTC')
-)
-ENGINE = ReplicatedReplacingMergeTree(claimed_at)
-ORDER BY tuple();
-
--- before reading the owner of the TTL
-SYSTEM SYNC REPLICA audit.auditpipeline_retention_owner LIGHTWEIGHT;

@@ -1,4 +1,4 @@
-package tiering
+package retention
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
 )
 
 func TestTTLOfEngineAndFormattedAlter(t *testing.T) {
@@ -71,7 +72,7 @@ func TestReconcileTTLOnARealServer(t *testing.T) {
 			return ""
 		}
 		d := metav1.Duration{Duration: time.Duration(days) * 24 * time.Hour}
-		return TTL(&v1alpha1.ClickHouseSpec{Retention: &v1alpha1.RetentionSpec{DeleteAfter: &d}}, EventTimeColumn)
+		return tiering.TTL(&v1alpha1.ClickHouseSpec{Retention: &v1alpha1.RetentionSpec{DeleteAfter: &d}}, EventTimeColumn)
 	}
 	table := Table{Database: db, Name: "events"}
 	steps := []struct {

@@ -1,0 +1,8 @@
+CREATE TABLE IF NOT EXISTS audit.auditpipeline_retention_owner
+(
+    owner String,
+    pipeline_uid String,
+    claimed_at DateTime64(6, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree(claimed_at)
+ORDER BY tuple();
