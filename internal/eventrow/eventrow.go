@@ -111,7 +111,7 @@ var Prelude = prelude()
 // OriginalVerbField holds an event's verb when the Vector agent published it under another one: the
 // verb is the client's HTTP method, and the agent's subject is made of it, so a verb that makes no
 // valid subject token is published as its token, with this field holding [verb], or [] when the event
-// had no verb (internal/render/vector, WithSubjectVerb). The aggregator's remap puts it back first.
+// had no verb (internal/render/vector/vrl, WithSubjectVerb). The aggregator's remap puts it back first.
 const OriginalVerbField = "auditpipeline_verb"
 
 func prelude() string {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 )
 
 // FuzzEventsComeBackWhole checks the split without loss on any event the aggregator can receive: its
@@ -71,7 +72,7 @@ func FuzzEventsComeBackWhole(f *testing.F) {
 		ev, ok := deliverable(body)
 		if !ok {
 			// As the agent makes it: a member serde_json refuses becomes a JSON string of its text.
-			events, dropped, err := vector.SplitEventList([]byte(`{"kind":"EventList","items":[` + body + `]}`))
+			events, dropped, err := vrl.SplitEventList([]byte(`{"kind":"EventList","items":[` + body + `]}`))
 			if ev = map[string]any{}; err == nil && dropped == 0 && len(events) == 1 {
 				ev = events[0]
 			}
@@ -98,7 +99,7 @@ func FuzzEventsComeBackWhole(f *testing.F) {
 		if _, err := db.ExecContext(ctx, "TRUNCATE TABLE "+database+"."+sink.Table); err != nil {
 			t.Fatal(err)
 		}
-		sent := clone(vector.WithSubjectVerb(ev)) // as the agent publishes it
+		sent := clone(vrl.WithSubjectVerb(ev)) // as the agent publishes it
 		sent["source_type"], sent["subject"], sent["timestamp"] = "nats", "audit.events.cluster-audit", now.Format(time.RFC3339Nano)
 		insert(t, srv.HTTPAddr, sink, []map[string]any{row(t, remap, sent, now)})
 
@@ -145,7 +146,7 @@ func setPath(obj map[string]any, path []string, v any) bool {
 // deliverable decodes s as the aggregator's nats source would, numbers kept as text, and says whether
 // it is an event that source delivers: a JSON object whose numbers are finite doubles, nested at most
 // 100 levels. Vector's decoder (serde_json) refuses the others; the agent publishes none, since it keeps
-// a member it cannot decode as a JSON string of its text (vector.SplitEventList, README, Known limitations).
+// a member it cannot decode as a JSON string of its text (vrl.SplitEventList, README, Known limitations).
 func deliverable(s string) (map[string]any, bool) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()

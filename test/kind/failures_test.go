@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 )
 
 // failureFlags shorten the kind cluster's batch wait and first retry delay (5s each), so that a batch and
@@ -42,7 +42,7 @@ var failureFlags = map[string]string{
 //   - a batch taken on a later attempt is delivered once and nothing counts as lost;
 //   - the body of a patch request is recorded as the client sent it, so an audit event can hold a number
 //     beyond a double's range, or JSON nested deeper than 127 levels, which serde_json (Vector's JSON
-//     decoder) refuses; the agent's remap, through its Go twin vector.SplitEventList, still makes every
+//     decoder) refuses; the agent's remap, through its Go twin vrl.SplitEventList, still makes every
 //     event of those posts, and keeps only such a patch's body as its text.
 func TestKubeAPIServerOnWebhookFailures(t *testing.T) {
 	t.Parallel()
@@ -157,7 +157,7 @@ func TestKubeAPIServerOnWebhookFailures(t *testing.T) {
 	isPatch := func(e auditEvent) bool { return e.Verb == "patch" && e.ObjectRef != nil && e.ObjectRef.Name == sa.Name }
 	kept := map[string]bool{}
 	for _, post := range hook.postsWith(isPatch) {
-		events, dropped, err := vector.SplitEventList(post.body)
+		events, dropped, err := vrl.SplitEventList(post.body)
 		if err != nil || dropped != 0 || len(events) != len(post.events) {
 			t.Fatalf("the agent's remap made %d of the post's %d events (%d dropped, error %v)", len(events), len(post.events), dropped, err)
 		}

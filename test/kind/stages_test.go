@@ -15,11 +15,11 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 )
 
 // TestKubeAPIServerEventsThatShareAnAuditID shows, on a real kube-apiserver, the events that share an
-// auditID, and that the agent's message id (vector.MessageID: auditID, stage and stage time) tells them
+// auditID, and that the agent's message id (vrl.MessageID: auditID, stage and stage time) tells them
 // apart where the auditID alone would have let JetStream drop all but the first within its duplicate
 // window:
 //   - a watch of two seconds, a long-running request, sends a ResponseStarted and a ResponseComplete event
@@ -111,7 +111,7 @@ func TestKubeAPIServerEventsThatShareAnAuditID(t *testing.T) {
 			t.Errorf("creation of %s: auditID %q, stage %s; want the client's %q", e.ObjectRef.Name, e.AuditID, e.Stage, chosen)
 		}
 	}
-	messageID := func(e auditEvent) string { return vector.MessageID(e.AuditID, e.Stage, e.StageTimestamp) }
+	messageID := func(e auditEvent) string { return vrl.MessageID(e.AuditID, e.Stage, e.StageTimestamp) }
 	for _, pair := range [][2]auditEvent{{watch[0], watch[1]}, {creations[0], creations[1]}} {
 		if id := messageID(pair[0]); id == messageID(pair[1]) {
 			t.Errorf("two events would be published with one message id, %s", id)

@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 )
 
 // TestKubeAPIServerAuditsAnyMethod shows, on a real kube-apiserver, that the verb of an audit event comes
@@ -17,7 +17,7 @@ import (
 // any other path. The agent used to publish each event to audit.k8s.<verb>, a subject JetStream stores
 // nothing under for such verbs (test/nats), so Vector's nats sink would have retried that event forever:
 // any client could stop the agent. The token the agent now publishes such an event under
-// (vector.SubjectToken, vector.WithSubjectVerb) is one valid token for each of them.
+// (vrl.SubjectToken, vrl.WithSubjectVerb) is one valid token for each of them.
 func TestKubeAPIServerAuditsAnyMethod(t *testing.T) {
 	t.Parallel()
 	hook := &webhook{}
@@ -66,7 +66,7 @@ func TestKubeAPIServerAuditsAnyMethod(t *testing.T) {
 		if want := sent[e.AuditID]; e.Verb != want {
 			t.Errorf("a request's event has the verb %q, want %q", e.Verb, want)
 		}
-		if token := vector.SubjectToken(e.Verb); token == "" || strings.ContainsAny(token, ".*> \t") {
+		if token := vrl.SubjectToken(e.Verb); token == "" || strings.ContainsAny(token, ".*> \t") {
 			t.Errorf("verb %q: subject token %q", e.Verb, token)
 		}
 	}

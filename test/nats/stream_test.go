@@ -27,6 +27,7 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/natstest"
 )
 
@@ -253,7 +254,7 @@ func expectLiveConfig(g Gomega, js jetstream.JetStream, maxAge time.Duration) {
 	g.Expect(cc.MaxDeliver).To(Equal(-1))
 }
 
-// published are the messages publishDuplicates sends, as the agent would (vector.MessageID): a watch's
+// published are the messages publishDuplicates sends, as the agent would (vrl.MessageID): a watch's
 // ResponseStarted and ResponseComplete events, which share an auditID, the ResponseComplete twice more as
 // webhook retries would repeat it, another request's event, and a third request's, made with the second's
 // auditID (a client's Audit-ID header).
@@ -273,7 +274,7 @@ func publishDuplicates(g Gomega, js jetstream.JetStream) {
 	for _, e := range published {
 		event := fmt.Appendf(nil, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":%q,"stage":%q,"stageTimestamp":%q,"verb":"watch"}`,
 			e.auditID, e.stage, e.at)
-		ack, err := js.Publish(ctx, "audit.k8s.watch", event, jetstream.WithMsgID(vector.MessageID(e.auditID, e.stage, e.at)))
+		ack, err := js.Publish(ctx, "audit.k8s.watch", event, jetstream.WithMsgID(vrl.MessageID(e.auditID, e.stage, e.at)))
 		g.Expect(err).NotTo(HaveOccurred())
 		duplicates = append(duplicates, ack.Duplicate)
 	}
@@ -299,7 +300,7 @@ func pullAndAck(g Gomega, js jetstream.JetStream) {
 	var want []string
 	for i, e := range published {
 		if i != 2 && i != 3 { // the retries
-			want = append(want, vector.MessageID(e.auditID, e.stage, e.at))
+			want = append(want, vrl.MessageID(e.auditID, e.stage, e.at))
 		}
 	}
 	g.Expect(ids).To(Equal(want))
@@ -312,7 +313,7 @@ func pullAndAck(g Gomega, js jetstream.JetStream) {
 // refuseOverTheLimit shows JetStream's limits on the message id, which holds the auditID, and which a
 // client can make long (kube-apiserver takes its Audit-ID header as the auditID: test/kind). With the
 // auditID as it came, JetStream refuses a message id over 64 KiB whatever the stream's limits, and counts
-// the message id against maxMessageSize (256Ki here). The agent's message id (vector.MessageID) replaces
+// the message id against maxMessageSize (256Ki here). The agent's message id (vrl.MessageID) replaces
 // a long one by its hash: the event of a 100 KB Audit-ID is stored.
 func refuseOverTheLimit(g Gomega, js jetstream.JetStream) {
 	ctx := context.Background()
@@ -332,11 +333,11 @@ func refuseOverTheLimit(g Gomega, js jetstream.JetStream) {
 	g.Expect(err).To(HaveOccurred(), "a 60Ki message id and a 200Ki event, under maxMessageSize by itself")
 	g.Expect(err.Error()).To(ContainSubstring("message size exceeds maximum allowed"))
 	id := strings.Repeat("a", 100_000)
-	g.Expect(publish(vector.MessageID(id, "ResponseComplete", at), len(id), 200_000)).To(Succeed(),
+	g.Expect(publish(vrl.MessageID(id, "ResponseComplete", at), len(id), 200_000)).To(Succeed(),
 		"the agent's message id for a 100 KB auditID")
 }
 
-// fitUnderTheLimit shows that the agent's fitting of an event into a message (vector.FitEvent) keeps
+// fitUnderTheLimit shows that the agent's fitting of an event into a message (vrl.FitEvent) keeps
 // under what JetStream takes, headers included: an event over maxMessageSize (256Ki here) is refused as
 // it is, which the agent's nats sink would retry forever, and stored once fitted; an event exactly at
 // FitEvent's limit, and so left whole, is stored too.
@@ -344,7 +345,7 @@ func fitUnderTheLimit(g Gomega, js jetstream.JetStream) {
 	ctx := context.Background()
 	const maxMessageSize = 256 << 10
 	const auditID, stage, at = "5d1e2f30-0000-4000-8000-000000000001", "ResponseComplete", "2026-12-01T10:00:06.000001Z"
-	id := vector.MessageID(auditID, stage, at)
+	id := vrl.MessageID(auditID, stage, at)
 	event := func(body int) map[string]any {
 		return map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "auditID": auditID, "stage": stage,
 			"stageTimestamp": at, "verb": "update", "annotations": map[string]any{},
@@ -360,7 +361,7 @@ func fitUnderTheLimit(g Gomega, js jetstream.JetStream) {
 	err := publish(big, id)
 	g.Expect(err).To(HaveOccurred(), "an event of 300Ki as it is")
 	g.Expect(err.Error()).To(ContainSubstring("message size exceeds maximum allowed"))
-	fitted, ok := vector.FitEvent(big, id, maxMessageSize)
+	fitted, ok := vrl.FitEvent(big, id, maxMessageSize)
 	g.Expect(ok).To(BeTrue())
 	g.Expect(fitted).NotTo(HaveKey("requestObject"))
 	g.Expect(publish(fitted, id)).To(Succeed(), "the event fitted")
@@ -372,10 +373,10 @@ func fitUnderTheLimit(g Gomega, js jetstream.JetStream) {
 	limit := maxMessageSize - 64 - len(id)
 	whole := sized(limit)
 	g.Expect(size(whole)).To(Equal(limit))
-	same, ok := vector.FitEvent(whole, id, maxMessageSize)
+	same, ok := vrl.FitEvent(whole, id, maxMessageSize)
 	g.Expect(ok).To(BeTrue())
 	g.Expect(same).To(HaveKey("requestObject"), "an event at the limit is left whole")
-	other := func(stageAt string) string { return vector.MessageID(auditID, stage, stageAt) }
+	other := func(stageAt string) string { return vrl.MessageID(auditID, stage, stageAt) }
 	g.Expect(publish(whole, other("2026-12-01T10:00:07.000001Z"))).To(Succeed(), "an event at FitEvent's limit")
 	err = publish(sized(maxMessageSize-len(id)), other("2026-12-01T10:00:08.000001Z"))
 	g.Expect(err).To(HaveOccurred(), "an event that fills maxMessageSize with the message id")
@@ -389,7 +390,7 @@ var verbs = []string{"get", "", "a..b", "get.", "a.b", "*", ">", "a b", "ü", st
 
 // publishUnderAnyVerb shows that a subject made of the raw verb can be one JetStream stores nothing
 // under, which the agent's nats sink would retry forever, and that the agent's subject (the verb it
-// publishes the event with, vector.WithSubjectVerb) is stored for every verb, as one token that
+// publishes the event with, vrl.WithSubjectVerb) is stored for every verb, as one token that
 // audit.k8s.* captures too.
 func publishUnderAnyVerb(g Gomega, js jetstream.JetStream) {
 	publish := func(subject, msgID string) error {
@@ -402,7 +403,7 @@ func publishUnderAnyVerb(g Gomega, js jetstream.JetStream) {
 		g.Expect(publish(vector.SubjectPrefix+raw, "raw-"+raw)).NotTo(Succeed(), "the raw verb %q", raw)
 	}
 	for i, verb := range verbs {
-		published := vector.WithSubjectVerb(map[string]any{"verb": verb})
+		published := vrl.WithSubjectVerb(map[string]any{"verb": verb})
 		subject := vector.SubjectPrefix + published["verb"].(string) // the sink's audit.k8s.{{ verb }}
 		g.Expect(strings.Count(subject, ".")).To(Equal(2), "subject %q", subject)
 		g.Expect(publish(subject, fmt.Sprintf("verb-%d", i))).To(Succeed(), "the verb %.20q as %q", verb, subject)

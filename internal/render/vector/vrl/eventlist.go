@@ -1,4 +1,4 @@
-package vector
+package vrl
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 )
 
 // The agent reads each webhook request body, an audit.k8s.io EventList, as bytes and decodes it in its
-// split_event_list remap (splitEventListVRL), not in its source. Vector decodes JSON with serde_json,
+// split_event_list remap (SplitEventListProgram), not in its source. Vector decodes JSON with serde_json,
 // which refuses a number beyond a double's range (1e400, an integer of 310 digits) and JSON nested 128
 // levels deep or more (checked on serde_json 1.0.87). kube-apiserver records a request's body as the
 // client sent it (test/kind: a merge patch holding 1e400, which the API server itself refuses to apply,
@@ -36,7 +36,11 @@ var rawMembers = []string{"user", "impersonatedUser", "objectRef", "sourceIPs", 
 // serdeMaxDepth is the deepest nesting of arrays and objects serde_json decodes (128 is refused).
 const serdeMaxDepth = 127
 
-var splitEventListVRL = func() string {
+// SplitEventListProgram is the agent's split_event_list remap: the body of one webhook request in,
+// its audit events out.
+func SplitEventListProgram() string { return splitEventListProgram }
+
+var splitEventListProgram = func() string {
 	var members bytes.Buffer
 	for _, m := range rawMembers {
 		fmt.Fprintf(&members, "        if is_string(event.%[1]s) {\n          event.%[1]s = parse_json(event.%[1]s) ?? event.%[1]s\n        }\n", m)
@@ -75,7 +79,7 @@ if err != null {
 `
 }()
 
-// SplitEventList is the Go twin of splitEventListVRL: the events the agent makes of one webhook request
+// SplitEventList is the Go twin of SplitEventListProgram: the events the agent makes of one webhook request
 // body, numbers kept as json.Number, members it keeps as text as strings. dropped counts the events it
 // could not read even member by member. A body that is not an EventList is an error.
 func SplitEventList(body []byte) (events []map[string]any, dropped int, err error) {

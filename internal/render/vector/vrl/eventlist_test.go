@@ -1,4 +1,4 @@
-package vector
+package vrl
 
 import (
 	"fmt"
@@ -85,9 +85,9 @@ func TestSplitEventList(t *testing.T) {
 	}
 }
 
-// TestSplitEventListVRL holds the remap's text to its twin: the same layers, and the same members
-// decoded one by one; the source leaves the body to it.
-func TestSplitEventListVRL(t *testing.T) {
+// TestSplitEventListProgram holds the remap's text to its twin: the same layers, and the same members
+// decoded one by one.
+func TestSplitEventListProgram(t *testing.T) {
 	for _, want := range []string{
 		"body, err = parse_json(.message)\nif err == null {\n  items, err = array(body.items)\n} else {",
 		"body, err = parse_json(.message, max_depth: 2)",
@@ -96,21 +96,17 @@ func TestSplitEventListVRL(t *testing.T) {
 		"kept = filter(items) -> |_index, item| { item != null }",
 		"  abort\n}\n. = items\n",
 	} {
-		if !strings.Contains(splitEventListVRL, want) {
-			t.Errorf("the remap lacks %q:\n%s", want, splitEventListVRL)
+		if !strings.Contains(splitEventListProgram, want) {
+			t.Errorf("the remap lacks %q:\n%s", want, splitEventListProgram)
 		}
 	}
 	for _, m := range rawMembers {
 		want := fmt.Sprintf("if is_string(event.%[1]s) {\n          event.%[1]s = parse_json(event.%[1]s) ?? event.%[1]s\n        }", m)
-		if !strings.Contains(splitEventListVRL, want) {
-			t.Errorf("the remap does not decode %s on its own:\n%s", m, splitEventListVRL)
+		if !strings.Contains(splitEventListProgram, want) {
+			t.Errorf("the remap does not decode %s on its own:\n%s", m, splitEventListProgram)
 		}
 	}
-	if n := strings.Count(splitEventListVRL, "if is_string(event."); n != len(rawMembers) {
+	if n := strings.Count(splitEventListProgram, "if is_string(event."); n != len(rawMembers) {
 		t.Errorf("the remap decodes %d members on their own, the twin %d", n, len(rawMembers))
-	}
-	src := AgentConfig(defaulted()).Sources[agentWebhook].(*HTTPServerSource)
-	if src.Decoding == nil || src.Decoding.Codec != "bytes" {
-		t.Errorf("the webhook source decodes the body itself: %+v", src.Decoding)
 	}
 }

@@ -1,11 +1,9 @@
-package vector
+package vrl
 
 import (
 	"fmt"
 	"strings"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 func TestFitEvent(t *testing.T) {
@@ -66,33 +64,25 @@ func TestFitEvent(t *testing.T) {
 	}
 }
 
-// TestFitEventVRL holds the remap to its twin: the same limit, bodies and annotation, and the size of
+// TestFitEventProgram holds the remap to its twin: the same limit, bodies and annotation, and the size of
 // the event measured before the fields the sink leaves out are set.
-func TestFitEventVRL(t *testing.T) {
-	vrl := prepareEventVRL(256 << 10)
+func TestFitEventProgram(t *testing.T) {
+	program := PrepareEventProgram(256 << 10)
 	for _, want := range []string{
 		fmt.Sprintf("limit = %d - length(message_id)\nif length(encode_json(.)) > limit {", 256<<10-messageHeaderOverhead),
 		"  del(.requestObject)\n  del(.responseObject)\n  .annotations.\"audit.k8s.io/truncated\" = \"true\"\n  if length(encode_json(.)) > limit {",
 		"    abort\n  }\n}\n.timestamp = ",
 	} {
-		if !strings.Contains(vrl, want) {
-			t.Errorf("the remap lacks %q:\n%s", want, vrl)
+		if !strings.Contains(program, want) {
+			t.Errorf("the remap lacks %q:\n%s", want, program)
 		}
 	}
-	for _, field := range []string{"timestamp", messageIDField} {
-		if strings.LastIndex(vrl, "encode_json(.)") > strings.Index(vrl, "."+field+" = ") {
+	for _, field := range []string{"timestamp", MessageIDField} {
+		if strings.LastIndex(program, "encode_json(.)") > strings.Index(program, "."+field+" = ") {
 			t.Errorf("the remap measures the event after setting %s, which the sink leaves out", field)
 		}
 	}
-	if strings.Index(vrl, "encode_json(.)") < strings.Index(vrl, ".verb = verb_token") {
+	if strings.Index(program, "encode_json(.)") < strings.Index(program, ".verb = verb_token") {
 		t.Error("the remap measures the event before giving it the verb it is published with")
-	}
-	p := defaulted()
-	if got := streamMaxMessageSize(p); got != defaultMaxMessageSize {
-		t.Errorf("default maxMessageSize %d", got)
-	}
-	p.Spec.NATS.Stream.MaxMessageSize = resource.MustParse("256Ki")
-	if got := AgentConfig(p).Transforms[agentPrepare].(*RemapTransform).Source; got != vrl {
-		t.Errorf("the agent's remap does not use the stream's maxMessageSize:\n%s", got)
 	}
 }

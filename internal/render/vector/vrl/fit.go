@@ -1,10 +1,9 @@
-package vector
+package vrl
 
 import (
 	"maps"
 	"strconv"
 
-	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
 
@@ -26,21 +25,11 @@ const (
 	messageHeaderOverhead = 64
 	// truncatedAnnotation is the annotation kube-apiserver's truncation sets on an event it shortens.
 	truncatedAnnotation = "audit.k8s.io/truncated"
-	// defaultMaxMessageSize is the API's default of spec.nats.stream.maxMessageSize (+kubebuilder:default).
-	defaultMaxMessageSize = 1 << 20
 )
 
-// streamMaxMessageSize is the stream's maxMessageSize, defaulted.
-func streamMaxMessageSize(p *v1alpha1.AuditPipeline) int64 {
-	if n := p.Spec.NATS.Stream.MaxMessageSize.Value(); n > 0 {
-		return n
-	}
-	return defaultMaxMessageSize
-}
-
-// fitEventVRL is the part of the agent's prepare_event remap that fits the event into a message of
+// fitEventProgram is the part of the agent's prepare_event remap that fits the event into a message of
 // maxMessageSize bytes; message_id is the event's message id, computed before it.
-func fitEventVRL(maxMessageSize int64) string {
+func fitEventProgram(maxMessageSize int64) string {
 	limit := strconv.FormatInt(maxMessageSize-messageHeaderOverhead, 10)
 	return `# JetStream refuses a message over maxMessageSize, headers included, and the nats sink would retry it forever.
 limit = ` + limit + ` - length(message_id)
@@ -56,7 +45,7 @@ if length(encode_json(.)) > limit {
 `
 }
 
-// FitEvent is the Go twin of fitEventVRL: the event as the agent publishes it in a message of at most
+// FitEvent is the Go twin of fitEventProgram: the event as the agent publishes it in a message of at most
 // maxMessageSize bytes with the message id messageID, and false when the agent drops it. The event's
 // size is that of its JSON as encode_json writes it (eventrow.EncodeJSON).
 func FitEvent(event map[string]any, messageID string, maxMessageSize int64) (map[string]any, bool) {
