@@ -1,10 +1,18 @@
-// Package vrl holds the VRL programs the pipeline's Vector components run, each beside its Go twin:
-// Go code that does to an event what the program does, which the tests hold to the program's text and
-// which test/contract, test/nats and test/kind use to send what Vector would send, without Vector.
+// Package vrl holds the VRL programs the pipeline's Vector components run, and beside each program that
+// changes events its Go twin: Go code that does to an event what the program does, which the tests hold
+// to the program's text and which test/contract, test/nats and test/kind use to send what Vector would
+// send, without Vector.
 //
 // The agent runs SplitEventListProgram (twin SplitEventList), which splits a webhook request body into
 // audit events, and PrepareEventProgram, which gives each event its JetStream message id (MessageID),
 // makes its verb a subject token (SubjectToken, WithSubjectVerb) and fits it into a message (FitEvent).
+//
+// The aggregator runs StagesCondition and PublicSourceCondition, its filters, and RowProgram, which
+// makes each event a row of the events table. RowProgram is assembled from internal/eventrow's Prelude
+// and Columns, and its Go twin is eventrow.FromEvent: the row is the contract between the aggregator
+// and the table that the migrations create, which the bench and test/contract read back through
+// eventrow's Row, so it stays with the table's columns there; this package depends on eventrow (also
+// for OriginalVerbField and EncodeJSON), never the reverse.
 //
 // Pure: no client. Package vector puts these programs into the configurations it renders.
 package vrl

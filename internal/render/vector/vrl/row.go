@@ -1,4 +1,4 @@
-package vector
+package vrl
 
 import (
 	"fmt"
@@ -11,10 +11,10 @@ import (
 // subject and ingest timestamp); none of them is part of an audit.k8s.io/v1 Event.
 var vectorFields = []string{"source_type", "subject", "timestamp"}
 
-// rowVRL is the remap program that replaces each audit event by its row of the events table: the
-// columns of eventrow.Columns, computed after eventrow.Prelude (internal/eventrow holds the program's
-// Go twin, which the bench and test/contract use).
-func rowVRL() string {
+// RowProgram is the aggregator's remap that replaces each audit event by its row of the events table:
+// the columns of eventrow.Columns, computed after eventrow.Prelude (internal/eventrow holds the
+// program's Go twin, eventrow.FromEvent, which the bench and test/contract use).
+func RowProgram() string {
 	var b strings.Builder
 	for _, f := range vectorFields {
 		fmt.Fprintf(&b, "del(.%s)\n", f)
