@@ -2,7 +2,6 @@ package vector
 
 import (
 	"fmt"
-	"strings"
 
 	"k8s.io/utils/ptr"
 
@@ -21,13 +20,8 @@ const (
 
 	secretsDir          = "/etc/vector-secrets"
 	webhookTLSDir       = secretsDir + "/webhook-tls"
-	natsCredentialsDir  = secretsDir + "/nats-credentials"
-	natsCredentialsFile = "nats.creds"
-	natsCADir           = secretsDir + "/nats-ca"
-	natsClientDir       = secretsDir + "/nats-client"
 	clickHouseCADir     = secretsDir + "/clickhouse-ca"
 	clickHouseClientDir = secretsDir + "/clickhouse-client"
-	caFile              = "ca.crt"
 )
 
 // Ports of the Vector containers.
@@ -135,48 +129,6 @@ func prometheusExporter() *PrometheusExporterSink {
 
 func diskBuffer(maxSize int64) *Buffer {
 	return &Buffer{Type: "disk", MaxSize: max(maxSize, minDiskBufferBytes), WhenFull: "block"}
-}
-
-// natsURL is the comma-separated server list Vector's nats components accept.
-func natsURL(p *v1alpha1.AuditPipeline) string {
-	return strings.Join(p.Spec.NATS.Servers, ",")
-}
-
-// natsClient is the authentication and TLS of a NATS client, reading the files mounted from the
-// referenced Secrets.
-func natsClient(p *v1alpha1.AuditPipeline) (*NATSAuth, *TLS) {
-	n := &p.Spec.NATS
-	var auth *NATSAuth
-	if n.CredentialsSecretRef != nil {
-		auth = &NATSAuth{Strategy: "credentials_file",
-			CredentialsFile: &CredentialsFile{Path: natsCredentialsDir + "/" + natsCredentialsFile}}
-	}
-	var tls *TLS
-	if n.TLS != nil {
-		tls = clientTLS(n.TLS, natsCADir, natsClientDir)
-		tls.Enabled = ptr.To(true)
-	}
-	return auth, tls
-}
-
-// clientTLS is Vector's TLS block for a client with the given spec and Secret mount directories.
-func clientTLS(spec *v1alpha1.TLSSpec, caDir, clientDir string) *TLS {
-	tls := &TLS{}
-	if spec.CASecretRef != nil {
-		tls.CAFile = caDir + "/" + caFile
-	}
-	if spec.ClientCertSecretRef != nil {
-		tls.CrtFile, tls.KeyFile = clientDir+"/tls.crt", clientDir+"/tls.key"
-	}
-	if spec.InsecureSkipVerify {
-		tls.VerifyCertificate, tls.VerifyHostname = ptr.To(false), ptr.To(false)
-	}
-	return tls
-}
-
-// connectionName names the NATS connections of one pipeline's component, for NATS monitoring.
-func connectionName(p *v1alpha1.AuditPipeline, component string) string {
-	return fmt.Sprintf("auditpipeline/%s/%s/%s", p.Namespace, p.Name, component)
 }
 
 func webhookPort(p *v1alpha1.AuditPipeline) int32 {

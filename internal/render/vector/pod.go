@@ -141,32 +141,6 @@ func tlsPairItems() []corev1.KeyToPath {
 	return []corev1.KeyToPath{{Key: corev1.TLSCertKey, Path: "tls.crt"}, {Key: corev1.TLSPrivateKeyKey, Path: "tls.key"}}
 }
 
-// tlsMounts are the Secrets of a TLS client spec, at the directories clientTLS points Vector at.
-func tlsMounts(prefix string, spec *v1alpha1.TLSSpec, caDir, clientDir string) []secretMount {
-	if spec == nil {
-		return nil
-	}
-	var mounts []secretMount
-	if ref := spec.CASecretRef; ref != nil {
-		mounts = append(mounts, secretMount{prefix + "-ca", caDir, ref.Name,
-			[]corev1.KeyToPath{{Key: ref.Key, Path: caFile}}})
-	}
-	if ref := spec.ClientCertSecretRef; ref != nil {
-		mounts = append(mounts, secretMount{prefix + "-client", clientDir, ref.Name, tlsPairItems()})
-	}
-	return mounts
-}
-
-// natsMounts are the Secrets every NATS client of the pipeline reads.
-func natsMounts(p *v1alpha1.AuditPipeline) []secretMount {
-	var mounts []secretMount
-	if ref := p.Spec.NATS.CredentialsSecretRef; ref != nil {
-		mounts = append(mounts, secretMount{"nats-credentials", natsCredentialsDir, ref.Name,
-			[]corev1.KeyToPath{{Key: ref.Key, Path: natsCredentialsFile}}})
-	}
-	return append(mounts, tlsMounts("nats", p.Spec.NATS.TLS, natsCADir, natsClientDir)...)
-}
-
 // addSecretMounts adds each Secret as a volume of spec and a mount of its first container.
 func addSecretMounts(spec *corev1.PodSpec, mounts []secretMount) {
 	for _, m := range mounts {
