@@ -9,29 +9,6 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 )
 
-// Paths inside the Vector containers. Secrets are mounted read-only, one directory each.
-const (
-	// ConfigDir holds vector.yaml, mounted from the component's ConfigMap.
-	ConfigDir = "/etc/vector"
-	// ConfigFile is the key of the rendered configuration in the ConfigMap.
-	ConfigFile = "vector.yaml"
-	// DataDir holds Vector's disk buffer: a host path (agent) or a PersistentVolumeClaim (aggregator).
-	DataDir = "/var/lib/vector"
-
-	secretsDir          = "/etc/vector-secrets"
-	webhookTLSDir       = secretsDir + "/webhook-tls"
-	clickHouseCADir     = secretsDir + "/clickhouse-ca"
-	clickHouseClientDir = secretsDir + "/clickhouse-client"
-)
-
-// Ports of the Vector containers.
-const (
-	// APIPort serves Vector's /health endpoint for the probes.
-	APIPort = 8686
-	// MetricsPort serves Prometheus metrics.
-	MetricsPort = 9598
-)
-
 // SubjectPrefix is the subject prefix the agent publishes under: each event goes to
 // audit.k8s.<verb> (vrl.SubjectToken), which the stream's audit.k8s.> captures.
 const SubjectPrefix = "audit.k8s."
@@ -47,18 +24,16 @@ func streamMaxMessageSize(p *v1alpha1.AuditPipeline) int64 {
 	return defaultMaxMessageSize
 }
 
-// minDiskBufferBytes is the smallest disk buffer Vector accepts.
-const minDiskBufferBytes = 268435488
-
 // The agent's component ids.
 const (
-	agentWebhook  = "apiserver_webhook"
-	agentSplit    = "split_event_list"
-	agentPrepare  = "prepare_event"
-	agentPublish  = "jetstream"
-	metricsSource = "vector_metrics"
-	metricsSink   = "prometheus"
+	agentWebhook = "apiserver_webhook"
+	agentSplit   = "split_event_list"
+	agentPrepare = "prepare_event"
+	agentPublish = "jetstream"
 )
+
+// webhookTLSDir is where the webhook's certificate and key are mounted (spec.collector.webhook.tls).
+const webhookTLSDir = secretsDir + "/webhook-tls"
 
 // AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, which
 // takes each request body as bytes, a remap that decodes it and splits the EventList into events
@@ -114,21 +89,6 @@ func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 			metricsSink: prometheusExporter(),
 		},
 	}
-}
-
-func remap(input string) Header {
-	return Header{Type: "remap", Inputs: []string{input}}
-}
-
-func prometheusExporter() *PrometheusExporterSink {
-	return &PrometheusExporterSink{
-		Header:  Header{Type: "prometheus_exporter", Inputs: []string{metricsSource}},
-		Address: fmt.Sprintf("0.0.0.0:%d", MetricsPort),
-	}
-}
-
-func diskBuffer(maxSize int64) *Buffer {
-	return &Buffer{Type: "disk", MaxSize: max(maxSize, minDiskBufferBytes), WhenFull: "block"}
 }
 
 func webhookPort(p *v1alpha1.AuditPipeline) int32 {

@@ -22,6 +22,12 @@ const (
 	EnvAllowInterpolation = "VECTOR_DANGEROUSLY_ALLOW_ENV_VAR_INTERPOLATION"
 )
 
+// Where the ClickHouse client's TLS Secrets are mounted (spec.clickhouse.external.tls).
+const (
+	clickHouseCADir     = secretsDir + "/clickhouse-ca"
+	clickHouseClientDir = secretsDir + "/clickhouse-client"
+)
+
 // EventsTable is the table the aggregator inserts into.
 const EventsTable = "events"
 

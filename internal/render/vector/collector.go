@@ -55,14 +55,6 @@ func RenderCollector(p *v1alpha1.AuditPipeline) (*Collector, error) {
 	return c, nil
 }
 
-func configMap(name, component, instance, key string, data []byte) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: podLabels(component, instance)},
-		Data:       map[string]string{key: string(data)},
-	}
-}
-
 func collectorService(p *v1alpha1.AuditPipeline, names Names) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},

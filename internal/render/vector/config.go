@@ -155,3 +155,44 @@ func indentTextReferences(doc []byte) ([]byte, error) {
 	}
 	return []byte(strings.Join(lines, "\n")), nil
 }
+
+// What both roles' configurations share: the data directory, the API that serves /health, the
+// internal metrics exported to Prometheus, and the disk buffer of the sinks.
+
+// DataDir holds Vector's disk buffer: a host path (agent) or a PersistentVolumeClaim (aggregator).
+const DataDir = "/var/lib/vector"
+
+// Ports of the Vector containers.
+const (
+	// APIPort serves Vector's /health endpoint for the probes.
+	APIPort = 8686
+	// MetricsPort serves Prometheus metrics.
+	MetricsPort = 9598
+)
+
+// The component ids of Vector's own metrics, in both roles.
+const (
+	metricsSource = "vector_metrics"
+	metricsSink   = "prometheus"
+)
+
+// minDiskBufferBytes is the smallest disk buffer Vector accepts.
+const minDiskBufferBytes = 268435488
+
+// remap is the header of a remap transform that reads input.
+func remap(input string) Header {
+	return Header{Type: "remap", Inputs: []string{input}}
+}
+
+// prometheusExporter serves Vector's own metrics on MetricsPort.
+func prometheusExporter() *PrometheusExporterSink {
+	return &PrometheusExporterSink{
+		Header:  Header{Type: "prometheus_exporter", Inputs: []string{metricsSource}},
+		Address: fmt.Sprintf("0.0.0.0:%d", MetricsPort),
+	}
+}
+
+// diskBuffer is a sink's disk buffer of maxSize bytes (at least Vector's smallest), blocking when full.
+func diskBuffer(maxSize int64) *Buffer {
+	return &Buffer{Type: "disk", MaxSize: max(maxSize, minDiskBufferBytes), WhenFull: "block"}
+}

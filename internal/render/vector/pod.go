@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
@@ -28,6 +29,17 @@ const (
 	// ComponentCollector and ComponentAggregator are the values of LabelComponent.
 	ComponentCollector  = "collector"
 	ComponentAggregator = "aggregator"
+)
+
+// Paths inside the Vector containers. Secrets are mounted read-only, one directory each under
+// secretsDir.
+const (
+	// ConfigDir holds vector.yaml, mounted from the component's ConfigMap.
+	ConfigDir = "/etc/vector"
+	// ConfigFile is the key of the rendered configuration in the ConfigMap.
+	ConfigFile = "vector.yaml"
+
+	secretsDir = "/etc/vector-secrets"
 )
 
 // vectorUID is the unprivileged user and group the Vector containers run as.
@@ -147,5 +159,14 @@ func addSecretMounts(spec *corev1.PodSpec, mounts []secretMount) {
 		v, vm := m.volumeAndMount()
 		spec.Volumes = append(spec.Volumes, v)
 		spec.Containers[0].VolumeMounts = append(spec.Containers[0].VolumeMounts, vm)
+	}
+}
+
+// configMap is a ConfigMap holding data under key, labelled as the component's pods.
+func configMap(name, component, instance, key string, data []byte) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: podLabels(component, instance)},
+		Data:       map[string]string{key: string(data)},
 	}
 }
