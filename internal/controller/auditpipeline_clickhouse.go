@@ -22,7 +22,7 @@ import (
 
 // reconcileClickHouse makes ClickHouse available to the pipeline and reports ClickHouseReady.
 func (r *AuditPipelineReconciler) reconcileClickHouse(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
-	if ok, err := r.requireSecrets(ctx, p, v1alpha1.ConditionClickHouseReady, clickHouseSecrets(p)); !ok {
+	if ok, err := r.requireSecrets(ctx, p, clickHouseSecrets(p)); !ok {
 		return ctrl.Result{}, err
 	}
 	if p.Spec.ClickHouse.Managed == nil {
@@ -37,19 +37,16 @@ func (r *AuditPipelineReconciler) reconcileExternalClickHouse(ctx context.Contex
 	p.Status.ClickHouse = clickHouseStatus(p)
 	ep, err := r.clickHouseEndpoint(ctx, p)
 	if err != nil {
-		markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, v1alpha1.ReasonInvalidSpec, "%v", err)
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, notReady(v1alpha1.ReasonInvalidSpec, "%v", err)
 	}
 	version, err := clickhouse.ServerVersion(ctx, ep)
 	switch {
 	case clickhouse.IsAuthError(err):
-		markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, v1alpha1.ReasonAuthenticationFailed,
+		return ctrl.Result{}, notReady(v1alpha1.ReasonAuthenticationFailed,
 			"ClickHouse at %s refused user %q: check spec.clickhouse.credentials and its Secret (%v)",
 			p.Status.ClickHouse.NativeEndpoint, ep.Username, err)
-		return ctrl.Result{}, nil
 	case err != nil:
-		markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, v1alpha1.ReasonUnreachable, "%v", err)
-		return ctrl.Result{}, fmt.Errorf("reach external ClickHouse: %w", err)
+		return ctrl.Result{}, notReady(v1alpha1.ReasonUnreachable, "%v", err).retrying(fmt.Errorf("reach external ClickHouse: %w", err))
 	}
 	markComponentReady(p, v1alpha1.ConditionClickHouseReady,
 		fmt.Sprintf("ClickHouse %s answers at %s", version, p.Status.ClickHouse.NativeEndpoint))
@@ -77,14 +74,12 @@ func (r *AuditPipelineReconciler) reconcileManagedClickHouse(ctx context.Context
 
 	expected := p.Spec.ClickHouse.Managed.Shards * p.Spec.ClickHouse.Managed.Replicas
 	if ready, reason, msg := installationState("ClickHouseInstallation", chi.Name, &chi.Status, expected); !ready {
-		markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, reason, "%s", msg)
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, notReady(reason, "%s", msg)
 	}
 	if chk != nil {
 		replicas := chk.Spec.Configuration.Clusters[0].Layout.ReplicasCount
 		if ready, reason, msg := installationState("ClickHouseKeeperInstallation", chk.Name, &chk.Status, replicas); !ready {
-			markComponentNotReady(p, v1alpha1.ConditionClickHouseReady, reason, "%s", msg)
-			return ctrl.Result{}, nil
+			return ctrl.Result{}, notReady(reason, "%s", msg)
 		}
 	}
 	markComponentReady(p, v1alpha1.ConditionClickHouseReady,
@@ -135,9 +130,8 @@ func (r *AuditPipelineReconciler) deleteStaleKeeper(ctx context.Context, p *v1al
 // other errors are retried with backoff.
 func dependencyError(p *v1alpha1.AuditPipeline, condType, operator string, err error) (ctrl.Result, error) {
 	if apimeta.IsNoMatchError(err) {
-		markComponentNotReady(p, condType, v1alpha1.ReasonDependencyMissing,
+		return ctrl.Result{}, notReady(v1alpha1.ReasonDependencyMissing,
 			"the CRDs of %s are not installed: install it, then restart this operator so it watches them (%v)", operator, err)
-		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, err
 }

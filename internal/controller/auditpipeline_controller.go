@@ -178,11 +178,9 @@ func (r *AuditPipelineReconciler) runSteps(ctx context.Context, p *v1alpha1.Audi
 		res, err := s.run(ctx, p)
 		var refused *childRefusedError
 		if errors.As(err, &refused) {
-			msg := refused.conditionMessage()
-			markComponentNotReady(p, s.condition, v1alpha1.ReasonInvalidSpec, "%s", msg)
-			r.refusedAt.Store(key, refusal{p.Generation, msg, time.Now()})
-			res, err = ctrl.Result{RequeueAfter: refusalRetry}, nil
+			r.refusedAt.Store(key, refusal{p.Generation, refused.conditionMessage(), time.Now()})
 		}
+		res, err = applyOutcome(p, s.condition, res, err)
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -25,7 +25,7 @@ const nackOperator = "NACK, the NATS JetStream controller (v0.23 or later)"
 // Account that carries the connection) and reports StreamReady from NACK's status. The Consumer is applied
 // once NACK has created the stream, so NACK never tries to create it on a stream that does not exist yet.
 func (r *AuditPipelineReconciler) reconcileStream(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
-	if ok, err := r.requireSecrets(ctx, p, v1alpha1.ConditionStreamReady, natsSecrets(p)); !ok {
+	if ok, err := r.requireSecrets(ctx, p, natsSecrets(p)); !ok {
 		return ctrl.Result{}, err
 	}
 	owner, stream, err := r.streamOwner(ctx, p)
@@ -33,13 +33,11 @@ func (r *AuditPipelineReconciler) reconcileStream(ctx context.Context, p *v1alph
 		return ctrl.Result{}, err
 	}
 	if owner != nil {
-		markComponentNotReady(p, v1alpha1.ConditionStreamReady, v1alpha1.ReasonStreamInUse, "%s", streamInUseMessage(owner, stream))
-		return ctrl.Result{RequeueAfter: conflictRecheck}, nil
+		return ctrl.Result{}, notReady(v1alpha1.ReasonStreamInUse, "%s", streamInUseMessage(owner, stream)).after(conflictRecheck)
 	}
 	objs, err := render.NATS(p)
 	if errors.Is(err, render.ErrInvalidSpec) {
-		markComponentNotReady(p, v1alpha1.ConditionStreamReady, v1alpha1.ReasonInvalidSpec, "%s", err.Error())
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, notReady(v1alpha1.ReasonInvalidSpec, "%s", err.Error())
 	}
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("render NATS objects: %w", err)
@@ -73,15 +71,14 @@ func (r *AuditPipelineReconciler) reconcileStream(ctx context.Context, p *v1alph
 	return ctrl.Result{}, nil
 }
 
-// streamInUse reports condType False with reason StreamInUse when the stream step found p's stream
-// taken by another pipeline: the Vector workloads read or write it, so they wait too.
-func streamInUse(p *v1alpha1.AuditPipeline, condType string) bool {
+// streamInUse is a StreamInUse outcome when the stream step found p's stream taken by another pipeline:
+// the Vector workloads read or write it, so they wait too. Nil otherwise.
+func streamInUse(p *v1alpha1.AuditPipeline) error {
 	c := apimeta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionStreamReady)
 	if c == nil || c.Reason != v1alpha1.ReasonStreamInUse || c.Status != metav1.ConditionFalse {
-		return false
+		return nil
 	}
-	markComponentNotReady(p, condType, v1alpha1.ReasonStreamInUse, "not applied: StreamReady is StreamInUse (see its message)")
-	return true
+	return notReady(v1alpha1.ReasonStreamInUse, "not applied: StreamReady is StreamInUse (see its message)")
 }
 
 // nackCondition is NACK's Ready condition of an object, or nil before NACK has written one.
@@ -110,14 +107,12 @@ func nackObserved(obj metav1.Object, st nack.Status) bool {
 func (r *AuditPipelineReconciler) waitForNACK(p *v1alpha1.AuditPipeline, kind string, obj metav1.Object, st nack.Status) (ctrl.Result, error) {
 	c := readyCondition(st)
 	if c.Condition != nil && c.Status == corev1.ConditionFalse {
-		markComponentNotReady(p, v1alpha1.ConditionStreamReady, v1alpha1.ReasonErrored, "NACK reports %s %s not ready (%s): %s",
-			kind, obj.GetName(), c.Reason, strings.TrimSpace(c.Message))
-	} else {
-		markComponentNotReady(p, v1alpha1.ConditionStreamReady, v1alpha1.ReasonProvisioning,
-			"waiting for NACK to reconcile %s %s generation %d (observed %d); NACK must be installed and reach spec.nats.servers",
-			kind, obj.GetName(), obj.GetGeneration(), st.ObservedGeneration)
+		return ctrl.Result{}, notReady(v1alpha1.ReasonErrored, "NACK reports %s %s not ready (%s): %s",
+			kind, obj.GetName(), c.Reason, strings.TrimSpace(c.Message)).after(r.jitteredWait())
 	}
-	return ctrl.Result{RequeueAfter: r.jitteredWait()}, nil
+	return ctrl.Result{}, notReady(v1alpha1.ReasonProvisioning,
+		"waiting for NACK to reconcile %s %s generation %d (observed %d); NACK must be installed and reach spec.nats.servers",
+		kind, obj.GetName(), obj.GetGeneration(), st.ObservedGeneration).after(r.jitteredWait())
 }
 
 // deleteStaleNATSAccount deletes the Account an earlier spec needed for its Secrets, once the Stream and

@@ -64,14 +64,12 @@ func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, p *v1a
 	var locked *migrate.LockedError
 	switch {
 	case errors.As(err, &conflict):
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonRetentionConflict, "%v", err)
 		// The other pipeline's spec may change: look again now and then.
-		return ctrl.Result{RequeueAfter: conflictRecheck}, nil
+		return ctrl.Result{}, notReady(v1alpha1.ReasonRetentionConflict, "%v", err).after(conflictRecheck)
 	case errors.As(err, &locked):
 		return r.schemaOutcome(p, nil, err)
 	case err != nil:
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrationFailed, "%v", err)
-		return ctrl.Result{}, err
+		return ctrl.Result{}, notReady(v1alpha1.ReasonMigrationFailed, "%v", err).retrying(err)
 	}
 	return ctrl.Result{}, nil
 }

@@ -32,9 +32,7 @@ var embeddedMigrations = sync.OnceValues(func() ([]migrate.Migration, error) {
 // the file this operator ships.
 func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
 	if !apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionClickHouseReady) {
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonWaitingForClickHouse,
-			"waiting for ClickHouseReady before migrating the schema")
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, notReady(v1alpha1.ReasonWaitingForClickHouse, "waiting for ClickHouseReady before migrating the schema")
 	}
 	ms, err := embeddedMigrations()
 	if err != nil {
@@ -86,23 +84,22 @@ func (r *AuditPipelineReconciler) migrateOptions(ctx context.Context, p *v1alpha
 	return opts
 }
 
-// schemaOutcome sets SchemaReady from the result of a migration attempt and decides how to go on. A
+// schemaOutcome turns the result of a migration attempt into SchemaReady True, or a typed outcome
+// (notReady) that says why not and how to go on. A
 // schema already above the target is InvalidSpec (the pipeline stalls): the operator never migrates
 // down, so the spec must change.
 func (r *AuditPipelineReconciler) schemaOutcome(p *v1alpha1.AuditPipeline, report *migrate.Report, err error) (ctrl.Result, error) {
 	var checksum *migrate.ChecksumError
 	var locked *migrate.LockedError
-	var failed *migrate.MigrationError
 	var engine *migrate.DatabaseEngineError
 	var conflict *migrate.ConflictError
 	switch {
 	case err == nil && report != nil && report.Current > report.Target:
 		// Up applies nothing above the target and the operator never migrates down: the spec asks for a
 		// schema older than the database's, which only a change of the spec can settle.
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonInvalidSpec,
+		return ctrl.Result{}, notReady(v1alpha1.ReasonInvalidSpec,
 			"spec.schema.targetVersion %d is below the applied version %d: the operator never migrates down; set it to %d or %s",
 			report.Target, report.Current, report.Current, migrate.LatestTarget)
-		return ctrl.Result{}, nil
 	case err == nil && report != nil && report.Current == report.Target:
 		setCondition(p, v1alpha1.ConditionSchemaReady, metav1.ConditionTrue, v1alpha1.ReasonApplied,
 			fmt.Sprintf("schema at version %d, the target; %d migrations applied", report.Current, len(report.Applied)))
@@ -110,35 +107,25 @@ func (r *AuditPipelineReconciler) schemaOutcome(p *v1alpha1.AuditPipeline, repor
 	case err == nil:
 		return ctrl.Result{}, fmt.Errorf("migration ended below its target without an error")
 	case errors.Is(err, migrate.ErrInvalidTarget):
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonInvalidSpec,
-			"spec.schema.targetVersion: %v", err)
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, notReady(v1alpha1.ReasonInvalidSpec, "spec.schema.targetVersion: %v", err)
 	case errors.As(err, &checksum):
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonChecksumMismatch,
+		return ctrl.Result{}, notReady(v1alpha1.ReasonChecksumMismatch,
 			"%v; nothing was applied (see docs/migrations.md, \"What the checksum protects\")", err)
-		return ctrl.Result{}, nil
 	case errors.As(err, &engine):
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonDatabaseUnsupported,
+		return ctrl.Result{}, notReady(v1alpha1.ReasonDatabaseUnsupported,
 			"%v: choose another spec.clickhouse.database (a new pipeline), or drop database %s if it holds nothing of value",
-			err, engine.Database)
-		return ctrl.Result{RequeueAfter: conflictRecheck}, nil // fixed in ClickHouse, which is not watched
+			err, engine.Database).after(conflictRecheck) // fixed in ClickHouse, which is not watched
 	case errors.As(err, &conflict):
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonSchemaConflict,
-			"%v; rename or drop it, or choose another spec.clickhouse.database (a new pipeline)", err)
-		return ctrl.Result{RequeueAfter: conflictRecheck}, nil
+		return ctrl.Result{}, notReady(v1alpha1.ReasonSchemaConflict,
+			"%v; rename or drop it, or choose another spec.clickhouse.database (a new pipeline)", err).after(conflictRecheck)
 	case errors.As(err, &locked):
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonLocked, "%v", err)
 		wait := time.Until(locked.Until)
 		if wait < time.Second {
 			wait = time.Second
 		}
-		return ctrl.Result{RequeueAfter: wait + r.jitteredWait()/10}, nil
-	case errors.As(err, &failed):
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrationFailed, "%v", err)
-		return ctrl.Result{}, fmt.Errorf("migrate schema: %w", err)
+		return ctrl.Result{}, notReady(v1alpha1.ReasonLocked, "%v", err).after(wait + r.jitteredWait()/10)
 	default:
-		markComponentNotReady(p, v1alpha1.ConditionSchemaReady, v1alpha1.ReasonMigrationFailed, "%v", err)
-		return ctrl.Result{}, fmt.Errorf("migrate schema: %w", err)
+		return ctrl.Result{}, notReady(v1alpha1.ReasonMigrationFailed, "%v", err).retrying(fmt.Errorf("migrate schema: %w", err))
 	}
 }
 

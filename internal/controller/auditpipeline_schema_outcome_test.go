@@ -71,6 +71,7 @@ func TestSchemaOutcome(t *testing.T) {
 			r := &AuditPipelineReconciler{}
 			p := &v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Generation: 4}}
 			res, err := r.schemaOutcome(p, tc.report, tc.err)
+			res, err = applyOutcome(p, v1alpha1.ConditionSchemaReady, res, err)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("error = %v, want an error: %v", err, tc.wantErr)
 			}
@@ -102,7 +103,7 @@ func TestSchemaOutcome(t *testing.T) {
 					t.Errorf("SchemaReady message %q lacks %q", c.Message, want)
 				}
 			}
-			if got := stalledReasons[c.Reason]; got != tc.stalled {
+			if got := reasonClasses[c.Reason] == stalls; got != tc.stalled {
 				t.Errorf("reason %s stalls the pipeline: %v, want %v", c.Reason, got, tc.stalled)
 			}
 		})

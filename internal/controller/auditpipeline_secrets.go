@@ -168,24 +168,22 @@ func (r *AuditPipelineReconciler) checkSecrets(ctx context.Context, namespace st
 	return nil
 }
 
-// requireSecrets checks reqs and, when one is missing, marks condType False with reason SecretNotFound
-// (SecretUnusable when a value cannot be used) and returns ok=false. Other errors are returned for
+// requireSecrets checks reqs and, when one is missing, returns ok=false with a SecretNotFound outcome
+// (SecretUnusable when a value cannot be used) for the step's condition. Other errors are returned for
 // backoff.
-func (r *AuditPipelineReconciler) requireSecrets(ctx context.Context, p *v1alpha1.AuditPipeline, condType string, reqs []secretRequirement) (bool, error) {
+func (r *AuditPipelineReconciler) requireSecrets(ctx context.Context, p *v1alpha1.AuditPipeline, reqs []secretRequirement) (bool, error) {
 	err := r.checkSecrets(ctx, p.Namespace, reqs)
 	var missing *missingSecretError
 	var unusable *unusableSecretError
 	switch {
 	case errors.As(err, &missing):
-		markComponentNotReady(p, condType, v1alpha1.ReasonSecretNotFound, "%s; create it in namespace %s", missing.Error(), p.Namespace)
-		return false, nil
+		return false, notReady(v1alpha1.ReasonSecretNotFound, "%s; create it in namespace %s", missing.Error(), p.Namespace)
 	case errors.As(err, &unusable):
 		fix := "; fix the value in the Secret"
 		if unusable.req.field == passwordField {
 			fix = "; change the password, in ClickHouse and in the Secret (until then an aggregator pod that restarts cannot load its configuration)"
 		}
-		markComponentNotReady(p, condType, v1alpha1.ReasonSecretUnusable, "%s%s", unusable.Error(), fix)
-		return false, nil
+		return false, notReady(v1alpha1.ReasonSecretUnusable, "%s%s", unusable.Error(), fix)
 	case err != nil:
 		return false, err
 	}

@@ -13,19 +13,53 @@ import (
 
 // The helpers in this file only change the in-memory status; Reconcile writes it once per pass.
 
-// stalledReasons are component reasons that need a person (or a newer operator) to change something.
-var stalledReasons = map[string]bool{
-	v1alpha1.ReasonInvalidSpec:          true,
-	v1alpha1.ReasonChecksumMismatch:     true,
-	v1alpha1.ReasonDatabaseUnsupported:  true,
-	v1alpha1.ReasonSchemaConflict:       true,
-	v1alpha1.ReasonNotImplemented:       true,
-	v1alpha1.ReasonDependencyMissing:    true,
-	v1alpha1.ReasonAuthenticationFailed: true,
-	v1alpha1.ReasonConfigInvalid:        true,
-	v1alpha1.ReasonSecretUnusable:       true,
-	v1alpha1.ReasonRetentionConflict:    true,
-	v1alpha1.ReasonStreamInUse:          true,
+// reasonClass says what a condition reason means for the pipeline as a whole.
+type reasonClass int
+
+const (
+	// summary: a reason of Ready, Reconciling or Stalled themselves, or of a True component.
+	summary reasonClass = iota
+	// converging: the component gets there by itself (Reconciling).
+	converging
+	// stalls: a person (or a newer operator) must change something (Stalled).
+	stalls
+)
+
+// reasonClasses classifies every reason of api/v1alpha1; TestEveryReasonIsClassified fails for one
+// that is missing, so that a new reason cannot be forgotten here.
+var reasonClasses = map[string]reasonClass{
+	v1alpha1.ReasonSucceeded:          summary,
+	v1alpha1.ReasonProgressing:        summary,
+	v1alpha1.ReasonComponentsNotReady: summary,
+	v1alpha1.ReasonSuspended:          summary,
+	v1alpha1.ReasonDeleting:           summary,
+	v1alpha1.ReasonReconcileFailed:    summary,
+	v1alpha1.ReasonReady:              summary,
+	v1alpha1.ReasonApplied:            summary,
+
+	v1alpha1.ReasonSecretNotFound:       converging, // the Secret may be created: it is watched
+	v1alpha1.ReasonWaitingForClickHouse: converging,
+	v1alpha1.ReasonMigrationFailed:      converging, // retried with backoff
+	v1alpha1.ReasonLocked:               converging,
+	v1alpha1.ReasonUnreachable:          converging,
+	v1alpha1.ReasonValidating:           converging,
+	v1alpha1.ReasonRollingOut:           converging,
+	v1alpha1.ReasonInstalling:           converging,
+	v1alpha1.ReasonInstallationFailed:   converging, // Altinity retries by itself
+	v1alpha1.ReasonProvisioning:         converging,
+	v1alpha1.ReasonErrored:              converging, // NACK retries by itself
+
+	v1alpha1.ReasonInvalidSpec:          stalls,
+	v1alpha1.ReasonChecksumMismatch:     stalls,
+	v1alpha1.ReasonDatabaseUnsupported:  stalls,
+	v1alpha1.ReasonSchemaConflict:       stalls,
+	v1alpha1.ReasonNotImplemented:       stalls,
+	v1alpha1.ReasonDependencyMissing:    stalls,
+	v1alpha1.ReasonAuthenticationFailed: stalls,
+	v1alpha1.ReasonConfigInvalid:        stalls,
+	v1alpha1.ReasonSecretUnusable:       stalls,
+	v1alpha1.ReasonRetentionConflict:    stalls,
+	v1alpha1.ReasonStreamInUse:          stalls,
 }
 
 func setCondition(p *v1alpha1.AuditPipeline, condType string, status metav1.ConditionStatus, reason, message string) {
@@ -68,7 +102,7 @@ func summarize(p *v1alpha1.AuditPipeline, reconcileErr error) {
 			waiting = append(waiting, t)
 		case c.Status == metav1.ConditionTrue:
 			continue
-		case stalledReasons[c.Reason]:
+		case reasonClasses[c.Reason] == stalls:
 			notReady = append(notReady, t+" ("+c.Reason+")")
 			stalled = append(stalled, t+" ("+c.Reason+")")
 			if stalledReason == "" {

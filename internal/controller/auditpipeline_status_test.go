@@ -2,6 +2,11 @@ package controller
 
 import (
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -10,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
 
 func TestSummarize(t *testing.T) {
@@ -85,5 +91,44 @@ func TestEventNote(t *testing.T) {
 	got := eventNote(long)
 	if len(got) > maxEventNote || !utf8.ValidString(got) || !strings.HasSuffix(got, "... (see status.conditions)") {
 		t.Errorf("eventNote of 1400 bytes = %d bytes, valid UTF-8 %v, %q...", len(got), utf8.ValidString(got), got[len(got)-40:])
+	}
+}
+
+// Every reason constant of api/v1alpha1 is classified in reasonClasses, read from the source so that a
+// new reason cannot be forgotten, and every reason a step's outcome names is a component's.
+func TestEveryReasonIsClassified(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := parser.ParseFile(token.NewFileSet(), filepath.Join(root, "api", "v1alpha1", "condition_types.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, decl := range file.Decls {
+		gen, ok := decl.(*ast.GenDecl)
+		if !ok || gen.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gen.Specs {
+			for i, name := range spec.(*ast.ValueSpec).Names {
+				if !strings.HasPrefix(name.Name, "Reason") {
+					continue
+				}
+				lit, ok := spec.(*ast.ValueSpec).Values[i].(*ast.BasicLit)
+				if !ok {
+					t.Fatalf("%s is not a string literal", name.Name)
+				}
+				value, _ := strconv.Unquote(lit.Value)
+				n++
+				if _, ok := reasonClasses[value]; !ok {
+					t.Errorf("%s (%q) is not in reasonClasses: say whether it stalls the pipeline", name.Name, value)
+				}
+			}
+		}
+	}
+	if n != len(reasonClasses) {
+		t.Errorf("condition_types.go has %d reasons, reasonClasses %d", n, len(reasonClasses))
 	}
 }

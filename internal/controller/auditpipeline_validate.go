@@ -23,7 +23,6 @@ import (
 // validation is one workload's new Vector configuration, to be checked by Vector before the workload
 // rolls to it.
 type validation struct {
-	condType string
 	what     string
 	workload client.Object // the rendered DaemonSet or StatefulSet
 	template corev1.PodTemplateSpec
@@ -52,15 +51,13 @@ func (r *AuditPipelineReconciler) configValidated(ctx context.Context, p *v1alph
 	case succeeded:
 		return true, ctrl.Result{}, nil
 	case finished:
-		markComponentNotReady(p, v.condType, v1alpha1.ReasonConfigInvalid,
+		return false, ctrl.Result{}, notReady(v1alpha1.ReasonConfigInvalid,
 			"Vector rejected the new configuration (config hash %.10s), see kubectl logs -n %s job/%s; %s %s keeps "+
 				"its previous configuration, if any", v.hash, p.Namespace, job.Name, v.what, v.workload.GetName())
-		return false, ctrl.Result{}, nil
 	}
-	markComponentNotReady(p, v.condType, v1alpha1.ReasonValidating,
+	return false, ctrl.Result{}, notReady(v1alpha1.ReasonValidating,
 		"Job %s validates the new configuration (config hash %.10s) before %s %s rolls to it",
-		job.Name, v.hash, v.what, v.workload.GetName())
-	return false, ctrl.Result{RequeueAfter: r.jitteredWait()}, nil
+		job.Name, v.hash, v.what, v.workload.GetName()).after(r.jitteredWait())
 }
 
 // runningConfigHash is the config hash on the pod template of the live workload; empty if there is none.

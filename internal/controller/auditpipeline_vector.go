@@ -27,17 +27,17 @@ import (
 // the webhook Service and the DaemonSet) once Vector has validated a new configuration, and reports
 // CollectorReady from the DaemonSet's rollout.
 func (r *AuditPipelineReconciler) reconcileCollector(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
-	if streamInUse(p, v1alpha1.ConditionCollectorReady) {
-		return ctrl.Result{}, nil
+	if err := streamInUse(p); err != nil {
+		return ctrl.Result{}, err
 	}
-	if ok, err := r.requireSecrets(ctx, p, v1alpha1.ConditionCollectorReady, collectorSecrets(p)); !ok {
+	if ok, err := r.requireSecrets(ctx, p, collectorSecrets(p)); !ok {
 		return ctrl.Result{}, err
 	}
 	col, err := vector.RenderCollector(p)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("render collector: %w", err)
 	}
-	if ok, res, err := r.configValidated(ctx, p, validation{condType: v1alpha1.ConditionCollectorReady,
+	if ok, res, err := r.configValidated(ctx, p, validation{
 		what: "agent DaemonSet", workload: col.DaemonSet, template: col.DaemonSet.Spec.Template,
 		config: col.Config, hash: col.ConfigHash}); !ok {
 		return res, err
@@ -56,18 +56,17 @@ func (r *AuditPipelineReconciler) reconcileCollector(ctx context.Context, p *v1a
 		WebhookURL:       col.WebhookURL,
 		WebhookConfigMap: col.WebhookConfig.Name,
 	}
-	markRollout(p, v1alpha1.ConditionCollectorReady, ready, "agent DaemonSet "+col.DaemonSet.Name+": "+message)
-	return ctrl.Result{}, nil
+	return rollout(p, v1alpha1.ConditionCollectorReady, ready, "agent DaemonSet "+col.DaemonSet.Name+": "+message)
 }
 
 // reconcileAggregator applies the Vector aggregator (its configuration, headless Service, StatefulSet,
 // PodDisruptionBudget and, with autoscaling, HorizontalPodAutoscaler) once Vector has validated a new
 // configuration, and reports AggregatorReady from the StatefulSet's rollout.
 func (r *AuditPipelineReconciler) reconcileAggregator(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
-	if streamInUse(p, v1alpha1.ConditionAggregatorReady) {
-		return ctrl.Result{}, nil
+	if err := streamInUse(p); err != nil {
+		return ctrl.Result{}, err
 	}
-	if ok, err := r.requireSecrets(ctx, p, v1alpha1.ConditionAggregatorReady, aggregatorSecrets(p)); !ok {
+	if ok, err := r.requireSecrets(ctx, p, aggregatorSecrets(p)); !ok {
 		return ctrl.Result{}, err
 	}
 	agg, err := vector.RenderAggregator(p)
@@ -77,7 +76,7 @@ func (r *AuditPipelineReconciler) reconcileAggregator(ctx context.Context, p *v1
 	if changed, err := r.bufferClaimChanged(ctx, p, agg.StatefulSet); err != nil || changed {
 		return ctrl.Result{}, err
 	}
-	if ok, res, err := r.configValidated(ctx, p, validation{condType: v1alpha1.ConditionAggregatorReady,
+	if ok, res, err := r.configValidated(ctx, p, validation{
 		what: "aggregator StatefulSet", workload: agg.StatefulSet, template: agg.StatefulSet.Spec.Template,
 		config: agg.Config, hash: agg.ConfigHash}); !ok {
 		return res, err
@@ -103,17 +102,16 @@ func (r *AuditPipelineReconciler) reconcileAggregator(ctx context.Context, p *v1
 		ReadyReplicas:   current,
 		ConfigHash:      agg.ConfigHash,
 	}
-	markRollout(p, v1alpha1.ConditionAggregatorReady, ready, "aggregator StatefulSet "+agg.StatefulSet.Name+": "+message)
-	return ctrl.Result{}, nil
+	return rollout(p, v1alpha1.ConditionAggregatorReady, ready, "aggregator StatefulSet "+agg.StatefulSet.Name+": "+message)
 }
 
-// markRollout sets a workload's component condition: True once rolled out, RollingOut until then.
-func markRollout(p *v1alpha1.AuditPipeline, condType string, ready bool, message string) {
+// rollout is a workload step's end: its condition True once rolled out, a RollingOut outcome until then.
+func rollout(p *v1alpha1.AuditPipeline, condType string, ready bool, message string) (ctrl.Result, error) {
 	if ready {
 		markComponentReady(p, condType, message)
-		return
+		return ctrl.Result{}, nil
 	}
-	markComponentNotReady(p, condType, v1alpha1.ReasonRollingOut, "%s", message)
+	return ctrl.Result{}, notReady(v1alpha1.ReasonRollingOut, "%s", message)
 }
 
 // daemonSetRollout reads the rollout of an applied DaemonSet: it is complete when the controller has
@@ -149,7 +147,7 @@ func statefulSetRollout(sts *appsv1.StatefulSet) (ready bool, desired, current i
 }
 
 // bufferClaimChanged reports whether the spec asks for a buffer claim the existing StatefulSet cannot
-// have: volume claim templates are immutable. It then marks AggregatorReady InvalidSpec (the pipeline
+// have: volume claim templates are immutable. It then returns an InvalidSpec outcome (the pipeline
 // stalls) and nothing of the aggregator is applied, rather than running a buffer bigger than its disk.
 func (r *AuditPipelineReconciler) bufferClaimChanged(ctx context.Context, p *v1alpha1.AuditPipeline, want *appsv1.StatefulSet) (bool, error) {
 	live := &appsv1.StatefulSet{}
@@ -163,11 +161,10 @@ func (r *AuditPipelineReconciler) bufferClaimChanged(ctx context.Context, p *v1a
 	if claimsMatch(live.Spec.VolumeClaimTemplates, want.Spec.VolumeClaimTemplates) {
 		return false, nil
 	}
-	markComponentNotReady(p, v1alpha1.ConditionAggregatorReady, v1alpha1.ReasonInvalidSpec,
+	return true, notReady(v1alpha1.ReasonInvalidSpec,
 		"spec.aggregator.buffer (maxSize or storageClassName) changed, but the buffer claims of StatefulSet %s cannot: "+
 			"revert the change, or delete the StatefulSet with --cascade=orphan and its PersistentVolumeClaims "+
 			"(events still buffered there are lost) so the operator recreates them", want.Name)
-	return true, nil
 }
 
 // claimsMatch compares what the renderer sets in the buffer claim: its size and StorageClass.

@@ -1,0 +1,59 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// notReadyError is a step's typed outcome for a component that is not ready: the reason and message of
+// its condition, when to look again, and, for a failure worth retrying with backoff, the cause. Steps
+// return it; runSteps (through applyOutcome) is the one place that turns it into the condition and the
+// requeue. Whether the pipeline stalls is the reason's class (reasonClasses), not the step's to say.
+type notReadyError struct {
+	reason, message string
+	// recheck, when set, looks at the pipeline again after it: what is waited for is not watched.
+	recheck time.Duration
+	// cause, when set, is returned from the pass, which is retried with backoff.
+	cause error
+}
+
+func (e *notReadyError) Error() string { return e.reason + ": " + e.message }
+func (e *notReadyError) Unwrap() error { return e.cause }
+
+// notReady is the outcome of a component that is not ready for reason.
+func notReady(reason, format string, args ...any) *notReadyError {
+	return &notReadyError{reason: reason, message: fmt.Sprintf(format, args...)}
+}
+
+// after makes the pipeline be looked at again after d.
+func (e *notReadyError) after(d time.Duration) *notReadyError {
+	e.recheck = d
+	return e
+}
+
+// retrying also fails the pass with cause, so that it is retried with backoff.
+func (e *notReadyError) retrying(cause error) *notReadyError {
+	e.cause = cause
+	return e
+}
+
+// applyOutcome turns a step's result into its condition and requeue: a *notReadyError sets condType
+// False with its reason and message; a *childRefusedError sets InvalidSpec. Other errors pass through.
+func applyOutcome(p *v1alpha1.AuditPipeline, condType string, res ctrl.Result, err error) (ctrl.Result, error) {
+	var nr *notReadyError
+	var refused *childRefusedError
+	switch {
+	case errors.As(err, &nr):
+		markComponentNotReady(p, condType, nr.reason, "%s", nr.message)
+		return lowestRequeue(res, ctrl.Result{RequeueAfter: nr.recheck}), nr.cause
+	case errors.As(err, &refused):
+		markComponentNotReady(p, condType, v1alpha1.ReasonInvalidSpec, "%s", refused.conditionMessage())
+		return lowestRequeue(res, ctrl.Result{RequeueAfter: refusalRetry}), nil
+	}
+	return res, err
+}
