@@ -1,3 +1,4 @@
 // Package render holds the pure builders of the objects an AuditPipeline becomes: spec in, object or
-// configuration text out, no client. The reconciler applies what they return.
+// configuration text out, no client. The reconciler applies what they return. The Vector agent DaemonSet
+// is called the collector throughout, as in the API (package vector says why).
 package render

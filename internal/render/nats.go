@@ -23,7 +23,7 @@ const (
 	NATSAccountSuffix = "nats"
 )
 
-// DefaultSubject is the subject tree the Vector agent publishes to (audit.k8s.<verb>); the stream captures
+// DefaultSubject is the subject tree the collector publishes to (audit.k8s.<verb>); the stream captures
 // it unless spec.nats.stream.subjects says otherwise.
 const DefaultSubject = "audit.k8s.>"
 

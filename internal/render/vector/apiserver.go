@@ -14,11 +14,11 @@ import (
 const WebhookConfigKey = "audit-webhook.yaml"
 
 // WebhookCAFile is where the webhook configuration expects, on each control-plane host, the CA that
-// signed the agent's webhook certificate (spec.collector.webhook.tls). Copy ca.crt there; the operator
-// never copies Secret data into ConfigMaps.
+// signed the collector's webhook certificate (spec.collector.webhook.tls). Copy ca.crt there; the
+// operator never copies Secret data into ConfigMaps.
 const WebhookCAFile = "/etc/kubernetes/audit/auditpipeline-webhook-ca.crt"
 
-// WebhookURL is the URL of the agent's webhook through its Service:
+// WebhookURL is the URL of the collector's webhook through its Service:
 // http(s)://<service>.<namespace>.svc:<port><path>.
 func WebhookURL(p *v1alpha1.AuditPipeline) string {
 	scheme := "http"
@@ -30,7 +30,8 @@ func WebhookURL(p *v1alpha1.AuditPipeline) string {
 
 // WebhookKubeconfig renders the kubeconfig-format file kube-apiserver reads with
 // --audit-webhook-config-file: one cluster whose server is url, and a user without credentials (the
-// agent does not authenticate the API server; keep its Service reachable only from the control plane).
+// collector does not authenticate the API server; keep its Service reachable only from the control
+// plane).
 func WebhookKubeconfig(p *v1alpha1.AuditPipeline, url string) ([]byte, error) {
 	const name = "auditpipeline"
 	cluster := clientcmdv1.Cluster{Server: url}

@@ -9,7 +9,7 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 )
 
-// SubjectPrefix is the subject prefix the agent publishes under: each event goes to
+// SubjectPrefix is the subject prefix the collector publishes under: each event goes to
 // audit.k8s.<verb> (vrl.SubjectToken), which the stream's audit.k8s.> captures.
 const SubjectPrefix = "audit.k8s."
 
@@ -24,26 +24,26 @@ func streamMaxMessageSize(p *v1alpha1.AuditPipeline) int64 {
 	return defaultMaxMessageSize
 }
 
-// The agent's component ids.
+// The collector's component ids.
 const (
-	agentWebhook = "apiserver_webhook"
-	agentSplit   = "split_event_list"
-	agentPrepare = "prepare_event"
-	agentPublish = "jetstream"
+	collectorWebhook = "apiserver_webhook"
+	collectorSplit   = "split_event_list"
+	collectorPrepare = "prepare_event"
+	collectorPublish = "jetstream"
 )
 
 // webhookTLSDir is where the webhook's certificate and key are mounted (spec.collector.webhook.tls).
 const webhookTLSDir = secretsDir + "/webhook-tls"
 
-// AgentConfig renders the Vector agent: an http_server source for the API server's audit webhook, which
+// CollectorConfig renders the collector: an http_server source for the API server's audit webhook, which
 // takes each request body as bytes, a remap that decodes it and splits the EventList into events
 // (vrl.SplitEventListProgram), one that takes their timestamp from stageTimestamp, computes their
-// message id (vrl.MessageID), makes their verb a subject token (vrl.WithSubjectVerb) and fits them into a
-// JetStream message (vrl.FitEvent), and a nats sink that publishes each event as JSON to JetStream subject
-// audit.k8s.<verb> with that message id, so JetStream drops retried duplicates. A disk buffer
+// message id (vrl.MessageID), makes their verb a subject token (vrl.WithSubjectVerb) and fits them into
+// a JetStream message (vrl.FitEvent), and a nats sink that publishes each event as JSON to JetStream
+// subject audit.k8s.<verb> with that message id, so JetStream drops retried duplicates. A disk buffer
 // that blocks when full holds events while JetStream is unreachable, and the webhook is answered only
 // once events are in it.
-func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
+func CollectorConfig(p *v1alpha1.AuditPipeline) *Config {
 	c := &p.Spec.Collector
 	webhook := &HTTPServerSource{
 		Header:  Header{Type: "http_server"},
@@ -63,16 +63,16 @@ func AgentConfig(p *v1alpha1.AuditPipeline) *Config {
 		DataDir: DataDir,
 		API:     &API{Enabled: true, Address: fmt.Sprintf("0.0.0.0:%d", APIPort)},
 		Sources: map[string]Component{
-			agentWebhook:  webhook,
-			metricsSource: &InternalMetricsSource{Header: Header{Type: "internal_metrics"}},
+			collectorWebhook: webhook,
+			metricsSource:    &InternalMetricsSource{Header: Header{Type: "internal_metrics"}},
 		},
 		Transforms: map[string]Component{
-			agentSplit:   &RemapTransform{Header: remap(agentWebhook), Source: vrl.SplitEventListProgram()},
-			agentPrepare: &RemapTransform{Header: remap(agentSplit), Source: vrl.PrepareEventProgram(streamMaxMessageSize(p))},
+			collectorSplit:   &RemapTransform{Header: remap(collectorWebhook), Source: vrl.SplitEventListProgram()},
+			collectorPrepare: &RemapTransform{Header: remap(collectorSplit), Source: vrl.PrepareEventProgram(streamMaxMessageSize(p))},
 		},
 		Sinks: map[string]Component{
-			agentPublish: &NATSSink{
-				Header:         Header{Type: "nats", Inputs: []string{agentPrepare}},
+			collectorPublish: &NATSSink{
+				Header:         Header{Type: "nats", Inputs: []string{collectorPrepare}},
 				URL:            natsURL(p),
 				Subject:        SubjectPrefix + "{{ verb }}",
 				ConnectionName: connectionName(p, "collector"),

@@ -9,13 +9,13 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 )
 
-// TestAgentRunsTheVRLPrograms checks how the agent's configuration wires the programs of package vrl:
-// the webhook source leaves the body to the split remap, the prepare remap fits events into the
+// TestCollectorRunsTheVRLPrograms checks how the collector's configuration wires the programs of package
+// vrl: the webhook source leaves the body to the split remap, the prepare remap fits events into the
 // stream's maxMessageSize, and the sink publishes under the verb's token with the message id the remap
 // computes, which its encoding leaves out.
-func TestAgentRunsTheVRLPrograms(t *testing.T) {
+func TestCollectorRunsTheVRLPrograms(t *testing.T) {
 	p := defaulted()
-	src := AgentConfig(p).Sources[agentWebhook].(*HTTPServerSource)
+	src := CollectorConfig(p).Sources[collectorWebhook].(*HTTPServerSource)
 	if src.Decoding == nil || src.Decoding.Codec != "bytes" {
 		t.Errorf("the webhook source decodes the body itself: %+v", src.Decoding)
 	}
@@ -23,12 +23,12 @@ func TestAgentRunsTheVRLPrograms(t *testing.T) {
 		t.Errorf("default maxMessageSize %d", got)
 	}
 	p.Spec.NATS.Stream.MaxMessageSize = resource.MustParse("256Ki")
-	if got := AgentConfig(p).Transforms[agentPrepare].(*RemapTransform).Source; got != vrl.PrepareEventProgram(256<<10) {
-		t.Errorf("the agent's remap does not use the stream's maxMessageSize:\n%s", got)
+	if got := CollectorConfig(p).Transforms[collectorPrepare].(*RemapTransform).Source; got != vrl.PrepareEventProgram(256<<10) {
+		t.Errorf("the collector's remap does not use the stream's maxMessageSize:\n%s", got)
 	}
-	sink := AgentConfig(defaulted()).Sinks[agentPublish].(*NATSSink)
+	sink := CollectorConfig(defaulted()).Sinks[collectorPublish].(*NATSSink)
 	if want := "audit.k8s.{{ verb }}"; sink.Subject != want {
-		t.Errorf("the agent publishes to %q, want %q, which events an older agent buffered render too", sink.Subject, want)
+		t.Errorf("the collector publishes to %q, want %q, which events an older collector buffered render too", sink.Subject, want)
 	}
 	if !slices.Contains(sink.Encoding.ExceptFields, vrl.MessageIDField) {
 		t.Errorf("the published event keeps %s: except_fields %v", vrl.MessageIDField, sink.Encoding.ExceptFields)

@@ -14,33 +14,33 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 )
 
-// BufferInitImage runs the agent's init container, which hands the buffer's host directory (created by
-// the kubelet, owned by root) to the unprivileged Vector user. It needs a chown binary, which the
+// BufferInitImage runs the collector's init container, which hands the buffer's host directory (created
+// by the kubelet, owned by root) to the unprivileged Vector user. It needs a chown binary, which the
 // distroless Vector image lacks.
 const BufferInitImage = "busybox:1.37.0"
 
-// Collector holds every object rendered for the Vector agent, in the order they are applied.
+// Collector holds every object rendered for the collector, in the order they are applied.
 type Collector struct {
-	// Config holds the agent's vector.yaml.
+	// Config holds the collector's vector.yaml.
 	Config *corev1.ConfigMap
 	// WebhookConfig holds the kubeconfig-format file for kube-apiserver's --audit-webhook-config-file.
 	WebhookConfig *corev1.ConfigMap
-	// Service exposes the webhook (and the metrics) of the agent pods.
+	// Service exposes the webhook (and the metrics) of the collector pods.
 	Service *corev1.Service
-	// DaemonSet runs the agent.
+	// DaemonSet runs the collector.
 	DaemonSet *appsv1.DaemonSet
-	// ConfigHash is the sha256 of the agent's vector.yaml, stamped on the pod template.
+	// ConfigHash is the sha256 of the collector's vector.yaml, stamped on the pod template.
 	ConfigHash string
 	// WebhookURL is the URL the API server posts audit events to.
 	WebhookURL string
 }
 
-// RenderCollector renders the Vector agent of p.
+// RenderCollector renders the collector of p.
 func RenderCollector(p *v1alpha1.AuditPipeline) (*Collector, error) {
 	names := NamesFor(p)
-	config, err := Marshal(AgentConfig(p))
+	config, err := Marshal(CollectorConfig(p))
 	if err != nil {
-		return nil, fmt.Errorf("render agent config: %w", err)
+		return nil, fmt.Errorf("render collector config: %w", err)
 	}
 	url := WebhookURL(p)
 	kubeconfig, err := WebhookKubeconfig(p, url)
@@ -70,8 +70,9 @@ func collectorService(p *v1alpha1.AuditPipeline, names Names) *corev1.Service {
 	}
 }
 
-// CollectorHostPath is the directory on each node that holds p's agent buffer: spec.collector.buffer.hostPath
-// with the pipeline's namespace and name appended, so that two pipelines never share a buffer.
+// CollectorHostPath is the directory on each node that holds p's collector buffer:
+// spec.collector.buffer.hostPath with the pipeline's namespace and name appended, so that two pipelines
+// never share a buffer.
 func CollectorHostPath(p *v1alpha1.AuditPipeline) string {
 	base := p.Spec.Collector.Buffer.HostPath
 	if base == "" {

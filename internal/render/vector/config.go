@@ -159,7 +159,7 @@ func indentTextReferences(doc []byte) ([]byte, error) {
 // What both roles' configurations share: the data directory, the API that serves /health, the
 // internal metrics exported to Prometheus, and the disk buffer of the sinks.
 
-// DataDir holds Vector's disk buffer: a host path (agent) or a PersistentVolumeClaim (aggregator).
+// DataDir holds Vector's disk buffer: a host path (collector) or a PersistentVolumeClaim (aggregator).
 const DataDir = "/var/lib/vector"
 
 // Ports of the Vector containers.

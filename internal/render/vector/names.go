@@ -14,9 +14,9 @@ const maxNameLength = 52
 
 // Names are the names of the objects rendered for one pipeline, all derived from the pipeline's name.
 type Names struct {
-	// Collector names the agent's DaemonSet and its webhook Service.
+	// Collector names the collector's DaemonSet and its webhook Service.
 	Collector string
-	// CollectorConfig names the ConfigMap holding the agent's vector.yaml.
+	// CollectorConfig names the ConfigMap holding the collector's vector.yaml.
 	CollectorConfig string
 	// WebhookConfig names the ConfigMap holding kube-apiserver's audit webhook kubeconfig.
 	WebhookConfig string

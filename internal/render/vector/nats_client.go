@@ -10,10 +10,10 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 )
 
-// The NATS client both Vector roles configure, the agent's sink and the aggregator's source alike: the
-// servers, a connection name, and the credentials file and TLS files read from the referenced Secrets,
-// with the mounts that put those Secrets where the configuration reads them. clientTLS and tlsMounts
-// serve the aggregator's ClickHouse client too.
+// The NATS client both Vector roles configure, the collector's sink and the aggregator's source alike:
+// the servers, a connection name, and the credentials file and TLS files read from the referenced
+// Secrets, with the mounts that put those Secrets where the configuration reads them. clientTLS and
+// tlsMounts serve the aggregator's ClickHouse client too.
 
 // Where the Secrets of the clients are mounted (under secretsDir), and the files read from them.
 const (

@@ -131,7 +131,7 @@ func TestRenderGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden.Assert(t, name+"/agent.yaml", []byte(col.Config.Data[ConfigFile]))
+			golden.Assert(t, name+"/collector.yaml", []byte(col.Config.Data[ConfigFile]))
 			golden.Assert(t, name+"/aggregator.yaml", []byte(agg.Config.Data[ConfigFile]))
 			golden.Assert(t, name+"/apiserver-webhook.yaml", []byte(col.WebhookConfig.Data[WebhookConfigKey]))
 			golden.Assert(t, name+"/collector-objects.yaml", objectsYAML(t, col.Service, col.DaemonSet))
@@ -181,7 +181,7 @@ func TestSecretsStayOutOfConfigMaps(t *testing.T) {
 		}
 		col, _ := RenderCollector(p)
 		if strings.Contains(col.Config.Data[ConfigFile], "$") {
-			t.Errorf("%s: agent config holds a '$' Vector would interpolate", name)
+			t.Errorf("%s: collector config holds a '$' Vector would interpolate", name)
 		}
 	}
 }
@@ -232,7 +232,7 @@ func TestPodsOutlastVectorsShutdownLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, spec := range map[string]corev1.PodSpec{"agent": col.DaemonSet.Spec.Template.Spec, "aggregator": agg.StatefulSet.Spec.Template.Spec} {
+	for name, spec := range map[string]corev1.PodSpec{"collector": col.DaemonSet.Spec.Template.Spec, "aggregator": agg.StatefulSet.Spec.Template.Spec} {
 		if g := spec.TerminationGracePeriodSeconds; g == nil || *g <= 60 {
 			t.Errorf("%s: terminationGracePeriodSeconds %v, want more than 60", name, g)
 		}

@@ -7,10 +7,10 @@ import (
 	"sort"
 )
 
-// CheckTopology checks the topology of c the way Vector does when it loads a configuration: component ids
-// are unique across sources, transforms and sinks; every input names an existing source or transform;
-// every transform and sink has inputs; and every source and transform feeds at least one component,
-// since Vector would otherwise drop what it produces.
+// CheckTopology checks the topology of c the way Vector does when it loads a configuration: component
+// ids are unique across sources, transforms and sinks; every input names an existing source or
+// transform; every transform and sink has inputs; and every source and transform feeds at least one
+// component, since Vector would otherwise drop what it produces.
 func CheckTopology(c *Config) error {
 	var errs []error
 	kinds := map[string]string{}

@@ -88,7 +88,7 @@ func restrictedContainer() *corev1.SecurityContext {
 // its disk buffer's state and exits by itself before the kubelet kills it.
 const terminationGracePeriod = int64(90)
 
-// vectorContainer is the Vector container common to the agent and the aggregator.
+// vectorContainer is the Vector container common to the collector and the aggregator.
 func vectorContainer(image string, resources corev1.ResourceRequirements, ports []corev1.ContainerPort) corev1.Container {
 	if image == "" {
 		image = v1alpha1.DefaultVectorImage

@@ -3,9 +3,10 @@
 // to the program's text and which test/contract, test/nats and test/kind use to send what Vector would
 // send, without Vector.
 //
-// The agent runs SplitEventListProgram (twin SplitEventList), which splits a webhook request body into
-// audit events, and PrepareEventProgram, which gives each event its JetStream message id (MessageID),
-// makes its verb a subject token (SubjectToken, WithSubjectVerb) and fits it into a message (FitEvent).
+// The collector runs SplitEventListProgram (twin SplitEventList), which splits a webhook request body
+// into audit events, and PrepareEventProgram, which gives each event its JetStream message id
+// (MessageID), makes its verb a subject token (SubjectToken, WithSubjectVerb) and fits it into a message
+// (FitEvent).
 //
 // The aggregator runs StagesCondition and PublicSourceCondition, its filters, and RowProgram, which
 // makes each event a row of the events table. RowProgram is assembled from internal/eventrow's Prelude

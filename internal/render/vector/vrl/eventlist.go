@@ -9,13 +9,14 @@ import (
 	"strconv"
 )
 
-// The agent reads each webhook request body, an audit.k8s.io EventList, as bytes and decodes it in its
-// split_event_list remap (SplitEventListProgram), not in its source. Vector decodes JSON with serde_json,
-// which refuses a number beyond a double's range (1e400, an integer of 310 digits) and JSON nested 128
-// levels deep or more (checked on serde_json 1.0.87). kube-apiserver records a request's body as the
-// client sent it (test/kind: a merge patch holding 1e400, which the API server itself refuses to apply,
-// and one nested 131 levels deep), so one such request, from anyone allowed to send it, made a source
-// that decodes JSON answer the whole batch 400, and the API server dropped the batch after five posts.
+// The collector reads each webhook request body, an audit.k8s.io EventList, as bytes and decodes it in
+// its split_event_list remap (SplitEventListProgram), not in its source. Vector decodes JSON with
+// serde_json, which refuses a number beyond a double's range (1e400, an integer of 310 digits) and JSON
+// nested 128 levels deep or more (checked on serde_json 1.0.87). kube-apiserver records a request's body
+// as the client sent it (test/kind: a merge patch holding 1e400, which the API server itself refuses to
+// apply, and one nested 131 levels deep), so one such request, from anyone allowed to send it, made a
+// source that decodes JSON answer the whole batch 400, and the API server dropped the batch after five
+// posts.
 //
 // The remap decodes the body whole when serde_json can. When it cannot, it reads the list with each of
 // its events as text (VRL's parse_json with max_depth keeps what lies deeper as its raw JSON text, which
@@ -36,7 +37,7 @@ var rawMembers = []string{"user", "impersonatedUser", "objectRef", "sourceIPs", 
 // serdeMaxDepth is the deepest nesting of arrays and objects serde_json decodes (128 is refused).
 const serdeMaxDepth = 127
 
-// SplitEventListProgram is the agent's split_event_list remap: the body of one webhook request in,
+// SplitEventListProgram is the collector's split_event_list remap: the body of one webhook request in,
 // its audit events out.
 func SplitEventListProgram() string { return splitEventListProgram }
 
@@ -79,9 +80,9 @@ if err != null {
 `
 }()
 
-// SplitEventList is the Go twin of SplitEventListProgram: the events the agent makes of one webhook request
-// body, numbers kept as json.Number, members it keeps as text as strings. dropped counts the events it
-// could not read even member by member. A body that is not an EventList is an error.
+// SplitEventList is the Go twin of SplitEventListProgram: the events the collector makes of one webhook
+// request body, numbers kept as json.Number, members it keeps as text as strings. dropped counts the
+// events it could not read even member by member. A body that is not an EventList is an error.
 func SplitEventList(body []byte) (events []map[string]any, dropped int, err error) {
 	if v, ok := serdeDecode(body); ok {
 		root, _ := v.(map[string]any)

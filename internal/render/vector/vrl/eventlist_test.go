@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestSplitEventList holds the agent's remap twin to what serde_json does (checked on serde_json
+// TestSplitEventList holds the collector's remap twin to what serde_json does (checked on serde_json
 // 1.0.87: 127 levels are decoded and 128 refused; 1.7976931348623157e308 is decoded and
 // 1.7976931348623159e308 refused; 1e-400 is decoded as 0) and to what the remap makes of a body.
 func TestSplitEventList(t *testing.T) {

@@ -9,13 +9,13 @@ import (
 
 // JetStream refuses a message larger than the stream's maxMessageSize, its headers included (test/nats:
 // the message id counts), and Vector's nats sink retries every publish error, so one event too large
-// would stop the agent's pipeline on that node for good: it stays first in the disk buffer across
+// would stop the collector's pipeline on that node for good: it stays first in the disk buffer across
 // restarts, the buffer fills, the webhook blocks, and the API server drops its batches.
 // kube-apiserver's own truncation (--audit-webhook-truncate-enabled) prevents it only when it is on
 // and its limit is below maxMessageSize (docs/apiserver.md), and it is off by default.
 //
-// So the agent fits each event into a message as kube-apiserver's truncation does: an event whose JSON
-// would take the message over maxMessageSize loses its requestObject and responseObject and is
+// So the collector fits each event into a message as kube-apiserver's truncation does: an event whose
+// JSON would take the message over maxMessageSize loses its requestObject and responseObject and is
 // annotated audit.k8s.io/truncated: "true", and one that is too large even so is dropped, with an error
 // log, rather than retried forever. FitEvent is the remap's Go twin.
 
@@ -27,8 +27,8 @@ const (
 	truncatedAnnotation = "audit.k8s.io/truncated"
 )
 
-// fitEventProgram is the part of the agent's prepare_event remap that fits the event into a message of
-// maxMessageSize bytes; message_id is the event's message id, computed before it.
+// fitEventProgram is the part of the collector's prepare_event remap that fits the event into a message
+// of maxMessageSize bytes; message_id is the event's message id, computed before it.
 func fitEventProgram(maxMessageSize int64) string {
 	limit := strconv.FormatInt(maxMessageSize-messageHeaderOverhead, 10)
 	return `# JetStream refuses a message over maxMessageSize, headers included, and the nats sink would retry it forever.
@@ -45,9 +45,9 @@ if length(encode_json(.)) > limit {
 `
 }
 
-// FitEvent is the Go twin of fitEventProgram: the event as the agent publishes it in a message of at most
-// maxMessageSize bytes with the message id messageID, and false when the agent drops it. The event's
-// size is that of its JSON as encode_json writes it (eventrow.EncodeJSON).
+// FitEvent is the Go twin of fitEventProgram: the event as the collector publishes it in a message of at
+// most maxMessageSize bytes with the message id messageID, and false when the collector drops it. The
+// event's size is that of its JSON as encode_json writes it (eventrow.EncodeJSON).
 func FitEvent(event map[string]any, messageID string, maxMessageSize int64) (map[string]any, bool) {
 	limit := maxMessageSize - messageHeaderOverhead - int64(len(messageID))
 	if jsonSize(event) <= limit {

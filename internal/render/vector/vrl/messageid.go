@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 )
 
-// The JetStream message id (Nats-Msg-Id) the agent publishes each event with, which JetStream
+// The JetStream message id (Nats-Msg-Id) the collector publishes each event with, which JetStream
 // deduplicates on: the event's auditID, stage and stageTimestamp, which a retried webhook batch repeats
 // exactly. The auditID alone is not enough, for two reasons. A long-running request (a watch, an exec)
 // sends a ResponseStarted and a ResponseComplete event with the same auditID, often within the duplicate
@@ -16,9 +16,9 @@ import (
 //
 // The Audit-ID header can also be long (kube-apiserver takes one of up to about 1 MB), and JetStream
 // refuses a message id over 64 KiB, which Vector's nats sink would retry forever. So an id longer than
-// maxMessageIDBytes is replaced by messageIDHashPrefix and its SHA-256 in hex. The agent's remap computes
-// it (PrepareEventProgram) into MessageIDField, which the sink's template reads and its encoding leaves
-// out.
+// maxMessageIDBytes is replaced by messageIDHashPrefix and its SHA-256 in hex. The collector's remap
+// computes it (PrepareEventProgram) into MessageIDField, which the sink's template reads and its
+// encoding leaves out.
 const (
 	maxMessageIDBytes   = 1024
 	messageIDHashPrefix = "sha256:"
@@ -28,8 +28,8 @@ const (
 	MessageIDTemplate = "{{ " + MessageIDField + " }}"
 )
 
-// MessageID is the message id the agent's remap computes for an event: its Go twin, for tests that
-// publish as the agent does.
+// MessageID is the message id the collector's remap computes for an event: its Go twin, for tests that
+// publish as the collector does.
 func MessageID(auditID, stage, stageTimestamp string) string {
 	id := auditID + ":" + stage + ":" + stageTimestamp
 	if len(id) > maxMessageIDBytes {

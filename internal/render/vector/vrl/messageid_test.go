@@ -13,11 +13,11 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
 
-// TestMessageIDAndSubjectToken checks the agent's message id: auditID, stage and stage time, told apart for the stages
-// of one request and for two requests given one auditID; a long one (a client's long Audit-ID) replaced
-// by its SHA-256, under JetStream's 64 KiB; the subject's last token made of the client-chosen verb
-// (SubjectToken); and the remap's VRL built from the same constants as MessageID and SubjectToken, their
-// Go twins (Vector has not run here to compare them).
+// TestMessageIDAndSubjectToken checks the collector's message id: auditID, stage and stage time, told
+// apart for the stages of one request and for two requests given one auditID; a long one (a client's
+// long Audit-ID) replaced by its SHA-256, under JetStream's 64 KiB; the subject's last token made of the
+// client-chosen verb (SubjectToken); and the remap's VRL built from the same constants as MessageID and
+// SubjectToken, their Go twins (Vector has not run here to compare them).
 func TestMessageIDAndSubjectToken(t *testing.T) {
 	const id, at = "4c49de04-8afa-46bf-a1c4-8596d5287894", "2026-12-01T17:45:51.123456Z"
 	if got, want := MessageID(id, "ResponseComplete", at), id+":ResponseComplete:"+at; got != want {

@@ -6,7 +6,7 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
 
-// PrepareEventProgram is the agent's prepare_event remap: it makes the event's Vector timestamp the
+// PrepareEventProgram is the collector's prepare_event remap: it makes the event's Vector timestamp the
 // moment the API server emitted it, computes its JetStream message id (MessageID) into MessageIDField,
 // fits it into a message of maxMessageSize bytes (FitEvent, fit.go), and publishes it under its verb's
 // subject token (WithSubjectVerb).

@@ -14,13 +14,13 @@ import (
 // wildcard; test/nats), or one that the stream's audit.k8s.* does not capture, and Vector's nats sink
 // would retry that event forever. So the subject's last token is the verb with every character but
 // letters, digits, "_" and "-" replaced by "_", "_" for an empty verb, cut at maxSubjectTokenBytes
-// (NATS's control line, which holds the subject, takes 4 KiB). The sink's subject stays
-// audit.k8s.{{ verb }}, which an event the disk buffer kept from an older agent renders too: an event
-// whose verb is not its token is published with the token as its verb and the verb itself in
+// (NATS's control line, which holds the subject, takes 4 KiB). The sink's subject stays audit.k8s.{{
+// verb }}, which an event the disk buffer kept from an older collector renders too: an event whose verb
+// is not its token is published with the token as its verb and the verb itself in
 // eventrow.OriginalVerbField, which the aggregator's remap puts back (WithSubjectVerb).
 const maxSubjectTokenBytes = 64
 
-// WithSubjectVerb is the Go twin of the agent's remap for the verb: ev as published, with the verb
+// WithSubjectVerb is the Go twin of the collector's remap for the verb: ev as published, with the verb
 // SubjectToken makes of it and, when that differs, eventrow.OriginalVerbField holding [verb] ([] when ev
 // has none). It changes nothing in ev.
 func WithSubjectVerb(ev map[string]any) map[string]any {
@@ -39,8 +39,8 @@ func WithSubjectVerb(ev map[string]any) map[string]any {
 	return out
 }
 
-// SubjectToken is the last token of the subject the agent publishes an event with this verb under:
-// the Go twin of the agent's remap.
+// SubjectToken is the last token of the subject the collector publishes an event with this verb under:
+// the Go twin of the collector's remap.
 func SubjectToken(verb string) string {
 	var b strings.Builder
 	for _, r := range verb {
