@@ -122,7 +122,7 @@ func (r *AuditPipelineReconciler) deleteStaleNATSAccount(ctx context.Context, p 
 		return nil
 	}
 	stale := &nack.Account{}
-	key := client.ObjectKey{Namespace: p.Namespace, Name: render.ChildName(p, render.NATSAccountSuffix)}
+	key := client.ObjectKey{Namespace: p.Namespace, Name: render.ChildName(p, render.KindNATSAccount, render.NATSAccountSuffix)}
 	if err := r.Get(ctx, key, stale); err != nil {
 		return client.IgnoreNotFound(err)
 	}

@@ -73,7 +73,7 @@ func stream(p *v1alpha1.AuditPipeline, spec v1alpha1.NATSSpec, base nack.BaseStr
 	s := spec.Stream
 	return &nack.Stream{
 		TypeMeta:   metav1.TypeMeta{APIVersion: nack.SchemeGroupVersion.String(), Kind: "Stream"},
-		ObjectMeta: metav1.ObjectMeta{Name: ChildName(p, StreamSuffix), Namespace: p.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: ChildName(p, KindNATSStream, StreamSuffix), Namespace: p.Namespace},
 		Spec: nack.StreamSpec{
 			Name:             s.Name,
 			Description:      fmt.Sprintf("Audit events of AuditPipeline %s/%s", p.Namespace, p.Name),
@@ -95,7 +95,7 @@ func consumer(p *v1alpha1.AuditPipeline, spec v1alpha1.NATSSpec, base nack.BaseS
 	c := spec.Consumer
 	return &nack.Consumer{
 		TypeMeta:   metav1.TypeMeta{APIVersion: nack.SchemeGroupVersion.String(), Kind: "Consumer"},
-		ObjectMeta: metav1.ObjectMeta{Name: ChildName(p, ConsumerSuffix), Namespace: p.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: ChildName(p, KindNATSConsumer, ConsumerSuffix), Namespace: p.Namespace},
 		Spec: nack.ConsumerSpec{
 			Description:      fmt.Sprintf("ClickHouse ingest of AuditPipeline %s/%s", p.Namespace, p.Name),
 			StreamName:       spec.Stream.Name,
@@ -122,7 +122,7 @@ func natsAccount(p *v1alpha1.AuditPipeline, spec v1alpha1.NATSSpec) (*nack.Accou
 	}
 	a := &nack.Account{
 		TypeMeta:   metav1.TypeMeta{APIVersion: nack.SchemeGroupVersion.String(), Kind: "Account"},
-		ObjectMeta: metav1.ObjectMeta{Name: ChildName(p, NATSAccountSuffix), Namespace: p.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: ChildName(p, KindNATSAccount, NATSAccountSuffix), Namespace: p.Namespace},
 		Spec:       nack.AccountSpec{Servers: spec.Servers, TLS: tls},
 	}
 	if ref := spec.CredentialsSecretRef; ref != nil {

@@ -185,11 +185,11 @@ func TestChildName(t *testing.T) {
 	}
 	for in, want := range cases {
 		p := &v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: in}}
-		got := ChildName(p, StreamSuffix)
+		got := ChildName(p, KindNATSStream, StreamSuffix)
 		if got != want {
 			t.Errorf("ChildName(%.20q…) = %q, want %q", in, got, want)
 		}
-		if len(got) > maxNameLength || !label.MatchString(got) {
+		if len(got) > MaxNameLength(KindNATSStream) || !label.MatchString(got) {
 			t.Errorf("ChildName(%.20q…) = %q is not a DNS-1123 label", in, got)
 		}
 	}

@@ -1,16 +1,9 @@
 package vector
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
-
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render"
 )
-
-// maxNameLength keeps child names short enough for every use: Service names are DNS labels (63), and
-// the pods of a DaemonSet or StatefulSet append a suffix to their owner's name.
-const maxNameLength = 52
 
 // Names are the names of the objects rendered for one pipeline, all derived from the pipeline's name.
 type Names struct {
@@ -27,31 +20,15 @@ type Names struct {
 	AggregatorConfig string
 }
 
-// NamesFor returns the names of p's Vector objects. Every name is a valid DNS label (Services need one):
-// a pipeline name that is too long or holds dots is shortened or rewritten and made unique again with a
-// hash of the full name; one that starts with a digit gets the prefix "ap-".
+// NamesFor returns the names of p's Vector objects, by render.ChildName. A name shared by a workload
+// and its Service (and the aggregator's PodDisruptionBudget and HorizontalPodAutoscaler) is named after
+// the workload, whose limit is the shortest.
 func NamesFor(p *v1alpha1.AuditPipeline) Names {
 	return Names{
-		Collector:        childName(p.Name, "collector"),
-		CollectorConfig:  childName(p.Name, "collector-config"),
-		WebhookConfig:    childName(p.Name, "apiserver-webhook"),
-		Aggregator:       childName(p.Name, "aggregator"),
-		AggregatorConfig: childName(p.Name, "aggregator-config"),
+		Collector:        render.ChildName(p, render.KindDaemonSet, "collector"),
+		CollectorConfig:  render.ChildName(p, render.KindConfigMap, "collector-config"),
+		WebhookConfig:    render.ChildName(p, render.KindConfigMap, "apiserver-webhook"),
+		Aggregator:       render.ChildName(p, render.KindStatefulSet, "aggregator"),
+		AggregatorConfig: render.ChildName(p, render.KindConfigMap, "aggregator-config"),
 	}
-}
-
-func childName(base, suffix string) string {
-	label := strings.ReplaceAll(base, ".", "-")
-	if label != "" && label[0] >= '0' && label[0] <= '9' {
-		label = "ap-" + label
-	}
-	name := label + "-" + suffix
-	if label == base && len(name) <= maxNameLength {
-		return name
-	}
-	sum := sha256.Sum256([]byte(base))
-	hash := hex.EncodeToString(sum[:])[:8]
-	keep := min(len(label), maxNameLength-len(suffix)-len(hash)-2)
-	prefix := strings.TrimRight(label[:keep], "-")
-	return prefix + "-" + hash + "-" + suffix
 }

@@ -191,9 +191,12 @@ func TestNamesAreValidLabels(t *testing.T) {
 		p := &v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		n := NamesFor(p)
 		for _, got := range []string{n.Collector, n.CollectorConfig, n.WebhookConfig, n.Aggregator, n.AggregatorConfig} {
-			if len(got) > maxNameLength || strings.ContainsAny(got, ".") || got[0] < 'a' || got[0] > 'z' {
-				t.Errorf("%q: child name %q is not a short DNS-1035 label", name, got)
+			if len(got) > 63 || strings.ContainsAny(got, ".") || got[0] < 'a' || got[0] > 'z' {
+				t.Errorf("%q: child name %q is not a DNS-1035 label", name, got)
 			}
+		}
+		if len(n.Collector) > 52 || len(n.Aggregator) > 52 {
+			t.Errorf("%q: workload names %q and %q leave no room for a suffix", name, n.Collector, n.Aggregator)
 		}
 	}
 	if a, b := NamesFor(&v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: "a.b"}}),
