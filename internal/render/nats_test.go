@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -167,32 +166,6 @@ func crdDefaults(t *testing.T, path ...string) []byte {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func TestChildName(t *testing.T) {
-	label := regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	long := strings.Repeat("a", 253)
-	cutAtDash := strings.Repeat("b", 46) + "-" + strings.Repeat("c", 10)
-	cases := map[string]string{
-		"audit":      "audit-stream",
-		"a-b":        "a-b-stream",
-		"a.b":        "a-b-2e7336dc-stream",
-		"ends-.with": "ends--with-780920bd-stream",
-		long:         strings.Repeat("a", 47) + "-32859a3a-stream",
-		"a" + long:   strings.Repeat("a", 47) + "-136496c2-stream",
-		"x." + long:  "x-" + strings.Repeat("a", 45) + "-4feff3d6-stream",
-		cutAtDash:    strings.Repeat("b", 46) + "-50a5a081-stream",
-	}
-	for in, want := range cases {
-		p := &v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: in}}
-		got := ChildName(p, KindNATSStream, StreamSuffix)
-		if got != want {
-			t.Errorf("ChildName(%.20q…) = %q, want %q", in, got, want)
-		}
-		if len(got) > MaxNameLength(KindNATSStream) || !label.MatchString(got) {
-			t.Errorf("ChildName(%.20q…) = %q is not a DNS-1123 label", in, got)
-		}
-	}
 }
 
 // objectsYAML renders the objects as one multi-document YAML, without status and server fields.

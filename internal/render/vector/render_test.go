@@ -186,25 +186,6 @@ func TestSecretsStayOutOfConfigMaps(t *testing.T) {
 	}
 }
 
-func TestNamesAreValidLabels(t *testing.T) {
-	for _, name := range []string{"audit", "prod.cluster-audit", "1st", strings.Repeat("a", 80), strings.Repeat("a.", 40) + "b"} {
-		p := &v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		n := NamesFor(p)
-		for _, got := range []string{n.Collector, n.CollectorConfig, n.WebhookConfig, n.Aggregator, n.AggregatorConfig} {
-			if len(got) > 63 || strings.ContainsAny(got, ".") || got[0] < 'a' || got[0] > 'z' {
-				t.Errorf("%q: child name %q is not a DNS-1035 label", name, got)
-			}
-		}
-		if len(n.Collector) > 52 || len(n.Aggregator) > 52 {
-			t.Errorf("%q: workload names %q and %q leave no room for a suffix", name, n.Collector, n.Aggregator)
-		}
-	}
-	if a, b := NamesFor(&v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: "a.b"}}),
-		NamesFor(&v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: "a-b"}}); a.Collector == b.Collector {
-		t.Errorf("pipelines a.b and a-b share the name %q", a.Collector)
-	}
-}
-
 func TestClickHouseEndpointAndWebhookURL(t *testing.T) {
 	cases := renderCases()
 	for name, want := range map[string][2]string{
