@@ -21,8 +21,10 @@ const (
 	validationHashLength = 10
 )
 
-// ValidationName names the Job that validates the configuration with hash for workload: workload names
-// have at most 52 characters, so the name fits the 63 of a label value.
+// ValidationName names the Job that validates the configuration with hash for workload, and the Job's
+// copy of a ConfigMap: render.ChildName keeps workload names to render.MaxNameLength of a DaemonSet or
+// StatefulSet, 52 characters, so the Job's name fits the 63 of render.KindJob (its pods carry it in
+// their job-name label); a ConfigMap's name may pass 63, as ConfigMaps are DNS subdomains.
 func ValidationName(workload, hash string) string {
 	return workload + "-" + hash[:min(len(hash), validationHashLength)]
 }
