@@ -17,7 +17,6 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
-	"github.com/auditpipeline/auditpipeline-operator/internal/clickhouse"
 	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 	"github.com/auditpipeline/auditpipeline-operator/internal/retention"
 	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
@@ -44,22 +43,12 @@ func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, p *v1a
 	if !apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionSchemaReady) {
 		return ctrl.Result{}, nil // the schema step says why
 	}
-	ms, err := embeddedMigrations()
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("load the embedded migrations: %w", err)
-	}
-	ep, err := r.clickHouseEndpoint(ctx, p)
+	m, closeDB, err := r.migrator(ctx, p)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	db := clickhouse.OpenDB(ep)
-	defer func() { _ = db.Close() }()
-	opts := r.migrateOptions(ctx, p)
-	m, err := migrate.New(db, ms, opts)
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("prepare migrations: %w", err)
-	}
-	err = r.keepRetention(ctx, db, m, p, opts)
+	defer closeDB()
+	err = r.keepRetention(ctx, m, p)
 	var conflict *retentionConflictError
 	var locked *migrate.LockedError
 	switch {
@@ -75,7 +64,8 @@ func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, p *v1a
 }
 
 // keepRetention makes the TTL of the live tables p's, when p owns it or may claim it.
-func (r *AuditPipelineReconciler) keepRetention(ctx context.Context, db *sql.DB, m *migrate.Migrator, p *v1alpha1.AuditPipeline, opts migrate.Options) error {
+func (r *AuditPipelineReconciler) keepRetention(ctx context.Context, m *migrate.Migrator, p *v1alpha1.AuditPipeline) error {
+	db, opts := m.DB(), m.Options()
 	desired := tiering.TTL(&p.Spec.ClickHouse, retention.EventTimeColumn)
 	tables := make([]retention.Table, 0, len(migrations.Tables))
 	for _, name := range migrations.Tables {

@@ -34,24 +34,34 @@ func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alph
 	if !apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionClickHouseReady) {
 		return ctrl.Result{}, notReady(v1alpha1.ReasonWaitingForClickHouse, "waiting for ClickHouseReady before migrating the schema")
 	}
-	ms, err := embeddedMigrations()
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("load the embedded migrations: %w", err)
-	}
-	ep, err := r.clickHouseEndpoint(ctx, p)
+	m, closeDB, err := r.migrator(ctx, p)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	db := clickhouse.OpenDB(ep)
-	defer func() { _ = db.Close() }()
-	opts := r.migrateOptions(ctx, p)
-	m, err := migrate.New(db, ms, opts)
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("prepare migrations: %w", err)
-	}
+	defer closeDB()
 	report, err := m.Up(ctx, p.Spec.Schema.TargetVersion)
 	p.Status.Schema = schemaStatus(p.Status.Schema, report, err)
 	return r.schemaOutcome(p, report, err)
+}
+
+// migrator opens a connection pool to p's ClickHouse and the migration engine over it, for the schema
+// and retention steps; closeDB closes the pool.
+func (r *AuditPipelineReconciler) migrator(ctx context.Context, p *v1alpha1.AuditPipeline) (m *migrate.Migrator, closeDB func(), err error) {
+	ms, err := embeddedMigrations()
+	if err != nil {
+		return nil, nil, fmt.Errorf("load the embedded migrations: %w", err)
+	}
+	ep, err := r.clickHouseEndpoint(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	db := clickhouse.OpenDB(ep)
+	m, err = migrate.New(db, ms, r.migrateOptions(ctx, p))
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("prepare migrations: %w", err)
+	}
+	return m, func() { _ = db.Close() }, nil
 }
 
 // conflictRecheck is how often a pipeline in RetentionConflict, StreamInUse, DatabaseUnsupported or

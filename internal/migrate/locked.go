@@ -65,5 +65,8 @@ func (m *Migrator) DB() *sql.DB { return m.db }
 // Database is the database m migrates.
 func (m *Migrator) Database() string { return m.opts.Database }
 
+// Options are m's options, defaults filled in.
+func (m *Migrator) Options() Options { return m.opts }
+
 // Qualified is table in m's database: database.table.
 func (m *Migrator) Qualified(table string) string { return m.qualified(table) }
