@@ -38,17 +38,18 @@ const (
 // MaxNameLength is the longest name ChildName gives an object of kind k:
 //   - DaemonSet, StatefulSet: 52, so that the name with workloadSuffixLength appended is still a
 //     label value and a Job name;
+//   - ConfigMap: 52, the limit of the workloads it configures, which its names have always had;
 //   - Job: 63, as its pods carry its name in the job-name label;
 //   - Service: 63, a DNS-1035 label (Kubernetes' rule for Service names);
-//   - ConfigMap and NACK's Stream, Consumer and Account: DNS-1123 subdomains, up to 253 characters,
-//     held to 63 like every other name.
+//   - NACK's Stream, Consumer and Account: DNS-1123 subdomains, up to 253 characters, held to 63 like
+//     every other name.
 //
 // It panics for a kind it does not know: name a new kind here first.
 func MaxNameLength(k Kind) int {
 	switch k {
-	case KindDaemonSet, KindStatefulSet:
+	case KindDaemonSet, KindStatefulSet, KindConfigMap:
 		return dnsLabelLength - workloadSuffixLength
-	case KindJob, KindService, KindConfigMap, KindNATSStream, KindNATSConsumer, KindNATSAccount:
+	case KindJob, KindService, KindNATSStream, KindNATSConsumer, KindNATSAccount:
 		return dnsLabelLength
 	}
 	panic(fmt.Sprintf("render: no name rule for kind %q", k))
@@ -56,11 +57,13 @@ func MaxNameLength(k Kind) int {
 
 // ChildName is the name of p's child object of kind k with the given suffix, the one rule for every
 // object the operator names: "<pipeline>-<suffix>" when the pipeline's name holds no dot, starts with
-// a letter and the whole fits MaxNameLength(k). Otherwise the name's dots become '-', a name that starts
-// with a digit gets the prefix "ap-", the result is cut to fit, and a hash of the full pipeline name
-// comes before the suffix: "<prefix>-<8 hex>-<suffix>", unique per pipeline and the same on every pass.
-// Every name ChildName returns is a DNS-1035 label (it starts with a letter), so one name can serve
-// objects of several kinds: name it after the kind with the shortest limit. Names derived from these
+// a letter (for a kind whose name must, see below) and the whole fits MaxNameLength(k). Otherwise the
+// name's dots become '-', a name that starts with a digit gets the prefix "ap-" where the kind needs a
+// letter first, the result is cut to fit, and a hash of the full pipeline name comes before the suffix:
+// "<prefix>-<8 hex>-<suffix>", unique per pipeline and the same on every pass. Every name ChildName
+// returns for a Kubernetes kind is a DNS-1035 label (it starts with a letter: Services must, and the
+// workloads share their names with Services), so one name can serve objects of several kinds: name it
+// after the kind with the shortest limit. NACK's kinds take a digit first, as their names always have. Names derived from these
 // (vector.ValidationName: "-" and 10 characters after a workload's or a ConfigMap's name) stay valid
 // through MaxNameLength's margins.
 //
@@ -70,7 +73,7 @@ func MaxNameLength(k Kind) int {
 func ChildName(p *v1alpha1.AuditPipeline, k Kind, suffix string) string {
 	limit := MaxNameLength(k)
 	label := strings.ReplaceAll(p.Name, ".", "-")
-	if label != "" && label[0] >= '0' && label[0] <= '9' {
+	if label != "" && label[0] >= '0' && label[0] <= '9' && letterFirst(k) {
 		label = "ap-" + label
 	}
 	name := label + "-" + suffix
@@ -81,4 +84,9 @@ func ChildName(p *v1alpha1.AuditPipeline, k Kind, suffix string) string {
 	hash := hex.EncodeToString(sum[:])[:8]
 	keep := min(len(label), limit-len(suffix)-len(hash)-2)
 	return strings.TrimRight(label[:keep], "-") + "-" + hash + "-" + suffix
+}
+
+// letterFirst says whether names of kind k must start with a letter; NACK's kinds need not.
+func letterFirst(k Kind) bool {
+	return k != KindNATSStream && k != KindNATSConsumer && k != KindNATSAccount
 }

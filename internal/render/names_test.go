@@ -19,15 +19,17 @@ var kindRules = []struct {
 	suffix string
 	limit  int
 	valid  func(name string) []string
+	// digitFirst: a digit-leading pipeline name stays as it is (NACK's kinds), rather than gaining "ap-".
+	digitFirst bool
 }{
-	{KindDaemonSet, "collector", 52, workloadName},
-	{KindStatefulSet, "aggregator", 52, workloadName},
-	{KindService, "collector", 63, validation.IsDNS1035Label},
-	{KindConfigMap, "aggregator-config", 63, validation.IsDNS1123Subdomain},
-	{KindJob, "validate", 63, jobName},
-	{KindNATSStream, StreamSuffix, 63, validation.IsDNS1123Subdomain},
-	{KindNATSConsumer, ConsumerSuffix, 63, validation.IsDNS1123Subdomain},
-	{KindNATSAccount, NATSAccountSuffix, 63, validation.IsDNS1123Subdomain},
+	{KindDaemonSet, "collector", 52, workloadName, false},
+	{KindStatefulSet, "aggregator", 52, workloadName, false},
+	{KindService, "collector", 63, validation.IsDNS1035Label, false},
+	{KindConfigMap, "aggregator-config", 52, validation.IsDNS1123Subdomain, false},
+	{KindJob, "validate", 63, jobName, false},
+	{KindNATSStream, StreamSuffix, 63, validation.IsDNS1123Subdomain, true},
+	{KindNATSConsumer, ConsumerSuffix, 63, validation.IsDNS1123Subdomain, true},
+	{KindNATSAccount, NATSAccountSuffix, 63, validation.IsDNS1123Subdomain, true},
 }
 
 // workloadName checks a DaemonSet's or StatefulSet's name: a DNS-1123 label (a StatefulSet's rule), and
@@ -62,18 +64,21 @@ func TestChildNameAtEachKindsLimit(t *testing.T) {
 		over := fits + "b"
 		keep := r.limit - len(r.suffix) - 10 // what is left for the name beside "-<hash>-<suffix>"
 		long := strings.Repeat("c", 253)
+		ap, apCut := "ap-", 4
+		if r.digitFirst {
+			ap, apCut = "", 1
+		}
 		cases := []struct{ pipeline, want string }{
 			{"audit", "audit-" + r.suffix},
 			{fits, fits + "-" + r.suffix},
 			{over, over[:keep] + "-" + hashOf(over) + "-" + r.suffix},
 			{"a.b", "a-b-" + hashOf("a.b") + "-" + r.suffix},
 			{"a-b", "a-b-" + r.suffix},
-			{"1st", "ap-1st-" + hashOf("1st") + "-" + r.suffix},
 			{"ap-1st", "ap-1st-" + r.suffix},
-			{"9.lives", "ap-9-lives-" + hashOf("9.lives") + "-" + r.suffix},
+			{"9.lives", ap + "9-lives-" + hashOf("9.lives") + "-" + r.suffix},
 			{long, long[:keep] + "-" + hashOf(long) + "-" + r.suffix},
 			{"x." + long[2:], "x-" + long[:keep-2] + "-" + hashOf("x."+long[2:]) + "-" + r.suffix},
-			{"7" + long[1:], "ap-7" + long[:keep-4] + "-" + hashOf("7"+long[1:]) + "-" + r.suffix},
+			{"7" + long[1:], ap + "7" + long[:keep-apCut] + "-" + hashOf("7"+long[1:]) + "-" + r.suffix},
 			{strings.Repeat("a.", 126) + "b", strings.TrimRight(strings.Repeat("a-", 126)[:keep], "-") + "-" +
 				hashOf(strings.Repeat("a.", 126)+"b") + "-" + r.suffix},
 			// A cut that ends in '-' loses it rather than doubling the separator.
@@ -89,9 +94,21 @@ func TestChildNameAtEachKindsLimit(t *testing.T) {
 			if len(got) > r.limit {
 				t.Errorf("ChildName(%.20q…, %s) = %q: %d characters, over %d", c.pipeline, r.kind, got, len(got), r.limit)
 			}
-			for _, msg := range append(r.valid(got), validation.IsDNS1035Label(got)...) {
+			msgs := r.valid(got)
+			if !r.digitFirst {
+				msgs = append(msgs, validation.IsDNS1035Label(got)...)
+			}
+			for _, msg := range msgs {
 				t.Errorf("ChildName(%.20q…, %s) = %q: %s", c.pipeline, r.kind, got, msg)
 			}
+		}
+		first := ChildName(&v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: "1st"}}, r.kind, r.suffix)
+		if want := "ap-1st-" + hashOf("1st") + "-" + r.suffix; r.digitFirst {
+			if first != "1st-"+r.suffix {
+				t.Errorf("ChildName(1st, %s) = %q, want %q", r.kind, first, "1st-"+r.suffix)
+			}
+		} else if first != want {
+			t.Errorf("ChildName(1st, %s) = %q, want %q", r.kind, first, want)
 		}
 	}
 }
@@ -118,8 +135,8 @@ func TestMaxNameLengthRefusesAnUnknownKind(t *testing.T) {
 }
 
 // TestChildNameKeepsItsNames pins names the rule gives, hashes included: a change here renames live
-// objects. The NACK objects of a pipeline whose name starts with a digit ("1st") are the only ones
-// here whose names the rule changed when the two rules became one (they were "1st-stream").
+// objects. Every name here is the one the two former rules (render's for NACK, vector's for the rest)
+// gave.
 func TestChildNameKeepsItsNames(t *testing.T) {
 	long := strings.Repeat("a", 253)
 	cutAtDash := strings.Repeat("b", 46) + "-" + strings.Repeat("c", 10)
@@ -132,7 +149,7 @@ func TestChildNameKeepsItsNames(t *testing.T) {
 		{KindNATSStream, StreamSuffix, "audit", "audit-stream"},
 		{KindNATSStream, StreamSuffix, "a-b", "a-b-stream"},
 		{KindNATSStream, StreamSuffix, "a.b", "a-b-2e7336dc-stream"},
-		{KindNATSStream, StreamSuffix, "1st", "ap-1st-e01ddf65-stream"},
+		{KindNATSStream, StreamSuffix, "1st", "1st-stream"},
 		{KindNATSStream, StreamSuffix, "ends-.with", "ends--with-780920bd-stream"},
 		{KindNATSStream, StreamSuffix, long, strings.Repeat("a", 47) + "-32859a3a-stream"},
 		{KindNATSStream, StreamSuffix, "a" + long, strings.Repeat("a", 47) + "-136496c2-stream"},
@@ -142,7 +159,7 @@ func TestChildNameKeepsItsNames(t *testing.T) {
 		{KindDaemonSet, "collector", "prod.cluster-audit", "prod-cluster-audit-1b260250-collector"},
 		{KindDaemonSet, "collector", "1st", "ap-1st-e01ddf65-collector"},
 		{KindDaemonSet, "collector", a80, strings.Repeat("a", 33) + "-0f45e858-collector"},
-		{KindConfigMap, "collector-config", a80, strings.Repeat("a", 37) + "-0f45e858-collector-config"},
+		{KindConfigMap, "collector-config", a80, strings.Repeat("a", 26) + "-0f45e858-collector-config"},
 	} {
 		p := &v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: c.pipeline}}
 		if got := ChildName(p, c.kind, c.suffix); got != c.want {
