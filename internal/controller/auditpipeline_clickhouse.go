@@ -62,13 +62,13 @@ func (r *AuditPipelineReconciler) reconcileManagedClickHouse(ctx context.Context
 	chk := render.KeeperInstallation(p)
 	if chk != nil {
 		if err := r.applyChild(ctx, p, chk); err != nil {
-			return dependencyError(p, v1alpha1.ConditionClickHouseReady, altinityOperator, err)
+			return dependencyError(altinityOperator, err)
 		}
 	} else if err := r.deleteStaleKeeper(ctx, p); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := r.applyChild(ctx, p, chi); err != nil {
-		return dependencyError(p, v1alpha1.ConditionClickHouseReady, altinityOperator, err)
+		return dependencyError(altinityOperator, err)
 	}
 	p.Status.ClickHouse = clickHouseStatus(p)
 
@@ -128,7 +128,7 @@ func (r *AuditPipelineReconciler) deleteStaleKeeper(ctx context.Context, p *v1al
 
 // dependencyError turns a missing CRD into a Stalled component condition naming the operator to install;
 // other errors are retried with backoff.
-func dependencyError(p *v1alpha1.AuditPipeline, condType, operator string, err error) (ctrl.Result, error) {
+func dependencyError(operator string, err error) (ctrl.Result, error) {
 	if apimeta.IsNoMatchError(err) {
 		return ctrl.Result{}, notReady(v1alpha1.ReasonDependencyMissing,
 			"the CRDs of %s are not installed: install it, then restart this operator so it watches them (%v)", operator, err)

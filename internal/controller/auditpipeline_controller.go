@@ -89,9 +89,11 @@ type step struct {
 	run       func(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error)
 }
 
+// refusalKey names one step of one pipeline: steps are numbered in the order of the list, as two may
+// report through one condition (schema and retention).
 type refusalKey struct {
-	pipeline  types.UID
-	condition string
+	pipeline types.UID
+	step     int
 }
 
 // refusal is the generation whose child was refused, the condition message that says so, and when.
@@ -147,6 +149,8 @@ func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		markSuspended(p)
 		return ctrl.Result{}, nil
 	}
+	ctx, pass := withPass(ctx)
+	defer pass.close()
 	return r.runSteps(ctx, p, []step{
 		{v1alpha1.ConditionClickHouseReady, r.reconcileClickHouse},
 		{v1alpha1.ConditionSchemaReady, r.reconcileSchema},
@@ -164,8 +168,8 @@ func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 func (r *AuditPipelineReconciler) runSteps(ctx context.Context, p *v1alpha1.AuditPipeline, steps []step) (ctrl.Result, error) {
 	var result ctrl.Result
 	var errs []error
-	for _, s := range steps {
-		key := refusalKey{p.UID, s.condition}
+	for i, s := range steps {
+		key := refusalKey{p.UID, i}
 		if v, ok := r.refusedAt.Load(key); ok && v.(refusal).generation == p.Generation {
 			if wait := refusalRetry - time.Since(v.(refusal).at); wait > 0 {
 				// Said again: the status read at the start of this pass may predate the refusal.

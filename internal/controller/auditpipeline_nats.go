@@ -44,18 +44,18 @@ func (r *AuditPipelineReconciler) reconcileStream(ctx context.Context, p *v1alph
 	}
 	if objs.Account != nil {
 		if err := r.applyChild(ctx, p, objs.Account); err != nil {
-			return dependencyError(p, v1alpha1.ConditionStreamReady, nackOperator, err)
+			return dependencyError(nackOperator, err)
 		}
 	}
 	if err := r.applyChild(ctx, p, objs.Stream); err != nil {
-		return dependencyError(p, v1alpha1.ConditionStreamReady, nackOperator, err)
+		return dependencyError(nackOperator, err)
 	}
 	p.Status.Stream = &v1alpha1.StreamStatus{Name: objs.Stream.Spec.Name, ConsumerName: objs.Consumer.Spec.DurableName}
 	if !readyCondition(objs.Stream.Status).isTrue() {
 		return r.waitForNACK(p, "Stream", objs.Stream, objs.Stream.Status)
 	}
 	if err := r.applyChild(ctx, p, objs.Consumer); err != nil {
-		return dependencyError(p, v1alpha1.ConditionStreamReady, nackOperator, err)
+		return dependencyError(nackOperator, err)
 	}
 	if !nackObserved(objs.Stream, objs.Stream.Status) {
 		return r.waitForNACK(p, "Stream", objs.Stream, objs.Stream.Status)

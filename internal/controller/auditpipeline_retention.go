@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -27,7 +26,8 @@ import (
 // that pipeline take the database's TTL over from the owner (a pipeline that no longer exists).
 const AnnotationAdoptRetention = "auditpipeline.io/adopt-retention"
 
-// reconcileRetention is the retention step: once the schema is at its target (SchemaReady True), it
+// reconcileRetention is the retention step: once the schema step of this pass found the schema at its
+// target (it hands its migrator over through the pass's state), it
 // applies storage.cold.moveAfter and retention.deleteAfter to the live tables of the events
 // (migrations.Tables; a diff-guarded ALTER TABLE ... MODIFY TTL each, the same TTL for all), so that
 // changing the spec changes the tables without a migration, and records the TTL in force in
@@ -40,15 +40,11 @@ const AnnotationAdoptRetention = "auditpipeline.io/adopt-retention"
 // longer exists, or when its annotation AnnotationAdoptRetention names the owner. Without that, each
 // would set its own TTL on every pass, and the shorter one would delete the events the other keeps.
 func (r *AuditPipelineReconciler) reconcileRetention(ctx context.Context, p *v1alpha1.AuditPipeline) (ctrl.Result, error) {
-	if !apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionSchemaReady) {
-		return ctrl.Result{}, nil // the schema step says why
+	m := passOf(ctx).migrator
+	if m == nil {
+		return ctrl.Result{}, nil // the schema is not at its target in this pass: the schema step says why
 	}
-	m, closeDB, err := r.migrator(ctx, p)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	defer closeDB()
-	err = r.keepRetention(ctx, m, p)
+	err := r.keepRetention(ctx, m, p)
 	var conflict *retentionConflictError
 	var locked *migrate.LockedError
 	switch {

@@ -38,10 +38,15 @@ func (r *AuditPipelineReconciler) reconcileSchema(ctx context.Context, p *v1alph
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	defer closeDB()
+	pass := passOf(ctx)
+	pass.closers = append(pass.closers, closeDB)
 	report, err := m.Up(ctx, p.Spec.Schema.TargetVersion)
 	p.Status.Schema = schemaStatus(p.Status.Schema, report, err)
-	return r.schemaOutcome(p, report, err)
+	res, err := r.schemaOutcome(p, report, err)
+	if err == nil && apimeta.IsStatusConditionTrue(p.Status.Conditions, v1alpha1.ConditionSchemaReady) {
+		pass.migrator = m // the retention step goes on from here
+	}
+	return res, err
 }
 
 // migrator opens a connection pool to p's ClickHouse and the migration engine over it, for the schema

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -107,5 +108,22 @@ func TestSchemaOutcome(t *testing.T) {
 				t.Errorf("reason %s stalls the pipeline: %v, want %v", c.Reason, got, tc.stalled)
 			}
 		})
+	}
+}
+
+// The retention step acts only on this pass's schema step: a SchemaReady True left from an earlier pass
+// (the schema step of this pass failed before reaching ClickHouse) changes nothing.
+func TestRetentionWaitsForThisPassesSchema(t *testing.T) {
+	r := &AuditPipelineReconciler{} // no client: any use of ClickHouse or the API would panic
+	p := &v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Generation: 2}}
+	setCondition(p, v1alpha1.ConditionSchemaReady, metav1.ConditionTrue, v1alpha1.ReasonApplied, "from the last pass")
+	ctx, pass := withPass(context.Background())
+	defer pass.close()
+	res, err := r.reconcileRetention(ctx, p)
+	if err != nil || res.RequeueAfter != 0 {
+		t.Fatalf("reconcileRetention = %v, %v; want nothing done", res, err)
+	}
+	if c := apimeta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionSchemaReady); c.Message != "from the last pass" {
+		t.Errorf("SchemaReady changed to %+v", c)
 	}
 }

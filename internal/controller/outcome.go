@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -8,6 +9,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 )
 
 // notReadyError is a step's typed outcome for a component that is not ready: the reason and message of
@@ -56,4 +58,33 @@ func applyOutcome(p *v1alpha1.AuditPipeline, condType string, res ctrl.Result, e
 		return lowestRequeue(res, ctrl.Result{RequeueAfter: refusalRetry}), nil
 	}
 	return res, err
+}
+
+// passState carries what one step of a pass hands to a later one: the schema step's migrator, for the
+// retention step, set only when this pass found the schema at its target.
+type passState struct {
+	migrator *migrate.Migrator
+	closers  []func()
+}
+
+type passKey struct{}
+
+// withPass returns ctx carrying a new passState; close it when the pass ends.
+func withPass(ctx context.Context) (context.Context, *passState) {
+	st := &passState{}
+	return context.WithValue(ctx, passKey{}, st), st
+}
+
+// passOf is the passState of ctx's pass; an empty one outside a pass.
+func passOf(ctx context.Context) *passState {
+	if st, ok := ctx.Value(passKey{}).(*passState); ok {
+		return st
+	}
+	return &passState{}
+}
+
+func (st *passState) close() {
+	for _, c := range st.closers {
+		c()
+	}
 }

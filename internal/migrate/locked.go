@@ -17,6 +17,10 @@ func (l Lease) Context() context.Context { return l.ls.ctx }
 // Check returns a *LockedError with Lost set when the lock is no longer this migrator's.
 func (l Lease) Check() error { return l.ls.check(l.ls.ctx) }
 
+// WithCause replaces err, when it is the cancellation of the lease's context, by the reason the lease
+// ended (e.g. a *LockedError: the lock was lost).
+func (l Lease) WithCause(err error) error { return withCause(l.ls.ctx, err) }
+
 // Locked runs fn under the schema lock of m's database, which it takes as Up does (a *LockedError,
 // without running fn, when another migrator holds it) and releases after. Other packages that change
 // the database's shared state (the retention owner) serialise with migrations through it.
@@ -34,7 +38,7 @@ func (m *Migrator) Locked(ctx context.Context, fn func(Lease) error) (retErr err
 			retErr = fmt.Errorf("release the schema lock: %w", err)
 		}
 	}()
-	return withCause(ls.ctx, fn(Lease{ls}))
+	return fn(Lease{ls})
 }
 
 // Render renders t for m's topology (TemplateData: database, ON CLUSTER, engines).

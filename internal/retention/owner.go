@@ -81,11 +81,11 @@ func Claim(ctx context.Context, m *migrate.Migrator, who Owner, replaces string,
 	return m.Locked(ctx, func(l migrate.Lease) error {
 		ctx := l.Context()
 		if err := m.ExecTemplate(ctx, createOwnerTable); err != nil {
-			return fmt.Errorf("create %s: %w", m.Qualified(OwnerTable), err)
+			return fmt.Errorf("create %s: %w", m.Qualified(OwnerTable), l.WithCause(err))
 		}
 		owner, err := ReadOwner(ctx, m)
 		if err != nil {
-			return err
+			return l.WithCause(err)
 		}
 		if owner.ID != "" && owner.ID != who.ID && owner.ID != replaces {
 			return &OwnedError{Owner: owner}
@@ -93,12 +93,12 @@ func Claim(ctx context.Context, m *migrate.Migrator, who Owner, replaces string,
 		if owner.ID != who.ID {
 			if _, err := m.DB().ExecContext(ctx, "INSERT INTO "+m.Qualified(OwnerTable)+
 				" (owner, pipeline_uid, claimed_at) SELECT ?, ?, now64(6, 'UTC')", who.ID, who.PipelineUID); err != nil {
-				return fmt.Errorf("claim the TTL of %s: %w", m.Database(), err)
+				return fmt.Errorf("claim the TTL of %s: %w", m.Database(), l.WithCause(err))
 			}
 		}
 		if err := l.Check(); err != nil {
 			return err
 		}
-		return apply(ctx)
+		return l.WithCause(apply(ctx))
 	})
 }
