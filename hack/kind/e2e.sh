@@ -21,9 +21,9 @@
 #                         main; a tag of that repository pins them)
 #   E2E_EVENTS_TABLE      database.table the aggregator inserts into (audit.events)
 #
-# Assumptions, until the collector lands on main (branch vector): the operator renders a Service named
-# <pipeline>-collector in the pipeline's namespace with the webhook on port 8080, and the events table has the
-# columns `verb`, `resource` and `name` (internal/render/vector EventColumns).
+# What it relies on: the operator renders a Service named <pipeline>-collector in the pipeline's namespace with
+# the webhook on port 8080, and the events table has the columns `verb`, `resource` and `name`
+# (internal/eventrow Columns).
 #
 # How kube-apiserver reaches the collector: on a kind node, kube-apiserver uses the node's resolver, which
 # does not know cluster DNS names, so the operator's URL http://<pipeline>-collector.<ns>.svc:8080/events
