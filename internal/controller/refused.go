@@ -11,7 +11,8 @@ import (
 )
 
 // childRefusedError is the API server's Invalid (422) answer to the apply of a child: something in the
-// spec passed the CRD's validation but not the child kind's. Retrying cannot help until the spec changes.
+// spec passed the CRD's validation but not the child kind's (or an admission policy refused it). Retrying
+// soon cannot help: the step waits for the spec to change, or refusalRetry.
 type childRefusedError struct {
 	kind, name string
 	causes     []metav1.StatusCause
