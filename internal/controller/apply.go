@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 
 	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -111,8 +110,9 @@ var typedKinds = map[schema.GroupKind]bool{
 }
 
 // unchanged reports whether the apply of content hash to key would change nothing: it was the last one
-// applied and the object in the cache is still at the resourceVersion that apply returned. For a typed
-// kind obj is then filled from the cache. Kinds the operator does not watch are always applied.
+// applied and the object in the cache is still at the resourceVersion that apply returned. A typed kind
+// is read into obj itself: when the answer is false, applyChild overwrites obj with what it applies.
+// Kinds the operator does not watch are always applied.
 func (r *AuditPipelineReconciler) unchanged(ctx context.Context, key appliedKey, hash [sha256.Size]byte, obj client.Object) bool {
 	v, ok := r.applied.Load(key)
 	if !ok || v.(appliedState).hash != hash {
@@ -127,17 +127,12 @@ func (r *AuditPipelineReconciler) unchanged(ctx context.Context, key appliedKey,
 		meta.SetGroupVersionKind(key.gvk)
 		live = meta
 	case typedKinds[gk]:
-		live = obj.DeepCopyObject().(client.Object)
+		live = obj
 	default:
 		return false
 	}
-	if err := r.Get(ctx, objKey, live); err != nil || live.GetResourceVersion() != v.(appliedState).resourceVersion {
-		return false
-	}
-	if typedKinds[gk] {
-		reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(live).Elem())
-	}
-	return true
+	err := r.Get(ctx, objKey, live)
+	return err == nil && live.GetResourceVersion() == v.(appliedState).resourceVersion
 }
 
 // forget drops what the reconciler remembers of the pipeline with this UID (applies, refusals), once

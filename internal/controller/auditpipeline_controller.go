@@ -63,7 +63,7 @@ type AuditPipelineReconciler struct {
 	// reconciled twice at the same time). Zero means DefaultMaxConcurrentReconciles.
 	MaxConcurrentReconciles int
 
-	// refusedAt remembers, per pipeline and component condition, the generation whose child the API
+	// refusedAt remembers, per pipeline and step, the generation whose child the API
 	// server refused as Invalid: the step is not run again until the spec changes or refusalRetry has
 	// passed (the refusal may come from an admission policy, or another manager's fields).
 	refusedAt sync.Map // refusalKey -> refusal
@@ -182,7 +182,9 @@ func (r *AuditPipelineReconciler) runSteps(ctx context.Context, p *v1alpha1.Audi
 		res, err := s.run(ctx, p)
 		var refused *childRefusedError
 		if errors.As(err, &refused) {
-			r.refusedAt.Store(key, refusal{p.Generation, refused.conditionMessage(), time.Now()})
+			msg := refused.conditionMessage()
+			r.refusedAt.Store(key, refusal{p.Generation, msg, time.Now()})
+			err = notReady(v1alpha1.ReasonInvalidSpec, "%s", msg).after(refusalRetry)
 		}
 		res, err = applyOutcome(p, s.condition, res, err)
 		if err != nil {

@@ -45,19 +45,14 @@ func (e *notReadyError) retrying(cause error) *notReadyError {
 }
 
 // applyOutcome turns a step's result into its condition and requeue: a *notReadyError sets condType
-// False with its reason and message; a *childRefusedError sets InvalidSpec. Other errors pass through.
+// False with its reason and message. Other errors pass through.
 func applyOutcome(p *v1alpha1.AuditPipeline, condType string, res ctrl.Result, err error) (ctrl.Result, error) {
 	var nr *notReadyError
-	var refused *childRefusedError
-	switch {
-	case errors.As(err, &nr):
-		markComponentNotReady(p, condType, nr.reason, "%s", nr.message)
-		return lowestRequeue(res, ctrl.Result{RequeueAfter: nr.recheck}), nr.cause
-	case errors.As(err, &refused):
-		markComponentNotReady(p, condType, v1alpha1.ReasonInvalidSpec, "%s", refused.conditionMessage())
-		return lowestRequeue(res, ctrl.Result{RequeueAfter: refusalRetry}), nil
+	if !errors.As(err, &nr) {
+		return res, err
 	}
-	return res, err
+	markComponentNotReady(p, condType, nr.reason, "%s", nr.message)
+	return lowestRequeue(res, ctrl.Result{RequeueAfter: nr.recheck}), nr.cause
 }
 
 // passState carries what one step of a pass hands to a later one: the schema step's migrator, for the

@@ -122,13 +122,29 @@ var dedupOn = []struct{ name, value string }{
 
 // dedupSettings returns the settings of dedupOn this server knows, as a SETTINGS clause's start.
 func (m *Migrator) dedupSettings(ctx context.Context) (string, error) {
+	names := make([]string, len(dedupOn))
+	for i, s := range dedupOn {
+		names[i] = s.name
+	}
+	rows, err := m.db.QueryContext(ctx, "SELECT name FROM system.settings WHERE has(?, name)", names)
+	if err != nil {
+		return "", fmt.Errorf("read the server's settings: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	known := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return "", err
+		}
+		known[n] = true
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("read the server's settings: %w", err)
+	}
 	var b strings.Builder
 	for _, s := range dedupOn {
-		var n uint64
-		if err := m.db.QueryRowContext(ctx, "SELECT count() FROM system.settings WHERE name = ?", s.name).Scan(&n); err != nil {
-			return "", fmt.Errorf("read the server's settings: %w", err)
-		}
-		if n > 0 {
+		if known[s.name] {
 			b.WriteString(s.name + " = " + s.value + ", ")
 		}
 	}
