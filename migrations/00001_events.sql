@@ -7,13 +7,16 @@
 -- (internal/eventrow); the view events_json puts the whole event back together, rest winning over the
 -- columns. A column whose field the aggregator takes out of rest must never be dropped.
 --
--- Sorted by (namespace, event_time): namespace is the tenant, and "what happened in this tenant lately"
--- (by user, by status, or all of it) reads a few granules, newest first. ReplacingMergeTree drops the
--- copies of an event that a redelivery inserts twice: they share audit_id, stage and therefore the whole
--- sorting key. Granules of 1,024 rows keep a tenant's last hour to one or two of them; compressed
--- blocks of at least 16 KiB rather than 64 cut by four what reading one granule of a small column
--- decompresses (up to 64 of its granules share a block of 64 KiB). The by_time projection (event_time
--- and verb sorted by time) answers counts over all tenants for a time range.
+-- Sorted by (tenant_type, tenant, event_time): the tenant is what the pipeline's spec.tenancy says (the
+-- namespace, or annotations of the event; tenant_type is empty with the namespace), and "what happened in
+-- this tenant lately" (by user, by status, or all of it) reads a few granules, newest first. cluster
+-- names the cluster whose API server sent the event (spec.clusterName), so that several clusters'
+-- pipelines can share the tables. ReplacingMergeTree drops the copies of an event that a redelivery
+-- inserts twice: they share audit_id, stage and therefore the whole sorting key. Granules of 1,024 rows
+-- keep a tenant's last hour to one or two of them; compressed blocks of at least 16 KiB rather than 64
+-- cut by four what reading one granule of a small column decompresses (up to 64 of its granules share
+-- a block of 64 KiB). The by_time projection (event_time and verb sorted by time) answers counts over
+-- all tenants for a time range.
 -- ZSTD(1) for every column that has no codec of its own (rest included: ZSTD(3) stored 1% less and
 -- made merges 20% slower), and through default_compression_codec for the projection's columns, which
 -- take the part's default codec rather than their column's. Servers without the fix of ClickHouse
@@ -22,8 +25,8 @@
 -- on the live tables (events and changes, with the same TTL).
 --
 -- changes holds the writes (create, update, patch, delete, deletecollection) a second time, sorted by
--- object: a resource's history reads that object's rows only, where events, sorted by time, would read
--- every granule of the tenant's history that holds one of them. The materialized view changes_mv fills
+-- tenant and object (resource, namespace, name): a resource's history reads that object's rows only,
+-- where events, sorted by time, would read every granule of the tenant's history that holds one of them. The materialized view changes_mv fills
 -- it from every insert into events; replicas of a replicated table get its rows by replication, so
 -- the view runs once per insert. Its copies of a redelivered event collapse as events' do.
 --
@@ -33,6 +36,9 @@
 -- +goose Up
 -- The columns of events and changes, defined once so that the two tables cannot differ.
 {{define "columns"}}
+    tenant_type   LowCardinality(String) CODEC(ZSTD(1)),
+    tenant        LowCardinality(String) CODEC(ZSTD(1)),
+    cluster       LowCardinality(String) CODEC(ZSTD(1)),
     event_time    DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
     latency_us    UInt64 CODEC(T64, ZSTD(1)),
     audit_id      UUID,
@@ -55,8 +61,8 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.events{{.OnCluster}}
 )
 ENGINE = {{.Engine "ReplacingMergeTree"}}
 PARTITION BY toYYYYMM(event_time)
-PRIMARY KEY (namespace, event_time)
-ORDER BY (namespace, event_time, audit_id, stage)
+PRIMARY KEY (tenant_type, tenant, event_time)
+ORDER BY (tenant_type, tenant, event_time, audit_id, stage)
 {{.Settings "index_granularity = 1024" "min_compress_block_size = 16384" "deduplicate_merge_projection_mode = 'rebuild'" "default_compression_codec = 'ZSTD(1)'"}};
 
 -- changes: the writes of events, sorted by tenant, object and time. The same granules and blocks; no projection.
@@ -65,13 +71,13 @@ CREATE TABLE IF NOT EXISTS {{.Database}}.changes{{.OnCluster}}
 )
 ENGINE = {{.Engine "ReplacingMergeTree"}}
 PARTITION BY toYYYYMM(event_time)
-PRIMARY KEY (namespace, resource, name, event_time)
-ORDER BY (namespace, resource, name, event_time, audit_id, stage)
+PRIMARY KEY (tenant_type, tenant, resource, namespace, name, event_time)
+ORDER BY (tenant_type, tenant, resource, namespace, name, event_time, audit_id, stage)
 {{.Settings "index_granularity = 1024" "min_compress_block_size = 16384" "default_compression_codec = 'ZSTD(1)'"}};
 
 -- The writes: what changes holds, the view copies and the statement after it backfills.
-{{define "writes"}}SELECT event_time, latency_us, audit_id, stage, level, verb, user, user_uid, api_group, resource, subresource,
-    namespace, name, response_code, rest
+{{define "writes"}}SELECT tenant_type, tenant, cluster, event_time, latency_us, audit_id, stage, level, verb, user, user_uid,
+    api_group, resource, subresource, namespace, name, response_code, rest
 FROM {{.Database}}.events
 WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection'){{end}}
 CREATE MATERIALIZED VIEW IF NOT EXISTS {{.Database}}.changes_mv{{.OnCluster}} TO {{.Database}}.changes AS
@@ -111,14 +117,14 @@ INSERT INTO {{.Database}}.changes
 -- its table's primary key as they would on the table.
 CREATE VIEW IF NOT EXISTS {{.Database}}.events_json{{.OnCluster}} AS
 SELECT
-    event_time, request_received_at, latency_us, audit_id, stage, level, verb, user, user_uid, api_group,
-    resource, subresource, namespace, name, response_code, rest,
+    tenant_type, tenant, cluster, event_time, request_received_at, latency_us, audit_id, stage, level, verb,
+    user, user_uid, api_group, resource, subresource, namespace, name, response_code, rest,
     {{template "event_json"}} AS event
 FROM {{.Database}}.events;
 
 CREATE VIEW IF NOT EXISTS {{.Database}}.changes_json{{.OnCluster}} AS
 SELECT
-    event_time, request_received_at, latency_us, audit_id, stage, level, verb, user, user_uid, api_group,
-    resource, subresource, namespace, name, response_code, rest,
+    tenant_type, tenant, cluster, event_time, request_received_at, latency_us, audit_id, stage, level, verb,
+    user, user_uid, api_group, resource, subresource, namespace, name, response_code, rest,
     {{template "event_json"}} AS event
 FROM {{.Database}}.changes;

@@ -18,6 +18,8 @@ const (
 
 // AuditPipelineSpec is the desired pipeline: where audit events are stored, how they travel, and how the
 // schema is kept.
+// +kubebuilder:validation:XValidation:rule="self.tenancy.source == 'Annotations' || !has(self.clickhouse.retention) || !has(self.clickhouse.retention.tenants) || self.clickhouse.retention.tenants.all(t, !has(t.tenantType))",message="spec.clickhouse.retention.tenants[].tenantType needs spec.tenancy.source Annotations with annotations.type set: with namespace tenancy a tenant has no type; remove tenantType"
+// +kubebuilder:validation:XValidation:rule="self.tenancy.source != 'Annotations' || (has(self.tenancy.annotations) && has(self.tenancy.annotations.type)) || !has(self.clickhouse.retention) || !has(self.clickhouse.retention.tenants) || self.clickhouse.retention.tenants.all(t, !has(t.tenantType))",message="spec.clickhouse.retention.tenants[].tenantType needs spec.tenancy.annotations.type: without it every tenant's type is empty; remove tenantType or set the type annotation"
 // +kubebuilder:validation:XValidation:rule="!has(self.nats.consumer.ackWait) || !has(self.aggregator.batch.timeout) || !self.nats.consumer.ackWait.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || !self.aggregator.batch.timeout.matches('^([0-9]+(\\\\.[0-9]+)?(ms|s|m))+$') || duration(self.nats.consumer.ackWait) > duration(self.aggregator.batch.timeout)",message="spec.nats.consumer.ackWait must be longer than spec.aggregator.batch.timeout: JetStream would redeliver events still waiting in a batch and ClickHouse would get them twice; raise ackWait or lower the batch timeout"
 type AuditPipelineSpec struct {
 	// clickhouse is where audit events are stored: a ClickHouse the operator manages, or an existing one.
@@ -43,6 +45,23 @@ type AuditPipelineSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	Schema SchemaSpec `json:"schema,omitempty"`
+
+	// tenancy says what the tenant of an event is: its namespace (the default), or the values of one or
+	// two of its annotations. The tenant leads the sort key of the audit tables. Cannot be changed after
+	// creation.
+	// +optional
+	// +kubebuilder:default={source: Namespace}
+	Tenancy TenancySpec `json:"tenancy,omitzero"`
+
+	// clusterName is written into the cluster column of every event this pipeline's agent receives, so
+	// that the pipelines of several clusters can share one database. Unset, it is the UID of this
+	// cluster's kube-system namespace (shown in status.clusterName). Changing it changes the rows
+	// written from then on.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')",message="spec.clusterName must be up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, e.g. prod-eu-1"
+	ClusterName string `json:"clusterName,omitempty"`
 
 	// suspend stops the operator from changing anything for this pipeline while true. Status is still
 	// reported. Defaults to false.
@@ -91,6 +110,11 @@ type AuditPipelineStatus struct {
 	// schema is the observed state of the ClickHouse schema: applied and pending migrations.
 	// +optional
 	Schema *SchemaStatus `json:"schema,omitempty"`
+
+	// clusterName is the value the agent writes into the cluster column: spec.clusterName, or the UID of
+	// this cluster's kube-system namespace.
+	// +optional
+	ClusterName string `json:"clusterName,omitempty"`
 }
 
 // AuditPipeline turns Kubernetes API-server audit events into a durable, queryable store: API server ->

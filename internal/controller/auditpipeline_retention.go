@@ -213,6 +213,16 @@ func (r *AuditPipelineReconciler) cachedClusterID() string {
 // retentionOwnerID identifies p across clusters: the UID of this cluster's kube-system namespace, and
 // p's namespace and name. A pipeline deleted and created again under its name keeps it.
 func (r *AuditPipelineReconciler) retentionOwnerID(ctx context.Context, p *v1alpha1.AuditPipeline) (string, error) {
+	uid, err := r.clusterUID(ctx)
+	if err != nil {
+		return "", err
+	}
+	return uid + "/" + p.Namespace + "/" + p.Name, nil
+}
+
+// clusterUID is the UID of this cluster's kube-system namespace, read once: it identifies the cluster
+// (the TTL's owner, the default spec.clusterName).
+func (r *AuditPipelineReconciler) clusterUID(ctx context.Context) (string, error) {
 	r.clusterMu.Lock()
 	defer r.clusterMu.Unlock()
 	if r.clusterID == "" {
@@ -222,5 +232,5 @@ func (r *AuditPipelineReconciler) retentionOwnerID(ctx context.Context, p *v1alp
 		}
 		r.clusterID = string(ns.UID)
 	}
-	return r.clusterID + "/" + p.Namespace + "/" + p.Name, nil
+	return r.clusterID, nil
 }

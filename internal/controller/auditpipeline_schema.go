@@ -78,8 +78,9 @@ const conflictRecheck = 5 * time.Minute
 func (r *AuditPipelineReconciler) migrateOptions(ctx context.Context, p *v1alpha1.AuditPipeline) migrate.Options {
 	ch := &p.Spec.ClickHouse
 	opts := migrate.Options{
-		Database: ch.Database,
-		Owner:    fmt.Sprintf("%s/%s/%s", r.identity(), p.Namespace, p.Name),
+		Database:   ch.Database,
+		Owner:      fmt.Sprintf("%s/%s/%s", r.identity(), p.Namespace, p.Name),
+		Superseded: migrations.Superseded,
 		OnApplied: func(a migrate.Applied) {
 			logf.FromContext(ctx).Info("schema migration applied", "version", a.Version, "name", a.Name,
 				"checksum", a.Checksum, "duration", a.Duration)

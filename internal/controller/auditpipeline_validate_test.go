@@ -22,7 +22,7 @@ import (
 func renderedHashes(g Gomega, p *v1alpha1.AuditPipeline) map[string]string {
 	cur, err := fetch(p)()
 	g.Expect(err).NotTo(HaveOccurred())
-	col, err := vector.RenderCollector(cur)
+	col, err := vector.RenderCollector(cur, cur.Status.ClusterName)
 	g.Expect(err).NotTo(HaveOccurred())
 	agg, err := vector.RenderAggregator(cur)
 	g.Expect(err).NotTo(HaveOccurred())

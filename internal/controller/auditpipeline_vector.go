@@ -33,7 +33,12 @@ func (r *AuditPipelineReconciler) reconcileCollector(ctx context.Context, p *v1a
 	if ok, err := r.requireSecrets(ctx, p, collectorSecrets(p)); !ok {
 		return ctrl.Result{}, err
 	}
-	col, err := vector.RenderCollector(p)
+	uid, err := r.clusterUID(ctx)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	p.Status.ClusterName = vector.ClusterName(p, uid)
+	col, err := vector.RenderCollector(p, p.Status.ClusterName)
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("render collector: %w", err)
 	}

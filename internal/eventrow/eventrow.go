@@ -53,6 +53,20 @@ type stripped struct {
 
 func (s stripped) vrlPath() string { return strings.Join(s.path, ".") }
 
+// derived is a string column that is not a field of the event: the tenant (Tenancy) and the cluster
+// (ClusterField); the event keeps its annotations in rest.
+type derived struct {
+	column string
+	field  func(r *Row) *string
+}
+
+// derivedStrings are the columns that lead the table, before event_time.
+var derivedStrings = []derived{
+	{"tenant_type", func(r *Row) *string { return &r.TenantType }},
+	{"tenant", func(r *Row) *string { return &r.Tenant }},
+	{"cluster", func(r *Row) *string { return &r.Cluster }},
+}
+
 // strippedStrings are the string fields with a column of their own, in column order after audit_id.
 var strippedStrings = []stripped{
 	{"stage", []string{"stage"}, func(r *Row) *string { return &r.Stage }},
@@ -69,7 +83,9 @@ var strippedStrings = []stripped{
 
 // Columns is the contract between the aggregator and the events table that migrations/00001_events.sql
 // creates: every column the aggregator fills, in the table's order, with its type there and the VRL
-// expression that fills it (test/contract checks it against a real ClickHouse). The event is split
+// expression that fills it, evaluated after a Tenancy's Prelude (test/contract checks it against a real
+// ClickHouse). tenant_type and tenant are the event's tenant as its pipeline's Tenancy defines it, and
+// cluster the name the collector gave its cluster (ClusterField); "" when there is none. The event is split
 // without loss: the fields queries filter and sort on go into typed columns, and rest holds the event
 // as JSON without them, so that they are stored once (the audit ID and the timestamps are most of an
 // event's entropy) and rest is a third of the event. The table's `event` column puts the event back
@@ -87,11 +103,15 @@ var strippedStrings = []stripped{
 var Columns = columns()
 
 func columns() []Column {
-	cs := []Column{
+	var cs []Column
+	for _, d := range derivedStrings {
+		cs = append(cs, Column{d.column, "LowCardinality(String)", "row_" + d.column})
+	}
+	cs = append(cs, []Column{
 		{"event_time", "DateTime64(6, 'UTC')", fmt.Sprintf(`format_timestamp!(stage_at, format: %q, timezone: "UTC")`, clickHouseFormat)},
 		{"latency_us", "UInt64", "latency_us"},
 		{"audit_id", "UUID", "audit_id"},
-	}
+	}...)
 	for _, s := range strippedStrings {
 		typ := "LowCardinality(String)"
 		if s.column == "user_uid" || s.column == "name" {
@@ -104,9 +124,17 @@ func columns() []Column {
 		Column{"rest", "String", "encode_json(rest)"})
 }
 
-// Prelude is the VRL that runs before the row is built: it computes the variables the column expressions
-// use and rest, the event without the fields that have columns. FromEvent is its Go twin.
-var Prelude = prelude()
+// Tenancy says what an event's tenant is, as spec.tenancy of its pipeline does. The zero Tenancy is
+// namespace tenancy: the tenant is objectRef.namespace and tenant_type is "". With NameAnnotation set,
+// the tenant is the value of that annotation of the event and tenant_type that of TypeAnnotation ("" when
+// unset); an event without the annotation, or with a value that is not a string, gets "" (never dropped).
+type Tenancy struct {
+	TypeAnnotation, NameAnnotation string
+}
+
+// ClusterField holds the name of the cluster whose API server sent the event: the collector adds it
+// (internal/render/vector/vrl, WithCluster), and the aggregator's remap moves it into the cluster column.
+const ClusterField = "auditpipeline_cluster"
 
 // OriginalVerbField holds an event's verb when the Vector agent published it under another one: the
 // verb is the client's HTTP method, and the agent's subject is made of it, so a verb that makes no
@@ -114,8 +142,11 @@ var Prelude = prelude()
 // had no verb (internal/render/vector/vrl, WithSubjectVerb). The aggregator's remap puts it back first.
 const OriginalVerbField = "auditpipeline_verb"
 
-func prelude() string {
+// Prelude is the VRL that runs before the row is built: it computes the variables the column expressions
+// use and rest, the event without the fields that have columns. FromEvent is its Go twin.
+func (t Tenancy) Prelude() string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "row_cluster = string(del(.%s)) ?? \"\"\n", ClusterField)
 	fmt.Fprintf(&b, "if exists(.%[1]s) {\n  original_verb = array(del(.%[1]s)) ?? []\n", OriginalVerbField)
 	b.WriteString("  if length(original_verb) == 0 { del(.verb) } else { .verb = original_verb[0] }\n}\n")
 	b.WriteString("rest = .\n")
@@ -137,9 +168,25 @@ func prelude() string {
 		}
 		fmt.Fprintf(&b, "if row_%s != \"\" { del(rest.%s%s) }\n", s.column, s.vrlPath(), compact)
 	}
+	if t.NameAnnotation == "" {
+		b.WriteString("row_tenant_type = \"\"\nrow_tenant = row_namespace\n")
+	} else {
+		fmt.Fprintf(&b, "row_tenant_type = %s\n", annotationValue(t.TypeAnnotation))
+		fmt.Fprintf(&b, "row_tenant = %s\n", annotationValue(t.NameAnnotation))
+	}
 	b.WriteString("response_code = int(.responseStatus.code) ?? 0\n")
 	b.WriteString("if response_code < 1 || response_code > 65535 { response_code = 0 } else { del(rest.responseStatus.code, compact: true) }\n")
 	return b.String()
+}
+
+// annotationValue is the VRL expression of the value of the event's annotation key: "" when the key is
+// empty, the annotation is missing, or its value is not a string. Keys are annotation keys (the CRD checks
+// them), so %q quotes them as VRL does, and they hold no '$' for Vector to interpolate.
+func annotationValue(key string) string {
+	if key == "" {
+		return `""`
+	}
+	return fmt.Sprintf("string(.annotations.%q) ?? \"\"", key)
 }
 
 // The kind and apiVersion every audit event has: rest leaves them out when they are these, and the
@@ -151,6 +198,7 @@ const (
 
 // Row is an event's row, as FromEvent computes it: one field per column.
 type Row struct {
+	TenantType, Tenant, Cluster                      string
 	EventTime                                        time.Time // microseconds, UTC
 	LatencyUS                                        uint64
 	AuditID                                          uuid.UUID
@@ -160,15 +208,26 @@ type Row struct {
 	Rest                                             string
 }
 
-// StringColumns is the number of string columns (stage to name), which come after audit_id in Columns.
-var StringColumns = len(strippedStrings)
+// StringColumns is the number of String and LowCardinality(String) columns: tenant_type, tenant and
+// cluster, then stage to name.
+var StringColumns = len(derivedStrings) + len(strippedStrings)
 
-// StringColumn is the value of the row's i-th string column (0 for stage, ..., StringColumns-1 for name).
-func (r *Row) StringColumn(i int) string { return *strippedStrings[i].field(r) }
+// StringColumn is the value of the row's i-th string column, in the order of Columns (0 for tenant_type,
+// ..., StringColumns-1 for name).
+func (r *Row) StringColumn(i int) string {
+	if i < len(derivedStrings) {
+		return *derivedStrings[i].field(r)
+	}
+	return *strippedStrings[i-len(derivedStrings)].field(r)
+}
 
 // Fields returns pointers to the row's fields in the order of Columns, to scan a row read back.
 func (r *Row) Fields() []any {
-	out := []any{&r.EventTime, &r.LatencyUS, &r.AuditID}
+	var out []any
+	for _, d := range derivedStrings {
+		out = append(out, d.field(r))
+	}
+	out = append(out, &r.EventTime, &r.LatencyUS, &r.AuditID)
 	for _, s := range strippedStrings {
 		out = append(out, s.field(r))
 	}
@@ -209,6 +268,9 @@ func (r *Row) Values() map[string]any {
 		"response_code": r.ResponseCode,
 		"rest":          r.Rest,
 	}
+	for _, d := range derivedStrings {
+		out[d.column] = *d.field(r)
+	}
 	for _, s := range strippedStrings {
 		out[s.column] = *s.field(r)
 	}
@@ -220,7 +282,13 @@ var uuidText = regexp.MustCompile(uuidPattern)
 // FromEvent is the Go twin of Prelude and Columns: the row the aggregator's remap makes of ev, an audit
 // event as Vector's nats source decodes it (JSON numbers as json.Number), at time now (the stage time of
 // an event without one). It changes nothing in ev.
-func FromEvent(ev map[string]any, now time.Time) Row {
+func (t Tenancy) FromEvent(ev map[string]any, now time.Time) Row {
+	var r Row
+	if cluster, ok := ev[ClusterField]; ok {
+		ev = maps.Clone(ev)
+		delete(ev, ClusterField)
+		r.Cluster, _ = cluster.(string)
+	}
 	if original, ok := ev[OriginalVerbField]; ok {
 		ev = maps.Clone(ev)
 		delete(ev, OriginalVerbField)
@@ -231,7 +299,6 @@ func FromEvent(ev map[string]any, now time.Time) Row {
 		}
 	}
 	rest := cloneObject(ev)
-	var r Row
 	stageAt, ok := timestamp(ev["stageTimestamp"])
 	if !ok {
 		stageAt = now.UTC().Truncate(time.Nanosecond)
@@ -273,6 +340,12 @@ func FromEvent(ev map[string]any, now time.Time) Row {
 			remove(rest, s.path)
 		}
 	}
+	if t.NameAnnotation == "" {
+		r.Tenant = r.Namespace
+	} else {
+		r.TenantType = annotation(ev, t.TypeAnnotation)
+		r.Tenant = annotation(ev, t.NameAnnotation)
+	}
 	// int() accepts only integers, never strings or floats.
 	if n, ok := at(ev, "responseStatus", "code").(json.Number); ok {
 		if i, err := n.Int64(); err == nil && i >= 1 && i <= 65535 {
@@ -282,6 +355,15 @@ func FromEvent(ev map[string]any, now time.Time) Row {
 	}
 	r.Rest = EncodeJSON(rest)
 	return r
+}
+
+// annotation mirrors annotationValue.
+func annotation(ev map[string]any, key string) string {
+	if key == "" {
+		return ""
+	}
+	v, _ := at(ev, "annotations", key).(string)
+	return v
 }
 
 // timestamp mirrors parse_timestamp(v, format: "%+"): chrono's ISO 8601 / RFC 3339 with optional

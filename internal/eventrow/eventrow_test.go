@@ -78,7 +78,7 @@ func TestFromEvent(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ev := decode(t, c.event)
-			r := FromEvent(ev, now)
+			r := Tenancy{}.FromEvent(ev, now)
 			if r.Rest != c.rest {
 				t.Errorf("rest\n %s\nwant\n %s", r.Rest, c.rest)
 			}
@@ -99,22 +99,37 @@ func TestColumnsMatchRowFields(t *testing.T) {
 	if StringColumns != len(Columns)-5 {
 		t.Errorf("%d string columns of %d columns: the others are event_time, latency_us, audit_id, response_code, rest", StringColumns, len(Columns))
 	}
-	for i := range StringColumns {
-		*strippedStrings[i].field(&r) = strippedStrings[i].column
-		if r.StringColumn(i) != Columns[3+i].Name {
-			t.Errorf("string column %d is %s, Columns has %s there", i, r.StringColumn(i), Columns[3+i].Name)
-		}
-	}
+	var strs []string
 	for _, c := range Columns {
-		if c.Name == "rest" || c.Name == "event_time" {
-			continue
-		}
-		if !strings.Contains(Prelude, c.Expr+" = ") {
-			t.Errorf("the prelude never sets %s, the expression of column %s", c.Expr, c.Name)
+		if strings.HasSuffix(c.Type, "String)") || c.Type == "String" {
+			strs = append(strs, c.Name)
 		}
 	}
-	if strings.Contains(Prelude, "$") {
-		t.Error("the prelude holds a '$', which Vector would interpolate")
+	strs = strs[:len(strs)-1] // rest
+	for _, d := range derivedStrings {
+		*d.field(&r) = d.column
+	}
+	for _, s := range strippedStrings {
+		*s.field(&r) = s.column
+	}
+	for i := range StringColumns {
+		if r.StringColumn(i) != strs[i] {
+			t.Errorf("string column %d is %s, Columns has %s there", i, r.StringColumn(i), strs[i])
+		}
+	}
+	for _, tenancy := range []Tenancy{{}, {NameAnnotation: "a.example/n"}, {TypeAnnotation: "a.example/t", NameAnnotation: "n"}} {
+		prelude := tenancy.Prelude()
+		for _, c := range Columns {
+			if c.Name == "rest" || c.Name == "event_time" {
+				continue
+			}
+			if !strings.Contains(prelude, c.Expr+" = ") {
+				t.Errorf("%+v: the prelude never sets %s, the expression of column %s", tenancy, c.Expr, c.Name)
+			}
+		}
+		if strings.Contains(prelude, "$") {
+			t.Errorf("%+v: the prelude holds a '$', which Vector would interpolate", tenancy)
+		}
 	}
 }
 
@@ -142,7 +157,7 @@ func TestOriginalVerbComesBack(t *testing.T) {
 		inRest   bool
 	}{{[]any{"a..b"}, "a..b", false}, {[]any{json.Number("7")}, "", true}, {[]any{}, "", false}} {
 		ev := map[string]any{"verb": "a__b", OriginalVerbField: c.original, "auditID": "x"}
-		r := FromEvent(ev, now)
+		r := Tenancy{}.FromEvent(ev, now)
 		if r.Verb != c.verb || strings.Contains(r.Rest, OriginalVerbField) || strings.Contains(r.Rest, "a__b") ||
 			strings.Contains(r.Rest, `"verb"`) != c.inRest {
 			t.Errorf("%v: verb %q, rest %s", c.original, r.Verb, r.Rest)
@@ -151,8 +166,58 @@ func TestOriginalVerbComesBack(t *testing.T) {
 			t.Error("FromEvent changed the event it was given")
 		}
 	}
-	if !strings.HasPrefix(Prelude, "if exists(."+OriginalVerbField+") {\n  original_verb = array(del(."+OriginalVerbField+")) ?? []\n"+
+	if prelude := (Tenancy{}).Prelude(); !strings.HasPrefix(prelude, "row_cluster = string(del(."+ClusterField+")) ?? \"\"\n"+
+		"if exists(."+OriginalVerbField+") {\n  original_verb = array(del(."+OriginalVerbField+")) ?? []\n"+
 		"  if length(original_verb) == 0 { del(.verb) } else { .verb = original_verb[0] }\n}\nrest = .\n") {
-		t.Errorf("the remap does not put the verb back first:\n%s", Prelude)
+		t.Errorf("the remap does not take the cluster out and put the verb back first:\n%s", prelude)
+	}
+}
+
+// TestTenancy: the tenant columns with namespace and annotation tenancy, on events that have, lack, or
+// have odd values of the annotations; the annotations stay in rest, the collector's cluster field does not.
+func TestTenancy(t *testing.T) {
+	now := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	milo := Tenancy{TypeAnnotation: "platform.miloapis.com/scope.type", NameAnnotation: "platform.miloapis.com/scope.name"}
+	long := strings.Repeat("p", 300)
+	cases := []struct {
+		name       string
+		tenancy    Tenancy
+		event      string
+		typ, ten   string
+		restHolds  []string
+		clusterWas string
+	}{
+		{"namespace", Tenancy{}, `{"objectRef":{"namespace":"shop"},"annotations":{"platform.miloapis.com/scope.name":"p1"}}`, "", "shop", []string{"scope.name"}, ""},
+		{"namespace, cluster-scoped", Tenancy{}, `{"objectRef":{"resource":"nodes"}}`, "", "", nil, ""},
+		{"annotations", milo, `{"objectRef":{"namespace":"shop"},"annotations":{"platform.miloapis.com/scope.type":"Project","platform.miloapis.com/scope.name":"p1"},"auditpipeline_cluster":"eu-1"}`,
+			"Project", "p1", []string{`"platform.miloapis.com/scope.type":"Project"`, `"platform.miloapis.com/scope.name":"p1"`}, "eu-1"},
+		{"no annotations", milo, `{"objectRef":{"namespace":"shop"}}`, "", "", nil, ""},
+		{"only the name", milo, `{"annotations":{"platform.miloapis.com/scope.name":"p1"}}`, "", "p1", nil, ""},
+		{"empty values", milo, `{"annotations":{"platform.miloapis.com/scope.type":"","platform.miloapis.com/scope.name":""}}`, "", "", nil, ""},
+		{"not strings", milo, `{"annotations":{"platform.miloapis.com/scope.type":7,"platform.miloapis.com/scope.name":{"a":1}}}`, "", "", []string{`"platform.miloapis.com/scope.type":7`}, ""},
+		{"annotations not an object", milo, `{"annotations":"x","auditpipeline_cluster":7}`, "", "", []string{`"annotations":"x"`}, ""},
+		{"unicode and 300 characters", milo, `{"annotations":{"platform.miloapis.com/scope.type":"Projekt ünïcödé 🚀","platform.miloapis.com/scope.name":"` + long + `"}}`,
+			"Projekt ünïcödé 🚀", long, []string{long}, ""},
+		{"only a name annotation configured", Tenancy{NameAnnotation: "team"}, `{"annotations":{"team":"a","platform.miloapis.com/scope.type":"Project"}}`, "", "a", nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := c.tenancy.FromEvent(decode(t, c.event), now)
+			if r.TenantType != c.typ || r.Tenant != c.ten || r.Cluster != c.clusterWas {
+				t.Errorf("tenant_type %q, tenant %q, cluster %q; want %q, %q, %q", r.TenantType, r.Tenant, r.Cluster, c.typ, c.ten, c.clusterWas)
+			}
+			for _, s := range c.restHolds {
+				if !strings.Contains(r.Rest, s) {
+					t.Errorf("rest lacks %s: %s", s, r.Rest)
+				}
+			}
+			if strings.Contains(r.Rest, ClusterField) {
+				t.Errorf("rest holds the collector's %s: %s", ClusterField, r.Rest)
+			}
+		})
+	}
+	if p := milo.Prelude(); !strings.Contains(p, `row_tenant = string(.annotations."platform.miloapis.com/scope.name") ?? ""`) ||
+		!strings.Contains(p, `row_tenant_type = string(.annotations."platform.miloapis.com/scope.type") ?? ""`) {
+		t.Errorf("the prelude does not read the annotations:\n%s", p)
 	}
 }

@@ -17,6 +17,9 @@ const (
 	// KindChanged: the file of an applied version was changed; Want and Got are the applied and the
 	// embedded checksums.
 	KindChanged ChecksumKind = "Changed"
+	// KindSuperseded: the applied version is an earlier version of the file that changed in place before a
+	// release (Options.Superseded); Want is the applied checksum, Got what changed.
+	KindSuperseded ChecksumKind = "Superseded"
 	// KindRenamed: an applied version number now belongs to a different file (a reused number, or a
 	// renamed file); Want and Got are the applied and the embedded file names.
 	KindRenamed ChecksumKind = "Renamed"
@@ -54,6 +57,9 @@ func (e *ChecksumError) Error() string {
 	switch e.Kind {
 	case KindChanged:
 		return fmt.Sprintf("migration %s (version %d) was changed after it was applied: applied %s, embedded %s", e.Name, e.Version, e.Want, e.Got)
+	case KindSuperseded:
+		return fmt.Sprintf("migration %s (version %d) was applied from an earlier version of the file (%s), whose tables this operator cannot write into: "+
+			"move the data to a new database or drop the old tables as docs/migrations.md (a database from an earlier build) says", e.Name, e.Version, e.Got)
 	case KindRenamed:
 		return fmt.Sprintf("version %d was applied from %s, but the embedded file with that number is %s: an applied number must never be reused or renamed", e.Version, e.Want, e.Got)
 	case KindRenumbered:

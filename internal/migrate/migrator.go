@@ -51,6 +51,10 @@ type Options struct {
 	OnApplied func(Applied)
 	// Logger, when set, receives goose's log of each migration and statement.
 	Logger *slog.Logger
+	// Superseded maps the checksums of earlier versions of the migration files (migrations.Superseded)
+	// to what changed since: a database that applied one gets a ChecksumError of kind KindSuperseded,
+	// which says so, rather than KindChanged.
+	Superseded map[string]string
 }
 
 // Migrator applies embedded migrations to one database. Its methods may be called many times; it

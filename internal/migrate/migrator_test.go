@@ -75,7 +75,8 @@ func checkChangesTable(t *testing.T, db *sql.DB, database string) {
 		t.Fatal(err)
 	}
 	if engine != "ReplacingMergeTree" || partition != "toYYYYMM(event_time)" || policy != "hot_cold" ||
-		sorting != "namespace, resource, name, event_time, audit_id, stage" || primary != "namespace, resource, name, event_time" {
+		sorting != "tenant_type, tenant, resource, namespace, name, event_time, audit_id, stage" ||
+		primary != "tenant_type, tenant, resource, namespace, name, event_time" {
 		t.Errorf("changes: engine %s, partition %s, sorting %s, primary %s, policy %s", engine, partition, sorting, primary, policy)
 	}
 	for _, setting := range []string{"index_granularity = 1024", "min_compress_block_size = 16384", "default_compression_codec = 'ZSTD(1)'"} {
@@ -119,7 +120,7 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 		t.Fatal(err)
 	}
 	if engine != "ReplacingMergeTree" || partition != "toYYYYMM(event_time)" || policy != "hot_cold" ||
-		sorting != "namespace, event_time, audit_id, stage" || primary != "namespace, event_time" {
+		sorting != "tenant_type, tenant, event_time, audit_id, stage" || primary != "tenant_type, tenant, event_time" {
 		t.Errorf("events: engine %s, partition %s, sorting %s, primary %s, policy %s", engine, partition, sorting, primary, policy)
 	}
 	var eventTime, rest, verb, uncoded, full string

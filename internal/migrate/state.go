@@ -193,6 +193,8 @@ func (m *Migrator) verifyVersion(v int64, st *state) error {
 		return &ChecksumError{Version: v, Name: mig.Name, Kind: KindUnrecorded, Got: mig.Checksum}
 	case rec.Name != mig.Name:
 		return &ChecksumError{Version: v, Name: rec.Name, Kind: KindRenamed, Want: rec.Name, Got: mig.Name}
+	case rec.Checksum != mig.Checksum && m.opts.Superseded[rec.Checksum] != "":
+		return &ChecksumError{Version: v, Name: mig.Name, Kind: KindSuperseded, Want: rec.Checksum, Got: m.opts.Superseded[rec.Checksum]}
 	case rec.Checksum != mig.Checksum:
 		return &ChecksumError{Version: v, Name: mig.Name, Kind: KindChanged, Want: rec.Checksum, Got: mig.Checksum}
 	}

@@ -159,3 +159,40 @@ func checksumOf(text string) string {
 	}
 	return ms[0].Checksum
 }
+
+// TestSupersededVersionIsNamed: a database that applied an earlier version of a file that changed in
+// place before a release (Options.Superseded) gets a ChecksumError of kind Superseded that says what
+// changed and where the docs say what to do, and nothing is applied.
+func TestSupersededVersionIsNamed(t *testing.T) {
+	srv := chtest.Shared(t)
+	db := openDB(t, srv)
+	name := newDatabaseName(t, srv)
+	ctx := context.Background()
+	events, err := fs.ReadFile(migrations.FS, "00001_events.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlier := strings.Replace(string(events), "ZSTD(3)", "ZSTD(4)", 1)
+	old := embedded(t, map[string]string{"00001_events.sql": earlier})
+	if _, err := newMigrator(t, db, old, Options{Database: name}).Up(ctx, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	m := newMigrator(t, db, migrations.FS, Options{Database: name,
+		Superseded: map[string]string{checksumOf(earlier): "00001_events.sql before the tenant columns"}})
+	_, err = m.Up(ctx, "latest")
+	var ce *ChecksumError
+	if !errors.As(err, &ce) || ce.Kind != KindSuperseded || ce.Want != checksumOf(earlier) ||
+		!strings.Contains(err.Error(), "before the tenant columns") || !strings.Contains(err.Error(), "docs/migrations.md") {
+		t.Errorf("Up error = %v, want a Superseded checksum error that names the change and the docs", err)
+	}
+	// The embedded files' own checksums are never listed as superseded.
+	ms, err := Load(migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mig := range ms {
+		if note, ok := migrations.Superseded[mig.Checksum]; ok {
+			t.Errorf("%s: its current checksum is listed as superseded (%s)", mig.Name, note)
+		}
+	}
+}

@@ -139,7 +139,7 @@ func TestRowsFitTheEventsTable(t *testing.T) {
 		// The nats source adds these; the remap deletes them.
 		ev := decode(t, c.json)
 		ev["source_type"], ev["subject"], ev["timestamp"] = "nats", "audit.events.cluster-audit", now.Format(time.RFC3339Nano)
-		rows = append(rows, row(t, remap, ev, now))
+		rows = append(rows, row(t, p, remap, ev, now))
 	}
 	sink := vector.AggregatorClickHouseSink(p)
 	insert(t, srv.HTTPAddr, sink, rows)

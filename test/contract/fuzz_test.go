@@ -101,7 +101,7 @@ func FuzzEventsComeBackWhole(f *testing.F) {
 		}
 		sent := clone(vrl.WithSubjectVerb(ev)) // as the agent publishes it
 		sent["source_type"], sent["subject"], sent["timestamp"] = "nats", "audit.events.cluster-audit", now.Format(time.RFC3339Nano)
-		insert(t, srv.HTTPAddr, sink, []map[string]any{row(t, remap, sent, now)})
+		insert(t, srv.HTTPAddr, sink, []map[string]any{row(t, p, remap, sent, now)})
 
 		var out string
 		if err := db.QueryRowContext(ctx, "SELECT event FROM "+database+".events_json").Scan(&out); err != nil {

@@ -62,7 +62,7 @@ func TestRandomEventsComeBackWhole(t *testing.T) {
 		}
 		sent := clone(ev)
 		sent["source_type"], sent["subject"], sent["timestamp"] = "nats", "audit.events.cluster-audit", now.Format(time.RFC3339Nano)
-		rows = append(rows, row(t, remap, sent, now))
+		rows = append(rows, row(t, p, remap, sent, now))
 	}
 	insert(t, srv.HTTPAddr, sink, rows)
 	if len(writes) == 0 || len(writes) == n {

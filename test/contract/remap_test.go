@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 )
 
 // event is an audit event as the aggregator's nats source decodes it: JSON with integers kept exact.
@@ -17,18 +19,20 @@ type event = map[string]any
 // vectorFieldsRE finds the del(.field) statements of the rendered remap.
 var vectorFieldsRE = regexp.MustCompile(`(?m)^del\(\.([A-Za-z_]+)\)$`)
 
-// row turns an event, as the nats source decoded it, into the row the rendered remap produces: it drops
-// the fields the remap deletes, then computes the row with eventrow.FromEvent, the remap's Go twin.
-func row(t testing.TB, remap string, ev event, now time.Time) map[string]any {
+// row turns an event, as the nats source decoded it, into the row the rendered remap of p's aggregator
+// produces: it drops the fields the remap deletes, then computes the row with the Go twin of the
+// remap, the FromEvent of p's tenancy.
+func row(t testing.TB, p *v1alpha1.AuditPipeline, remap string, ev event, now time.Time) map[string]any {
 	t.Helper()
-	if !strings.Contains(remap, eventrow.Prelude) {
-		t.Fatalf("the rendered remap does not run eventrow.Prelude:\n%s", remap)
+	tenancy := vector.Tenancy(p)
+	if !strings.Contains(remap, tenancy.Prelude()) {
+		t.Fatalf("the rendered remap does not run the prelude of tenancy %+v:\n%s", tenancy, remap)
 	}
 	ev = clone(ev)
 	for _, m := range vectorFieldsRE.FindAllStringSubmatch(remap, -1) {
 		delete(ev, m[1])
 	}
-	r := eventrow.FromEvent(ev, now)
+	r := tenancy.FromEvent(ev, now)
 	return r.Values()
 }
 
@@ -56,8 +60,8 @@ func decode(t testing.TB, s string) event {
 // exactly one field per column with its expression.
 func TestRemapBuildsEveryColumn(t *testing.T) {
 	remap := remapSource(t, pipeline("audit"))
-	if !strings.Contains(remap, eventrow.Prelude) {
-		t.Errorf("the rendered remap does not run eventrow.Prelude:\n%s", remap)
+	if !strings.Contains(remap, eventrow.Tenancy{}.Prelude()) {
+		t.Errorf("the rendered remap does not run the prelude:\n%s", remap)
 	}
 	for _, c := range eventrow.Columns {
 		if !strings.Contains(remap, fmt.Sprintf("  %q: %s", c.Name, c.Expr)) {
@@ -77,7 +81,8 @@ func TestRemapBuildsEveryColumn(t *testing.T) {
 func TestTwinFallbacks(t *testing.T) {
 	now := time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC)
 	in := `{"auditID":"","stageTimestamp":"yesterday","user":{"username":7},"responseStatus":{"code":"200"}}`
-	r := row(t, remapSource(t, pipeline("audit")), decode(t, in), now)
+	p := pipeline("audit")
+	r := row(t, p, remapSource(t, p), decode(t, in), now)
 	want := map[string]any{"event_time": "2026-03-01 10:00:00.123456", "latency_us": uint64(0), "audit_id": eventrow.NilUUID,
 		"response_code": uint16(0), "user": "", "verb": "", "rest": `{"auditID":"","responseStatus":{"code":"200"},"stageTimestamp":"yesterday","user":{"username":7}}`}
 	for k, v := range want {

@@ -30,7 +30,7 @@ func TestKubeAPIServerTakesTheRenderedWebhookFile(t *testing.T) {
 
 	p := &v1alpha1.AuditPipeline{ObjectMeta: metav1.ObjectMeta{Name: "cluster-audit", Namespace: "audit"}}
 	p.Spec.Collector.Webhook.TLS = &v1alpha1.SecretReference{Name: "webhook-tls"}
-	c, err := vector.RenderCollector(p)
+	c, err := vector.RenderCollector(p, "kind")
 	if err != nil {
 		t.Fatal(err)
 	}

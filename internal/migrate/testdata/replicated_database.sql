@@ -63,6 +63,9 @@ SYSTEM SYNC REPLICA audit.schema_migrations_checksums LIGHTWEIGHT;
 -- 00001_events.sql, statement 1
 CREATE TABLE IF NOT EXISTS audit.events
 (
+    tenant_type   LowCardinality(String) CODEC(ZSTD(1)),
+    tenant        LowCardinality(String) CODEC(ZSTD(1)),
+    cluster       LowCardinality(String) CODEC(ZSTD(1)),
     event_time    DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
     latency_us    UInt64 CODEC(T64, ZSTD(1)),
     audit_id      UUID,
@@ -83,13 +86,16 @@ CREATE TABLE IF NOT EXISTS audit.events
 )
 ENGINE = ReplicatedReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
-PRIMARY KEY (namespace, event_time)
-ORDER BY (namespace, event_time, audit_id, stage)
+PRIMARY KEY (tenant_type, tenant, event_time)
+ORDER BY (tenant_type, tenant, event_time, audit_id, stage)
 SETTINGS index_granularity = 1024, min_compress_block_size = 16384, deduplicate_merge_projection_mode = 'rebuild', default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
 
 -- 00001_events.sql, statement 2
 CREATE TABLE IF NOT EXISTS audit.changes
 (
+    tenant_type   LowCardinality(String) CODEC(ZSTD(1)),
+    tenant        LowCardinality(String) CODEC(ZSTD(1)),
+    cluster       LowCardinality(String) CODEC(ZSTD(1)),
     event_time    DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
     latency_us    UInt64 CODEC(T64, ZSTD(1)),
     audit_id      UUID,
@@ -109,29 +115,29 @@ CREATE TABLE IF NOT EXISTS audit.changes
 )
 ENGINE = ReplicatedReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
-PRIMARY KEY (namespace, resource, name, event_time)
-ORDER BY (namespace, resource, name, event_time, audit_id, stage)
+PRIMARY KEY (tenant_type, tenant, resource, namespace, name, event_time)
+ORDER BY (tenant_type, tenant, resource, namespace, name, event_time, audit_id, stage)
 SETTINGS index_granularity = 1024, min_compress_block_size = 16384, default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
 
 -- 00001_events.sql, statement 3
 CREATE MATERIALIZED VIEW IF NOT EXISTS audit.changes_mv TO audit.changes AS
-SELECT event_time, latency_us, audit_id, stage, level, verb, user, user_uid, api_group, resource, subresource,
-    namespace, name, response_code, rest
+SELECT tenant_type, tenant, cluster, event_time, latency_us, audit_id, stage, level, verb, user, user_uid,
+    api_group, resource, subresource, namespace, name, response_code, rest
 FROM audit.events
 WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection');
 
 -- 00001_events.sql, statement 4
 INSERT INTO audit.changes
-SELECT event_time, latency_us, audit_id, stage, level, verb, user, user_uid, api_group, resource, subresource,
-    namespace, name, response_code, rest
+SELECT tenant_type, tenant, cluster, event_time, latency_us, audit_id, stage, level, verb, user, user_uid,
+    api_group, resource, subresource, namespace, name, response_code, rest
 FROM audit.events
 WHERE verb IN ('create', 'update', 'patch', 'delete', 'deletecollection');
 
 -- 00001_events.sql, statement 5
 CREATE VIEW IF NOT EXISTS audit.events_json AS
 SELECT
-    event_time, request_received_at, latency_us, audit_id, stage, level, verb, user, user_uid, api_group,
-    resource, subresource, namespace, name, response_code, rest,
+    tenant_type, tenant, cluster, event_time, request_received_at, latency_us, audit_id, stage, level, verb,
+    user, user_uid, api_group, resource, subresource, namespace, name, response_code, rest,
     JSONMergePatch(concat(
         '{"kind":"Event","apiVersion":"audit.k8s.io/v1"',
         if(level = '', '', concat(',"level":', toJSONString(toString(level)))),
@@ -155,8 +161,8 @@ FROM audit.events;
 -- 00001_events.sql, statement 6
 CREATE VIEW IF NOT EXISTS audit.changes_json AS
 SELECT
-    event_time, request_received_at, latency_us, audit_id, stage, level, verb, user, user_uid, api_group,
-    resource, subresource, namespace, name, response_code, rest,
+    tenant_type, tenant, cluster, event_time, request_received_at, latency_us, audit_id, stage, level, verb,
+    user, user_uid, api_group, resource, subresource, namespace, name, response_code, rest,
     JSONMergePatch(concat(
         '{"kind":"Event","apiVersion":"audit.k8s.io/v1"',
         if(level = '', '', concat(',"level":', toJSONString(toString(level)))),

@@ -6,6 +6,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 )
@@ -62,7 +63,7 @@ func AggregatorConfig(p *v1alpha1.AuditPipeline) *Config {
 			Condition: vrl.PublicSourceCondition()}
 		last = dropPrivateIPs
 	}
-	transforms[toRow] = &RemapTransform{Header: remap(last), Source: vrl.RowProgram()}
+	transforms[toRow] = &RemapTransform{Header: remap(last), Source: vrl.RowProgram(Tenancy(p))}
 	return &Config{
 		DataDir: DataDir,
 		API:     &API{Enabled: true, Address: fmt.Sprintf("0.0.0.0:%d", APIPort)},
@@ -86,6 +87,15 @@ func AggregatorConfig(p *v1alpha1.AuditPipeline) *Config {
 			metricsSink:     prometheusExporter(),
 		},
 	}
+}
+
+// Tenancy is the row contract's view of spec.tenancy: where the aggregator takes each event's tenant from.
+func Tenancy(p *v1alpha1.AuditPipeline) eventrow.Tenancy {
+	a := p.Spec.TenantAnnotations()
+	if a == nil {
+		return eventrow.Tenancy{}
+	}
+	return eventrow.Tenancy{TypeAnnotation: string(a.Type), NameAnnotation: string(a.Name)}
 }
 
 // unlimitedRetries is Vector's "retry forever".

@@ -35,6 +35,15 @@ const (
 // webhookTLSDir is where the webhook's certificate and key are mounted (spec.collector.webhook.tls).
 const webhookTLSDir = secretsDir + "/webhook-tls"
 
+// ClusterName is the name the collector gives the events of p: spec.clusterName, else clusterUID (the UID
+// of the cluster's kube-system namespace).
+func ClusterName(p *v1alpha1.AuditPipeline, clusterUID string) string {
+	if p.Spec.ClusterName != "" {
+		return p.Spec.ClusterName
+	}
+	return clusterUID
+}
+
 // CollectorConfig renders the collector: an http_server source for the API server's audit webhook, which
 // takes each request body as bytes, a remap that decodes it and splits the EventList into events
 // (vrl.SplitEventListProgram), one that takes their timestamp from stageTimestamp, computes their
@@ -43,7 +52,7 @@ const webhookTLSDir = secretsDir + "/webhook-tls"
 // subject audit.k8s.<verb> with that message id, so JetStream drops retried duplicates. A disk buffer
 // that blocks when full holds events while JetStream is unreachable, and the webhook is answered only
 // once events are in it.
-func CollectorConfig(p *v1alpha1.AuditPipeline) *Config {
+func CollectorConfig(p *v1alpha1.AuditPipeline, cluster string) *Config {
 	c := &p.Spec.Collector
 	webhook := &HTTPServerSource{
 		Header:  Header{Type: "http_server"},
@@ -68,7 +77,7 @@ func CollectorConfig(p *v1alpha1.AuditPipeline) *Config {
 		},
 		Transforms: map[string]Component{
 			collectorSplit:   &RemapTransform{Header: remap(collectorWebhook), Source: vrl.SplitEventListProgram()},
-			collectorPrepare: &RemapTransform{Header: remap(collectorSplit), Source: vrl.PrepareEventProgram(streamMaxMessageSize(p))},
+			collectorPrepare: &RemapTransform{Header: remap(collectorSplit), Source: vrl.PrepareEventProgram(streamMaxMessageSize(p), cluster)},
 		},
 		Sinks: map[string]Component{
 			collectorPublish: &NATSSink{

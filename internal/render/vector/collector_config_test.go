@@ -15,7 +15,7 @@ import (
 // computes, which its encoding leaves out.
 func TestCollectorRunsTheVRLPrograms(t *testing.T) {
 	p := defaulted()
-	src := CollectorConfig(p).Sources[collectorWebhook].(*HTTPServerSource)
+	src := CollectorConfig(p, testCluster).Sources[collectorWebhook].(*HTTPServerSource)
 	if src.Decoding == nil || src.Decoding.Codec != "bytes" {
 		t.Errorf("the webhook source decodes the body itself: %+v", src.Decoding)
 	}
@@ -23,10 +23,10 @@ func TestCollectorRunsTheVRLPrograms(t *testing.T) {
 		t.Errorf("default maxMessageSize %d", got)
 	}
 	p.Spec.NATS.Stream.MaxMessageSize = resource.MustParse("256Ki")
-	if got := CollectorConfig(p).Transforms[collectorPrepare].(*RemapTransform).Source; got != vrl.PrepareEventProgram(256<<10) {
+	if got := CollectorConfig(p, testCluster).Transforms[collectorPrepare].(*RemapTransform).Source; got != vrl.PrepareEventProgram(256<<10, testCluster) {
 		t.Errorf("the collector's remap does not use the stream's maxMessageSize:\n%s", got)
 	}
-	sink := CollectorConfig(defaulted()).Sinks[collectorPublish].(*NATSSink)
+	sink := CollectorConfig(defaulted(), testCluster).Sinks[collectorPublish].(*NATSSink)
 	if want := "audit.k8s.{{ verb }}"; sink.Subject != want {
 		t.Errorf("the collector publishes to %q, want %q, which events an older collector buffered render too", sink.Subject, want)
 	}

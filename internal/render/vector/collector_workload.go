@@ -35,10 +35,10 @@ type Collector struct {
 	WebhookURL string
 }
 
-// RenderCollector renders the collector of p.
-func RenderCollector(p *v1alpha1.AuditPipeline) (*Collector, error) {
+// RenderCollector renders the collector of p, whose events it names as coming from cluster (ClusterName).
+func RenderCollector(p *v1alpha1.AuditPipeline, cluster string) (*Collector, error) {
 	names := NamesFor(p)
-	config, err := Marshal(CollectorConfig(p))
+	config, err := Marshal(CollectorConfig(p, cluster))
 	if err != nil {
 		return nil, fmt.Errorf("render collector config: %w", err)
 	}

@@ -425,7 +425,7 @@ func parseConfig(t *testing.T, rendered []byte) map[string]any {
 func TestRenderedConfigsMatchVectorReference(t *testing.T) {
 	ref := vectorReference(t)
 	for name, p := range renderCases() {
-		for role, c := range map[string]*Config{"collector": CollectorConfig(p), "aggregator": AggregatorConfig(p)} {
+		for role, c := range map[string]*Config{"collector": CollectorConfig(p, testCluster), "aggregator": AggregatorConfig(p)} {
 			t.Run(name+"/"+role, func(t *testing.T) {
 				rendered, err := Marshal(c)
 				if err != nil {

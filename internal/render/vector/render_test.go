@@ -18,6 +18,10 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/golden"
 )
 
+// testCluster is the cluster name the collector is rendered with in tests: a kube-system UID, as the
+// operator reads it when spec.clusterName is unset.
+const testCluster = "5c1d8f2e-3b4a-4f6e-9d2c-7a8b9c0d1e2f"
+
 // defaulted is a pipeline with an external ClickHouse and every field the API server defaults set to
 // its default, as the operator reads it.
 func defaulted() *v1alpha1.AuditPipeline {
@@ -89,7 +93,13 @@ func renderCases() map[string]*v1alpha1.AuditPipeline {
 		Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
 	creds.Spec.Collector.Webhook = v1alpha1.WebhookSpec{Port: 9443, Path: "/audit/k8s"}
 
+	tenancy := defaulted()
+	tenancy.Spec.Tenancy = v1alpha1.TenancySpec{Source: v1alpha1.TenantSourceAnnotations,
+		Annotations: &v1alpha1.TenantAnnotations{Type: "platform.miloapis.com/scope.type", Name: "platform.miloapis.com/scope.name"}}
+	tenancy.Spec.ClusterName = "prod-eu-1"
+
 	return map[string]*v1alpha1.AuditPipeline{
+		"tenancy":     tenancy,
 		"defaults":    defaulted(),
 		"tls":         tlsPipeline,
 		"autoscaling": autoscaled,
@@ -123,7 +133,7 @@ func objectsYAML(t *testing.T, objs ...runtime.Object) []byte {
 func TestRenderGolden(t *testing.T) {
 	for name, p := range renderCases() {
 		t.Run(name, func(t *testing.T) {
-			col, err := RenderCollector(p)
+			col, err := RenderCollector(p, ClusterName(p, testCluster))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,7 +189,7 @@ func TestSecretsStayOutOfConfigMaps(t *testing.T) {
 		if strings.Contains(rest, "$") {
 			t.Errorf("%s: aggregator config holds a '$' Vector would interpolate:\n%s", name, config)
 		}
-		col, _ := RenderCollector(p)
+		col, _ := RenderCollector(p, ClusterName(p, testCluster))
 		if strings.Contains(col.Config.Data[ConfigFile], "$") {
 			t.Errorf("%s: collector config holds a '$' Vector would interpolate", name)
 		}
@@ -208,7 +218,7 @@ func TestClickHouseEndpointAndWebhookURL(t *testing.T) {
 // --graceful-shutdown-limit-secs says otherwise), so that it exits by itself.
 func TestPodsOutlastVectorsShutdownLimit(t *testing.T) {
 	p := defaulted()
-	col, err := RenderCollector(p)
+	col, err := RenderCollector(p, ClusterName(p, testCluster))
 	if err != nil {
 		t.Fatal(err)
 	}

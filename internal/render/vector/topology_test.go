@@ -57,7 +57,7 @@ func TestCheckTopology(t *testing.T) {
 
 func TestRenderedConfigsHaveAValidTopology(t *testing.T) {
 	for name, p := range renderCases() {
-		for role, c := range map[string]*Config{"collector": CollectorConfig(p), "aggregator": AggregatorConfig(p)} {
+		for role, c := range map[string]*Config{"collector": CollectorConfig(p, testCluster), "aggregator": AggregatorConfig(p)} {
 			if err := CheckTopology(c); err != nil {
 				t.Errorf("%s %s: %v", name, role, err)
 			}

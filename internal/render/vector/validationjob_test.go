@@ -12,7 +12,7 @@ import (
 func TestValidationJobChecksTheNewConfigAlone(t *testing.T) {
 	p := renderCases()["tls"]
 	p.Name = strings.Repeat("a", 80)
-	col, err := RenderCollector(p)
+	col, err := RenderCollector(p, testCluster)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func TestFitEvent(t *testing.T) {
 // TestFitEventProgram holds the remap to its twin: the same limit, bodies and annotation, and the size of
 // the event measured before the fields the sink leaves out are set.
 func TestFitEventProgram(t *testing.T) {
-	program := PrepareEventProgram(256 << 10)
+	program := PrepareEventProgram(256<<10, "c1")
 	for _, want := range []string{
 		fmt.Sprintf("limit = %d - length(message_id)\nif length(encode_json(.)) > limit {", 256<<10-messageHeaderOverhead),
 		"  del(.requestObject)\n  del(.responseObject)\n  .annotations.\"audit.k8s.io/truncated\" = \"true\"\n  if length(encode_json(.)) > limit {",

@@ -48,7 +48,7 @@ func TestMessageIDAndSubjectToken(t *testing.T) {
 		`message_id = "sha256:" + sha2(message_id, variant: "SHA-256")`,
 		"." + MessageIDField + " = message_id",
 	} {
-		if program := PrepareEventProgram(1 << 20); !strings.Contains(program, want) {
+		if program := PrepareEventProgram(1<<20, "c1"); !strings.Contains(program, want) {
 			t.Errorf("the remap lacks %q:\n%s", want, program)
 		}
 	}
@@ -67,7 +67,7 @@ func TestMessageIDAndSubjectToken(t *testing.T) {
 		"if .verb != verb_token {\n  ." + eventrow.OriginalVerbField + " = []\n  if exists(.verb) {\n    ." +
 			eventrow.OriginalVerbField + " = [.verb]\n  }\n  .verb = verb_token\n}",
 	} {
-		if program := PrepareEventProgram(1 << 20); !strings.Contains(program, want) {
+		if program := PrepareEventProgram(1<<20, "c1"); !strings.Contains(program, want) {
 			t.Errorf("the remap lacks %q:\n%s", want, program)
 		}
 	}

@@ -1,6 +1,8 @@
 package vrl
 
 import (
+	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
@@ -8,10 +10,10 @@ import (
 
 // PrepareEventProgram is the collector's prepare_event remap: it makes the event's Vector timestamp the
 // moment the API server emitted it, computes its JetStream message id (MessageID) into MessageIDField,
-// fits it into a message of maxMessageSize bytes (FitEvent, fit.go), and publishes it under its verb's
-// subject token (WithSubjectVerb).
+// names the cluster it came from (WithCluster), fits it into a message of maxMessageSize bytes
+// (FitEvent, fit.go), and publishes it under its verb's subject token (WithSubjectVerb).
 // VRL's length() counts a string's bytes and sha2() returns lower-case hex, as MessageID does.
-func PrepareEventProgram(maxMessageSize int64) string {
+func PrepareEventProgram(maxMessageSize int64, cluster string) string {
 	return `message_id = (string(.auditID) ?? "") + ":" + (string(.stage) ?? "") + ":" + (string(.stageTimestamp) ?? "")
 if length(message_id) > ` + strconv.Itoa(maxMessageIDBytes) + ` {
   message_id = "` + messageIDHashPrefix + `" + sha2(message_id, variant: "SHA-256")
@@ -27,7 +29,22 @@ if .verb != verb_token {
   }
   .verb = verb_token
 }
-` + fitEventProgram(maxMessageSize) + `.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
+` + clusterProgram(cluster) + fitEventProgram(maxMessageSize) + `.timestamp = parse_timestamp(.stageTimestamp, format: "%+") ?? now()
 .` + MessageIDField + ` = message_id
 `
+}
+
+// clusterProgram is the part of prepare_event that names the cluster: eventrow.ClusterField set to
+// cluster, spec.clusterName or the UID of kube-system (the CRD's pattern and a UID hold nothing that VRL
+// or Vector's interpolation would read in a string, and %q quotes it as VRL does).
+func clusterProgram(cluster string) string {
+	return fmt.Sprintf(".%s = %q\n", eventrow.ClusterField, cluster)
+}
+
+// WithCluster is the Go twin of clusterProgram: ev with eventrow.ClusterField set to cluster. It changes
+// nothing in ev.
+func WithCluster(ev map[string]any, cluster string) map[string]any {
+	out := maps.Clone(ev)
+	out[eventrow.ClusterField] = cluster
+	return out
 }

@@ -12,14 +12,14 @@ import (
 var vectorFields = []string{"source_type", "subject", "timestamp"}
 
 // RowProgram is the aggregator's remap that replaces each audit event by its row of the events table:
-// the columns of eventrow.Columns, computed after eventrow.Prelude (internal/eventrow holds the
-// program's Go twin, eventrow.FromEvent, which the bench and test/contract use).
-func RowProgram() string {
+// the columns of eventrow.Columns, computed after the tenancy's Prelude (internal/eventrow holds the
+// program's Go twin, eventrow.Tenancy.FromEvent, which the bench and test/contract use).
+func RowProgram(t eventrow.Tenancy) string {
 	var b strings.Builder
 	for _, f := range vectorFields {
 		fmt.Fprintf(&b, "del(.%s)\n", f)
 	}
-	b.WriteString(eventrow.Prelude)
+	b.WriteString(t.Prelude())
 	b.WriteString(". = {\n")
 	for i, c := range eventrow.Columns {
 		sep := ","
