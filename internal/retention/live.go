@@ -122,29 +122,94 @@ func TTLOfFormattedAlter(formatted string) (string, error) {
 	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(after), ")")), nil
 }
 
-var ttlRule = regexp.MustCompile(`\+ toInterval(Day|Hour|Minute|Second)\((\d+)\)( TO VOLUME '([^']+)')?`)
+// ttlAge is a rule's age when it is one interval after the event's time.
+var ttlAge = regexp.MustCompile(`\+ toInterval(Day|Hour|Minute|Second)\((\d+)\)$`)
 
-// rules maps each rule of a formatted TTL ("delete", or "volume:<name>") to its age.
-func rules(ttl string) map[string]time.Duration {
+// rule is one rule of a formatted TTL.
+type rule struct {
+	// key says what the rule does to which rows: "delete" or "volume:<name>", and its WHERE condition.
+	key string
+	// age is when the rule applies; 0 when it is not one interval (a move whose age depends on the
+	// tenant: a multiIf).
+	age time.Duration
+	// text is the rule as formatted.
+	text string
+}
+
+// rules splits a TTL as ClickHouse formats it into its rules, by key.
+func rules(ttl string) map[string]rule {
 	unit := map[string]time.Duration{"Day": 24 * time.Hour, "Hour": time.Hour, "Minute": time.Minute, "Second": time.Second}
-	out := map[string]time.Duration{}
-	for _, m := range ttlRule.FindAllStringSubmatch(ttl, -1) {
-		n, _ := strconv.ParseInt(m[2], 10, 64)
-		key := "delete"
-		if m[4] != "" {
-			key = "volume:" + m[4]
+	out := map[string]rule{}
+	for _, text := range splitTopLevel(ttl, ", ") {
+		expr, where, _ := cutTopLevel(text, " WHERE ")
+		action := "delete"
+		if e, volume, ok := cutTopLevel(expr, " TO VOLUME "); ok {
+			expr, action = e, "volume:"+strings.Trim(volume, "'")
+		} else if e, ok := strings.CutSuffix(expr, " DELETE"); ok {
+			expr = e
 		}
-		out[key] = time.Duration(n) * unit[m[1]]
+		r := rule{key: action + " where " + where, text: text}
+		if m := ttlAge.FindStringSubmatch(expr); m != nil {
+			n, _ := strconv.ParseInt(m[2], 10, 64)
+			r.age = time.Duration(n) * unit[m[1]]
+		}
+		out[r.key] = r
 	}
 	return out
 }
 
+// splitTopLevel splits s at every sep outside parentheses and string literals.
+func splitTopLevel(s, sep string) []string {
+	var out []string
+	for s != "" {
+		before, after, found := cutTopLevel(s, sep)
+		out = append(out, before)
+		if !found {
+			break
+		}
+		s = after
+	}
+	return out
+}
+
+// cutTopLevel cuts s around the first sep outside parentheses and string literals ('...', with \
+// escapes, as ClickHouse formats them).
+func cutTopLevel(s, sep string) (before, after string, found bool) {
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quoted && c == '\\':
+			i++
+		case c == '\'':
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+		case depth == 0 && strings.HasPrefix(s[i:], sep):
+			return s[:i], s[i+len(sep):], true
+		}
+	}
+	return s, "", false
+}
+
 // Shortens reports whether going from the TTL current to desired makes any rule apply sooner: a rule
-// that is new, or whose age is smaller. Stored rows must then be re-evaluated.
+// that is new (a new action, or the same on other rows: a tenant's override added or removed changes
+// the default's WHERE), or whose age is smaller; a rule whose age is not one interval counts as shorter
+// whenever its text changes. Stored rows must then be re-evaluated.
 func Shortens(current, desired string) bool {
 	before := rules(current)
-	for key, age := range rules(desired) {
-		if was, ok := before[key]; !ok || age < was {
+	for key, r := range rules(desired) {
+		was, ok := before[key]
+		switch {
+		case !ok:
+			return true
+		case r.age == 0 || was.age == 0:
+			if r.text != was.text {
+				return true
+			}
+		case r.age < was.age:
 			return true
 		}
 	}

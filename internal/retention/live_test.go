@@ -2,14 +2,18 @@ package retention
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
+	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
 func TestTTLOfEngineAndFormattedAlter(t *testing.T) {
@@ -39,6 +43,14 @@ func TestShortens(t *testing.T) {
 		{year, move + ", " + year, true},
 		{move + ", " + year, year, false},
 		{year, "", false},
+		// Tenants' overrides: a new override, or one removed, changes the default's WHERE.
+		{year, month + " WHERE tenant = 'a', " + year + " WHERE NOT (tenant = 'a')", true},
+		{month + " WHERE tenant = 'a', " + year + " WHERE NOT (tenant = 'a')", year, true},
+		{month + " WHERE tenant = 'a', " + year + " WHERE NOT (tenant = 'a')", year + " WHERE tenant = 'a', " + year + " WHERE NOT (tenant = 'a')", false},
+		{year + " WHERE tenant = 'a, b', " + year + " WHERE NOT (tenant = 'a, b')", month + " WHERE tenant = 'a, b', " + year + " WHERE NOT (tenant = 'a, b')", true},
+		// A move whose age depends on the tenant counts as shorter whenever it changes.
+		{"toDateTime(event_time) + toIntervalDay(multiIf(tenant = 'a', 30, 90)) TO VOLUME 'cold'", "toDateTime(event_time) + toIntervalDay(multiIf(tenant = 'a', 60, 90)) TO VOLUME 'cold'", true},
+		{"toDateTime(event_time) + toIntervalDay(multiIf(tenant = 'a', 30, 90)) TO VOLUME 'cold'", "toDateTime(event_time) + toIntervalDay(multiIf(tenant = 'a', 30, 90)) TO VOLUME 'cold'", false},
 	}
 	for _, c := range cases {
 		if got := Shortens(c.from, c.to); got != c.want {
@@ -109,5 +121,93 @@ func TestReconcileTTLOnARealServer(t *testing.T) {
 		if n := count(); n != s.rows {
 			t.Errorf("%s: %d rows, want %d", s.name, n, s.rows)
 		}
+	}
+}
+
+// TestTenantRetentionOnARealServer applies a tenant's override on the migrated audit tables: once the TTL
+// is materialized, the short-retention tenant's old rows are gone, every other tenant's rows are all
+// still there, and a second reconcile changes nothing.
+func TestTenantRetentionOnARealServer(t *testing.T) {
+	srv := chtest.New(t, chtest.Options{})
+	sqlDB := srv.OpenDB("")
+	t.Cleanup(func() { _ = sqlDB.Close() })
+	ctx := context.Background()
+	db, _ := srv.NewDatabase(t)
+	ms, err := migrate.Load(migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := migrate.New(sqlDB, ms, migrate.Options{Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(ctx, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	// Three tenants, the same name under two types, each with writes of 200, 60 and 0 days ago.
+	tenants := [][2]string{{"Project", "short"}, {"Organization", "short"}, {"Project", "o'brien"}, {"Project", "long"}, {"", ""}}
+	for i, tn := range tenants {
+		for _, days := range []int{200, 60, 0} {
+			stmt := fmt.Sprintf("INSERT INTO %s.events (tenant_type, tenant, event_time, audit_id, verb, rest) "+
+				"SELECT ?, ?, now64(6) - INTERVAL %d DAY, generateUUIDv4(), 'update', '{}' FROM numbers(%d)", db, days, 10+i)
+			if _, err := sqlDB.ExecContext(ctx, stmt, tn[0], tn[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	count := func(table string, tn [2]string) uint64 {
+		var n uint64
+		if err := sqlDB.QueryRowContext(ctx, "SELECT count() FROM "+db+"."+table+" FINAL WHERE tenant_type = ? AND tenant = ?", tn[0], tn[1]).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	year := metav1.Duration{Duration: 365 * 24 * time.Hour}
+	spec := &v1alpha1.ClickHouseSpec{Retention: &v1alpha1.RetentionSpec{DeleteAfter: &year, Tenants: []v1alpha1.TenantRetention{
+		{Tenant: "short", TenantType: "Project", DeleteAfter: metav1.Duration{Duration: 30 * 24 * time.Hour}},
+		{Tenant: "o'brien", DeleteAfter: metav1.Duration{Duration: 100 * 24 * time.Hour}},
+		{Tenant: "long", DeleteAfter: metav1.Duration{Duration: 3 * 365 * 24 * time.Hour}},
+	}}}
+	desired := tiering.TTL(spec, EventTimeColumn)
+	for _, table := range migrations.Tables {
+		res, err := ReconcileTTL(ctx, sqlDB, Table{Database: db, Name: table}, desired)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", table, err, desired)
+		}
+		if !res.Changed || !res.Materialized || !strings.Contains(res.InForce, "WHERE") {
+			t.Errorf("%s: %+v", table, res)
+		}
+	}
+	want := func(i int, kept int) uint64 { return uint64(kept * (10 + i)) }
+	expect := []uint64{want(0, 1), want(1, 3), want(2, 2), want(3, 3), want(4, 3)}
+	for _, table := range migrations.Tables {
+		deadline := time.Now().Add(30 * time.Second)
+		for i, tn := range tenants {
+			n := count(table, tn)
+			for n != expect[i] && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+				n = count(table, tn)
+			}
+			if n != expect[i] {
+				t.Errorf("%s, tenant %q of type %q: %d rows, want %d", table, tn[1], tn[0], n, expect[i])
+			}
+		}
+	}
+	for _, table := range migrations.Tables {
+		res, err := ReconcileTTL(ctx, sqlDB, Table{Database: db, Name: table}, desired)
+		if err != nil || res.Changed {
+			t.Errorf("%s, second reconcile: %+v, %v", table, res, err)
+		}
+	}
+	// A tenant's own move to the cold volume: the server takes the rule, and the same rule again is
+	// not shorter.
+	spec.Storage = &v1alpha1.StorageSpec{Cold: &v1alpha1.ColdStorageSpec{MoveAfter: metav1.Duration{Duration: 90 * 24 * time.Hour}}}
+	spec.Retention.Tenants[1].MoveAfter = &metav1.Duration{Duration: 7 * 24 * time.Hour}
+	formatted, err := canonicalTTL(ctx, sqlDB, tiering.TTL(spec, EventTimeColumn))
+	if err != nil || !strings.Contains(formatted, "multiIf(tenant = 'o\\'brien', 7, 90)) TO VOLUME 'cold'") {
+		t.Errorf("the TTL with a tenant's move formats as %q, %v", formatted, err)
+	}
+	if Shortens(formatted, formatted) || !Shortens(desired, formatted) {
+		t.Errorf("Shortens misjudges the tenant's move: %q", formatted)
 	}
 }

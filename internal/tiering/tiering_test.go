@@ -70,6 +70,18 @@ func TestTTL(t *testing.T) {
 			"ts + toIntervalDay(365) DELETE"},
 		{"move then delete", &v1alpha1.ClickHouseSpec{Storage: cold(""), Retention: &v1alpha1.RetentionSpec{DeleteAfter: &year}},
 			"ts + toIntervalDay(90) TO VOLUME 'cold', ts + toIntervalDay(365) DELETE"},
+		{"tenants", &v1alpha1.ClickHouseSpec{Storage: cold(""), Retention: &v1alpha1.RetentionSpec{DeleteAfter: &year, Tenants: []v1alpha1.TenantRetention{
+			{Tenant: "team-a", DeleteAfter: metav1.Duration{Duration: 30 * 24 * time.Hour}},
+			{Tenant: "o'b\\", TenantType: "Project", DeleteAfter: metav1.Duration{Duration: 10 * 365 * 24 * time.Hour},
+				MoveAfter: &metav1.Duration{Duration: 36 * time.Hour}},
+		}}},
+			"ts + toIntervalHour(multiIf((tenant_type = 'Project') AND (tenant = 'o\\'b\\\\'), 36, 2160)) TO VOLUME 'cold', " +
+				"ts + toIntervalDay(365) DELETE WHERE NOT (tenant = 'team-a' OR (tenant_type = 'Project') AND (tenant = 'o\\'b\\\\')), " +
+				"ts + toIntervalDay(30) DELETE WHERE tenant = 'team-a', " +
+				"ts + toIntervalDay(3650) DELETE WHERE (tenant_type = 'Project') AND (tenant = 'o\\'b\\\\')"},
+		{"tenants without a default", &v1alpha1.ClickHouseSpec{Retention: &v1alpha1.RetentionSpec{Tenants: []v1alpha1.TenantRetention{
+			{Tenant: "", DeleteAfter: metav1.Duration{Duration: 24 * time.Hour}}}}},
+			"ts + toIntervalDay(1) DELETE WHERE tenant = ''"},
 	}
 	for _, tc := range cases {
 		if got := TTL(tc.spec, "ts"); got != tc.want {

@@ -11,27 +11,95 @@ import (
 // TTL renders the TTL clause of a table whose event time is the column timeColumn: the move to the cold
 // volume after storage.cold.moveAfter and the deletion after retention.deleteAfter, in that order. It is
 // empty when neither is set.
+//
+// retention.tenants override both for single tenants (the tenant_type and tenant columns). A DELETE rule
+// with a WHERE condition per override, and the default's DELETE for every other tenant; ClickHouse takes
+// no WHERE on a move, so the move is one rule whose age is a multiIf over the overrides' conditions.
 func TTL(ch *v1alpha1.ClickHouseSpec, timeColumn string) string {
+	var tenants []v1alpha1.TenantRetention
+	var deleteAfter time.Duration
+	if r := ch.Retention; r != nil {
+		tenants = r.Tenants
+		if r.DeleteAfter != nil {
+			deleteAfter = r.DeleteAfter.Duration
+		}
+	}
 	var parts []string
 	if cold := coldSpec(ch); cold != nil && cold.MoveAfter.Duration > 0 {
-		parts = append(parts, fmt.Sprintf("%s + %s TO VOLUME '%s'", timeColumn, Interval(cold.MoveAfter.Duration), ColdVolume))
+		parts = append(parts, moveRule(timeColumn, cold.MoveAfter.Duration, tenants))
 	}
-	if ch.Retention != nil && ch.Retention.DeleteAfter != nil && ch.Retention.DeleteAfter.Duration > 0 {
-		parts = append(parts, fmt.Sprintf("%s + %s DELETE", timeColumn, Interval(ch.Retention.DeleteAfter.Duration)))
+	if deleteAfter > 0 {
+		rule := fmt.Sprintf("%s + %s DELETE", timeColumn, Interval(deleteAfter))
+		if len(tenants) > 0 {
+			conds := make([]string, len(tenants))
+			for i, t := range tenants {
+				conds[i] = tenantCondition(t)
+			}
+			rule += " WHERE NOT (" + strings.Join(conds, " OR ") + ")"
+		}
+		parts = append(parts, rule)
+	}
+	for _, t := range tenants {
+		parts = append(parts, fmt.Sprintf("%s + %s DELETE WHERE %s", timeColumn, Interval(t.DeleteAfter.Duration), tenantCondition(t)))
 	}
 	return strings.Join(parts, ", ")
 }
 
+// moveRule is the move to the cold volume after moveAfter, or after a tenant's own moveAfter.
+func moveRule(timeColumn string, moveAfter time.Duration, tenants []v1alpha1.TenantRetention) string {
+	var conds []string
+	ages := []time.Duration{moveAfter}
+	for _, t := range tenants {
+		if t.MoveAfter != nil && t.MoveAfter.Duration > 0 {
+			conds = append(conds, tenantCondition(t))
+			ages = append(ages, t.MoveAfter.Duration)
+		}
+	}
+	if len(conds) == 0 {
+		return fmt.Sprintf("%s + %s TO VOLUME '%s'", timeColumn, Interval(moveAfter), ColdVolume)
+	}
+	fn, unit := intervalUnit(ages...)
+	var b strings.Builder
+	b.WriteString("multiIf(")
+	for i, c := range conds {
+		fmt.Fprintf(&b, "%s, %d, ", c, ages[i+1]/unit)
+	}
+	fmt.Fprintf(&b, "%d)", moveAfter/unit)
+	return fmt.Sprintf("%s + %s(%s) TO VOLUME '%s'", timeColumn, fn, b.String(), ColdVolume)
+}
+
+// tenantCondition selects the rows of one tenant override.
+func tenantCondition(t v1alpha1.TenantRetention) string {
+	if t.TenantType != "" {
+		return fmt.Sprintf("(tenant_type = %s) AND (tenant = %s)", quote(t.TenantType), quote(t.Tenant))
+	}
+	return fmt.Sprintf("tenant = %s", quote(t.Tenant))
+}
+
+// quote is a ClickHouse string literal (the CRD keeps control characters out of tenants).
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
 // Interval renders d as a ClickHouse interval in the largest whole unit: days, hours, minutes or seconds.
 func Interval(d time.Duration) string {
-	switch {
-	case d%(24*time.Hour) == 0:
-		return fmt.Sprintf("toIntervalDay(%d)", d/(24*time.Hour))
-	case d%time.Hour == 0:
-		return fmt.Sprintf("toIntervalHour(%d)", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("toIntervalMinute(%d)", d/time.Minute)
-	default:
-		return fmt.Sprintf("toIntervalSecond(%d)", d/time.Second)
+	fn, unit := intervalUnit(d)
+	return fmt.Sprintf("%s(%d)", fn, d/unit)
+}
+
+// intervalUnit is the largest unit in which every one of ds is whole, with its interval function.
+func intervalUnit(ds ...time.Duration) (string, time.Duration) {
+	for _, u := range []struct {
+		fn   string
+		unit time.Duration
+	}{{"toIntervalDay", 24 * time.Hour}, {"toIntervalHour", time.Hour}, {"toIntervalMinute", time.Minute}} {
+		whole := true
+		for _, d := range ds {
+			whole = whole && d%u.unit == 0
+		}
+		if whole {
+			return u.fn, u.unit
+		}
 	}
+	return "toIntervalSecond", time.Second
 }
