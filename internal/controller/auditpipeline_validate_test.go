@@ -22,7 +22,9 @@ import (
 func renderedHashes(g Gomega, p *v1alpha1.AuditPipeline) map[string]string {
 	cur, err := fetch(p)()
 	g.Expect(err).NotTo(HaveOccurred())
-	col, err := vector.RenderCollector(cur, cur.Status.ClusterName)
+	var system corev1.Namespace
+	g.Expect(k8s.Get(context.Background(), client.ObjectKey{Name: metav1.NamespaceSystem}, &system)).To(Succeed())
+	col, err := vector.RenderCollector(cur, vector.ClusterName(cur, string(system.UID)))
 	g.Expect(err).NotTo(HaveOccurred())
 	agg, err := vector.RenderAggregator(cur)
 	g.Expect(err).NotTo(HaveOccurred())

@@ -47,8 +47,8 @@ func ClusterName(p *v1alpha1.AuditPipeline, clusterUID string) string {
 // CollectorConfig renders the collector: an http_server source for the API server's audit webhook, which
 // takes each request body as bytes, a remap that decodes it and splits the EventList into events
 // (vrl.SplitEventListProgram), one that takes their timestamp from stageTimestamp, computes their
-// message id (vrl.MessageID), makes their verb a subject token (vrl.WithSubjectVerb) and fits them into
-// a JetStream message (vrl.FitEvent), and a nats sink that publishes each event as JSON to JetStream
+// message id (vrl.MessageID), makes their verb a subject token (vrl.WithSubjectVerb), names cluster as
+// theirs (vrl.WithCluster) and fits them into a JetStream message (vrl.FitEvent), and a nats sink that publishes each event as JSON to JetStream
 // subject audit.k8s.<verb> with that message id, so JetStream drops retried duplicates. A disk buffer
 // that blocks when full holds events while JetStream is unreachable, and the webhook is answered only
 // once events are in it.

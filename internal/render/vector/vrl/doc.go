@@ -5,15 +5,15 @@
 //
 // The collector runs SplitEventListProgram (twin SplitEventList), which splits a webhook request body
 // into audit events, and PrepareEventProgram, which gives each event its JetStream message id
-// (MessageID), makes its verb a subject token (SubjectToken, WithSubjectVerb) and fits it into a message
-// (FitEvent).
+// (MessageID), makes its verb a subject token (SubjectToken, WithSubjectVerb), names its cluster
+// (WithCluster) and fits it into a message (FitEvent).
 //
 // The aggregator runs StagesCondition and PublicSourceCondition, its filters, and RowProgram, which
-// makes each event a row of the events table. RowProgram is assembled from internal/eventrow's Prelude
-// and Columns, and its Go twin is eventrow.FromEvent: the row is the contract between the aggregator
+// makes each event a row of the events table. RowProgram is assembled from the Prelude of the pipeline's
+// eventrow.Tenancy and eventrow.Columns, and its Go twin is that Tenancy's FromEvent: the row is the contract between the aggregator
 // and the table that the migrations create, which the bench and test/contract read back through
 // eventrow's Row, so it stays with the table's columns there; this package depends on eventrow (also
-// for OriginalVerbField and EncodeJSON), never the reverse.
+// for OriginalVerbField, ClusterField and EncodeJSON), never the reverse.
 //
 // Pure: no client. Package vector puts these programs into the configurations it renders.
 package vrl
