@@ -243,9 +243,13 @@ want=$((2 * count))
 log "waiting for $want audit events in $events_table (pod $chpod)"
 got=$(count_until "$query" "$want")
 [ "$got" -ge "$want" ] || fail "ClickHouse holds $got of the $want audit events of the ConfigMaps e2e-$run-*"
-watches=$(count_until "SELECT count() FROM $events_table WHERE namespace = 'e2e-traffic' AND resource = 'configmaps'
+# The tenant (namespace tenancy) and the cluster the agent names (status.clusterName) lead the row.
+cluster=$(k -n "$ns" get ap "$pipeline" -o jsonpath='{.status.clusterName}')
+[ -n "$cluster" ] || fail "AuditPipeline $pipeline has no status.clusterName"
+watches=$(count_until "SELECT count() FROM $events_table WHERE tenant_type = '' AND tenant = 'e2e-traffic'
+  AND cluster = '$cluster' AND resource = 'configmaps'
   AND verb = 'watch' AND stage = 'ResponseComplete' AND event_time >= toDateTime64($run, 6)" 1)
-[ "$watches" -ge 1 ] || fail "ClickHouse holds no ResponseComplete event of the watch of e2e-traffic's ConfigMaps"
+[ "$watches" -ge 1 ] || fail "ClickHouse holds no ResponseComplete event of the watch of e2e-traffic's ConfigMaps under tenant e2e-traffic and cluster $cluster"
 patched=$(count_until "SELECT count() FROM $events_table WHERE namespace = 'e2e-traffic' AND resource = 'serviceaccounts'
   AND name = 'e2e-$run-patched' AND verb = 'patch' AND JSONType(rest, 'requestObject') = 'String'" 1)
 [ "$patched" -ge 1 ] || fail "ClickHouse holds no patch event of e2e-$run-patched with its body kept as text"
