@@ -32,6 +32,53 @@ func replicated(name string) *v1alpha1.AuditPipeline {
 	return p
 }
 
+// Milo's annotations: the tenant is the value of scope.name, its type the value of scope.type.
+const (
+	scopeName = "platform.miloapis.com/scope.name"
+	scopeType = "platform.miloapis.com/scope.type"
+)
+
+// typedTenancy takes the tenant and its type from annotations.
+func typedTenancy(name string) *v1alpha1.AuditPipeline {
+	p := minimal(name)
+	p.Spec.Tenancy = v1alpha1.TenancySpec{Source: v1alpha1.TenantSourceAnnotations,
+		Annotations: &v1alpha1.TenantAnnotations{Name: scopeName, Type: scopeType}}
+	return p
+}
+
+// untypedTenancy takes the tenant from an annotation and has no type annotation.
+func untypedTenancy(name string) *v1alpha1.AuditPipeline {
+	p := typedTenancy(name)
+	p.Spec.Tenancy.Annotations.Type = ""
+	return p
+}
+
+// noAnnotationTenancy has source Annotations without the annotations it needs.
+func noAnnotationTenancy(name string) *v1alpha1.AuditPipeline {
+	p := typedTenancy(name)
+	p.Spec.Tenancy.Annotations = nil
+	return p
+}
+
+// tenantEntry is an item of spec.clickhouse.retention.tenants: the tenant, its deleteAfter, then more
+// fields as key, value pairs.
+func tenantEntry(tenant, deleteAfter string, kv ...string) map[string]any {
+	e := map[string]any{"tenant": tenant, "deleteAfter": deleteAfter}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e[kv[i]] = kv[i+1]
+	}
+	return e
+}
+
+// tenantEntries is a list of n distinct tenants.
+func tenantEntries(n int) []any {
+	l := make([]any, n)
+	for i := range l {
+		l[i] = tenantEntry(fmt.Sprintf("team-%d", i), "720h")
+	}
+	return l
+}
+
 // TestFieldValues checks, on the real API server, the forms each field takes and the message of each
 // form it refuses.
 func TestFieldValues(t *testing.T) {
@@ -137,6 +184,76 @@ func TestFieldValues(t *testing.T) {
 		"host in brackets":      {minimal, "spec.clickhouse.external.hosts", []any{"[::1]"}, "IPv6 addresses without brackets, e.g. fd00::1"},
 		"host ipv6":             {minimal, "spec.clickhouse.external.hosts", []any{"::1", "fd00::7"}, ""},
 		"host with port":        {minimal, "spec.clickhouse.external.hosts", []any{"clickhouse:9000"}, "without scheme or port"},
+
+		// The cluster column: up to 63 letters, digits, '-', '_' or '.', starting and ending with one of the
+		// first two.
+		"cluster name":        {minimal, "spec.clusterName", "prod-eu-1", ""},
+		"cluster name 1":      {minimal, "spec.clusterName", "a", ""},
+		"cluster name 63":     {minimal, "spec.clusterName", long(63), ""},
+		"cluster name _ .":    {minimal, "spec.clusterName", "Prod_EU.1", ""},
+		"cluster name empty":  {minimal, "spec.clusterName", "", "spec.clusterName in body should be at least 1 chars long"},
+		"cluster name 64":     {minimal, "spec.clusterName", long(64), "spec.clusterName: Too long: may not be more than 63 bytes"},
+		"cluster name -start": {minimal, "spec.clusterName", "-x", "spec.clusterName must be up to 63 letters, digits"},
+		"cluster name .end":   {minimal, "spec.clusterName", "x.", "spec.clusterName must be up to 63 letters, digits"},
+		"cluster name space":  {minimal, "spec.clusterName", "a b", "spec.clusterName must be up to 63 letters, digits"},
+		"cluster name accent": {minimal, "spec.clusterName", "é", "spec.clusterName must be up to 63 letters, digits"},
+
+		// Tenancy: the namespace, or annotations, which are set exactly with source Annotations.
+		"tenancy namespace":    {minimal, "spec.tenancy", map[string]any{"source": "Namespace"}, ""},
+		"tenancy annotations":  {minimal, "spec.tenancy", map[string]any{"source": "Annotations", "annotations": map[string]any{"name": scopeName, "type": scopeType}}, ""},
+		"tenancy name only":    {minimal, "spec.tenancy", map[string]any{"source": "Annotations", "annotations": map[string]any{"name": scopeName}}, ""},
+		"tenancy no annots":    {minimal, "spec.tenancy", map[string]any{"source": "Annotations"}, "spec.tenancy.annotations is set exactly when spec.tenancy.source is Annotations"},
+		"tenancy ns annots":    {minimal, "spec.tenancy", map[string]any{"source": "Namespace", "annotations": map[string]any{"name": scopeName}}, "spec.tenancy.annotations is set exactly when spec.tenancy.source is Annotations"},
+		"tenancy dflt annots":  {minimal, "spec.tenancy", map[string]any{"annotations": map[string]any{"name": scopeName}}, "spec.tenancy.annotations is set exactly when spec.tenancy.source is Annotations"},
+		"tenancy no name":      {minimal, "spec.tenancy", map[string]any{"source": "Annotations", "annotations": map[string]any{"type": scopeType}}, "spec.tenancy.annotations.name: Required value"},
+		"tenancy same keys":    {minimal, "spec.tenancy", map[string]any{"source": "Annotations", "annotations": map[string]any{"name": scopeName, "type": scopeName}}, "type and name must be different annotations"},
+		"tenancy label":        {minimal, "spec.tenancy.source", "Label", `spec.tenancy.source: Unsupported value: "Label": supported values: "Namespace", "Annotations"`},
+		"annotation bare":      {typedTenancy, "spec.tenancy.annotations.name", "tenant", ""},
+		"annotation name 63":   {typedTenancy, "spec.tenancy.annotations.name", "a/" + long(63), ""},
+		"annotation pfx 253":   {typedTenancy, "spec.tenancy.annotations.name", strings.Repeat("a.", 126) + "a/" + long(63), ""},
+		"annotation space":     {typedTenancy, "spec.tenancy.annotations.name", "bad key", `spec.tenancy.annotations.name: Invalid value: "bad key": must be an annotation key`},
+		"annotation no pfx":    {typedTenancy, "spec.tenancy.annotations.name", "/x", "must be an annotation key"},
+		"annotation no name":   {typedTenancy, "spec.tenancy.annotations.name", "platform.miloapis.com/", "must be an annotation key"},
+		"annotation name 64":   {typedTenancy, "spec.tenancy.annotations.name", "a/" + long(64), "must be an annotation key"},
+		"annotation pfx 254":   {typedTenancy, "spec.tenancy.annotations.name", "a" + strings.Repeat(".a", 126) + "a/x", "must be an annotation key"},
+		"annotation pfx upper": {typedTenancy, "spec.tenancy.annotations.name", "Platform.miloapis.com/scope.name", "must be an annotation key"},
+		"annotation -name":     {typedTenancy, "spec.tenancy.annotations.name", "-tenant", "must be an annotation key"},
+		"annotation empty":     {typedTenancy, "spec.tenancy.annotations.name", "", "spec.tenancy.annotations.name in body should be at least 1 chars long"},
+		"annotation 318":       {typedTenancy, "spec.tenancy.annotations.name", long(318), "spec.tenancy.annotations.name: Too long: may not be more than 317 bytes"},
+		"annotation type":      {typedTenancy, "spec.tenancy.annotations.type", "scope type", `spec.tenancy.annotations.type: Invalid value: "scope type": must be an annotation key`},
+
+		// Per-tenant retention: one entry per tenant (and type), types only with a type annotation, moveAfter
+		// only with a cold tier.
+		"tenants":              {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("team-a", "720h"), tenantEntry("team-b", "61320h"), tenantEntry("", "24h")}, ""},
+		"tenants 64":           {minimal, "spec.clickhouse.retention.tenants", tenantEntries(64), ""},
+		"tenants 65":           {minimal, "spec.clickhouse.retention.tenants", tenantEntries(65), "spec.clickhouse.retention.tenants: Too many: 65: must have at most 64 items"},
+		"tenants duplicate":    {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("team-a", "720h"), tenantEntry("team-b", "720h"), tenantEntry("team-a", "8760h")}, "spec.clickhouse.retention.tenants names a tenant twice"},
+		"tenants two types":    {typedTenancy, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "tenantType", "Organization"), tenantEntry("acme", "8760h", "tenantType", "Project")}, ""},
+		"tenants type twice":   {typedTenancy, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "tenantType", "Project"), tenantEntry("acme", "8760h", "tenantType", "Project")}, "spec.clickhouse.retention.tenants names a tenant twice"},
+		"tenants typed+any":    {typedTenancy, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "tenantType", "Project"), tenantEntry("acme", "8760h")}, "spec.clickhouse.retention.tenants names a tenant twice"},
+		"tenant type, ns":      {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "tenantType", "Project")}, "tenantType needs spec.tenancy.source Annotations with annotations.type set"},
+		"tenant type, no type": {untypedTenancy, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "tenantType", "Project")}, "tenantType needs spec.tenancy.annotations.type: without it"},
+		"tenant type, no anns": {noAnnotationTenancy, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "tenantType", "Project")}, "tenantType needs spec.tenancy.annotations.type: without it"},
+		"tenant untyped, anns": {untypedTenancy, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h")}, ""},
+		"tenant type empty":    {typedTenancy, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "tenantType", "")}, "spec.clickhouse.retention.tenants[0].tenantType in body should be at least 1 chars long"},
+		"tenant type control":  {typedTenancy, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "tenantType", "Pro\nject")}, "tenants[].tenantType must not hold control characters"},
+		"tenant delete 24h":    {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "24h")}, ""},
+		"tenant delete 12h":    {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "12h")}, "spec.clickhouse.retention.tenants[].deleteAfter must be at least 24h"},
+		"tenant delete 30":     {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "30")}, "spec.clickhouse.retention.tenants[].deleteAfter must be a duration such as 720h"},
+		"tenant delete long":   {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "24h"+strings.Repeat("0s", 15))}, "spec.clickhouse.retention.tenants[0].deleteAfter: Too long: may not be more than 32 bytes"},
+		"tenant no delete":     {minimal, "spec.clickhouse.retention.tenants", []any{map[string]any{"tenant": "acme"}}, "spec.clickhouse.retention.tenants[0].deleteAfter: Required value"},
+		"tenant move, no cold": {managed, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "8760h", "moveAfter", "720h")}, "tenants[].moveAfter needs spec.clickhouse.storage.cold"},
+		"tenant move, cold":    {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "8760h", "moveAfter", "720h"), tenantEntry("team-b", "720h")}, ""},
+		"tenant move 30m":      {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "8760h", "moveAfter", "30m")}, "spec.clickhouse.retention.tenants[].moveAfter must be at least 1h"},
+		"tenant move 30":       {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "8760h", "moveAfter", "30")}, "spec.clickhouse.retention.tenants[].moveAfter must be a duration such as 720h"},
+		"tenant delete<move":   {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "moveAfter", "2160h")}, "tenants[].deleteAfter must be at least its moveAfter"},
+		"tenant delete=move":   {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "moveAfter", "720h")}, ""},
+		"tenant control char":  {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("team\x01a", "720h")}, "spec.clickhouse.retention.tenants[].tenant must not hold control characters"},
+		"tenant DEL":           {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("team\x7f", "720h")}, "spec.clickhouse.retention.tenants[].tenant must not hold control characters"},
+		"tenant empty":         {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("", "720h")}, ""},
+		"tenant unicode":       {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("équipe b/ß", "720h")}, ""},
+		"tenant 253":           {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry(long(253), "720h")}, ""},
+		"tenant 254":           {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry(long(254), "720h")}, "spec.clickhouse.retention.tenants[0].tenant: Too long: may not be more than 253 bytes"},
 	}
 	ctx := context.Background()
 	i := 0
@@ -157,7 +274,8 @@ func TestFieldValues(t *testing.T) {
 				t.Fatalf("%s = %v: error = %v\nwant it to contain %q", tc.path, tc.value, err, tc.want)
 			}
 			// A refused value gets its own message, never a CEL evaluation error.
-			if err != nil && (strings.Contains(err.Error(), "no such overload") || strings.Contains(err.Error(), "compilation failed")) {
+			if err != nil && (strings.Contains(err.Error(), "no such overload") || strings.Contains(err.Error(), "no such key") ||
+				strings.Contains(err.Error(), "compilation failed")) {
 				t.Fatalf("%s = %v: error = %v, want only the rules' messages", tc.path, tc.value, err)
 			}
 		})

@@ -31,6 +31,7 @@ type TenancySpec struct {
 
 // TenantAnnotations are the keys of the annotations (audit.k8s.io/v1 Event .annotations) that hold an
 // event's tenant, e.g. platform.miloapis.com/scope.type and platform.miloapis.com/scope.name.
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != self.name",message="spec.tenancy.annotations.type and name must be different annotations: remove type, or name the annotation that holds the tenant's type"
 type TenantAnnotations struct {
 	// type is the key of the annotation whose value is the tenant's type, e.g.
 	// platform.miloapis.com/scope.type (Organization, Project, User, ...). Unset, tenant_type is empty.

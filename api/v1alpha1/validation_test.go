@@ -399,11 +399,26 @@ func TestDefaultsAreApplied(t *testing.T) {
 		{"aggregator.buffer.maxSize", s.Aggregator.Buffer.MaxSize.String(), "10Gi"},
 		{"schema.targetVersion", s.Schema.TargetVersion, v1alpha1.SchemaTargetLatest},
 		{"deletionPolicy", s.DeletionPolicy, v1alpha1.DeletionPolicyRetain},
+		{"tenancy.source", s.Tenancy.Source, v1alpha1.TenantSourceNamespace},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
 			t.Errorf("spec.%s defaulted to %v, want %v", c.field, c.got, c.want)
 		}
+	}
+	if s.Tenancy.Annotations != nil {
+		t.Errorf("tenancy.annotations must stay unset with namespace tenancy")
+	}
+	// An empty spec.tenancy, as kubectl sends it, gets the default source too.
+	u := unstructuredPipeline(t, minimal("defaults-tenancy"))
+	if err := unstructured.SetNestedField(u.Object, map[string]any{}, "spec", "tenancy"); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Create(ctx, u, client.DryRunAll); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := unstructured.NestedString(u.Object, "spec", "tenancy", "source"); got != "Namespace" {
+		t.Errorf("spec.tenancy: {} defaulted source to %q, want Namespace", got)
 	}
 	if s.Aggregator.Replicas != nil || s.Aggregator.Autoscaling != nil {
 		t.Errorf("aggregator replicas/autoscaling must stay unset so the user can choose either")
@@ -432,6 +447,10 @@ func TestImmutableFieldsAreRefused(t *testing.T) {
 			p.Spec.ClickHouse.External = nil
 			p.Spec.ClickHouse.Managed = &v1alpha1.ManagedClickHouse{}
 		}, "spec.clickhouse cannot switch between managed and external"},
+		{"tenancy", func(p *v1alpha1.AuditPipeline) {
+			p.Spec.Tenancy = v1alpha1.TenancySpec{Source: v1alpha1.TenantSourceAnnotations,
+				Annotations: &v1alpha1.TenantAnnotations{Name: "platform.miloapis.com/scope.name"}}
+		}, "spec.tenancy cannot be changed"},
 	}
 	p := minimal("immutable")
 	if err := k8s.Create(ctx, p); err != nil {
@@ -460,6 +479,16 @@ func TestImmutableFieldsAreRefused(t *testing.T) {
 	cur.Spec.Aggregator.Batch.MaxEvents = 5000
 	if err := k8s.Update(ctx, cur); err != nil {
 		t.Fatalf("changing mutable fields: %v", err)
+	}
+	// spec.clusterName is set, changed and unset: it changes only the rows written from then on.
+	for _, name := range []string{"prod-eu-1", "prod-eu-2", ""} {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(p), cur); err != nil {
+			t.Fatal(err)
+		}
+		cur.Spec.ClusterName = name
+		if err := k8s.Update(ctx, cur); err != nil {
+			t.Fatalf("changing spec.clusterName to %q: %v", name, err)
+		}
 	}
 }
 
