@@ -34,7 +34,7 @@ func main() {
 	flag.IntVar(&c.n, "n", 2_000_000, "number of audit events to load")
 	flag.Uint64Var(&c.seed, "seed", 1, "seed of the generator")
 	flag.IntVar(&c.runs, "runs", 20, "runs of each query")
-	flag.IntVar(&c.tenants, "tenants", 200, "tenant namespaces")
+	flag.IntVar(&c.tenants, "tenants", 150, "tenants (each with a namespace), in the events' scope annotations")
 	flag.Func("setting", "a query setting name=value for the measured queries (repeatable)", func(s string) error {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok {

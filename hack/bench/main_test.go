@@ -14,13 +14,13 @@ func TestBenchRuns(t *testing.T) {
 		t.Skip("CHTEST_SKIP=1")
 	}
 	var out bytes.Buffer
-	c := config{n: 5_000, seed: 1, runs: 3, tenants: 200, sinkN: 2_000, inFlight: []int{1, 2}}
+	c := config{n: 5_000, seed: 1, runs: 3, tenants: 150, sinkN: 2_000, inFlight: []int{1, 2}}
 	if err := run(context.Background(), &out, c); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	t.Log("\n" + out.String())
 	for _, line := range []string{
-		`5000 events, 5000 rows after OPTIMIZE FINAL`,
+		`5000 events, 5000 rows after OPTIMIZE FINAL`, `parameters: .* tenant=Project/[a-z]+-[a-z]+-000 `,
 		`table events: 5000 rows`, `table changes: [1-9][0-9]* rows`,
 		`bytes/row on disk \(all tables\)\s+[0-9.]+\s+<= 100`,
 		`insert rows/s\s+[0-9]+\s+>= 100000`,

@@ -42,7 +42,12 @@ func TestGeneratorIsDeterministicAndRealistic(t *testing.T) {
 	if c := generate(t, GenOptions{Seed: 8, N: 10}); c[0].EventJSON == a[0].EventJSON {
 		t.Error("another seed gave the same first event")
 	}
-	verbs, levels, codes, tenants, ids := map[string]int{}, map[string]int{}, map[uint16]int{}, map[string]bool{}, map[string]bool{}
+	verbs, levels, codes, ids := map[string]int{}, map[string]int{}, map[uint16]int{}, map[string]bool{}
+	tenants, types := map[string]int{}, map[string]string{}
+	generated := map[string]Tenant{}
+	for _, tn := range NewGenerator(o).Tenants() {
+		generated[tn.Name] = tn
+	}
 	for i, r := range a {
 		if i > 0 && !r.EventTime.After(a[i-1].EventTime) {
 			t.Fatalf("event %d at %s is not after event %d at %s", i, r.EventTime, i-1, a[i-1].EventTime)
@@ -50,7 +55,18 @@ func TestGeneratorIsDeterministicAndRealistic(t *testing.T) {
 		verbs[r.Verb]++
 		levels[r.Level]++
 		codes[r.ResponseCode]++
-		tenants[r.Namespace] = true
+		// The tenant comes from the scope annotations, which stay in rest, and the cluster from the collector.
+		tn, ok := generated[r.Tenant]
+		if !ok || r.TenantType != tn.Type || r.Namespace != tn.Namespace || r.Cluster != Cluster {
+			t.Fatalf("event %d: tenant %q/%q in namespace %q, cluster %q; want a generated tenant in its namespace, cluster %q",
+				i, r.TenantType, r.Tenant, r.Namespace, r.Cluster, Cluster)
+		}
+		if !strings.Contains(r.Rest, `"`+ScopeTypeAnnotation+`":"`+tn.Type+`"`) || !strings.Contains(r.Rest, `"`+ScopeNameAnnotation+`":"`+tn.Name+`"`) ||
+			!strings.Contains(r.Rest, `"authorization.k8s.io/decision"`) {
+			t.Fatalf("event %d: rest lacks the scope or authorization annotations: %s", i, r.Rest)
+		}
+		tenants[r.Tenant]++
+		types[r.Tenant] = r.TenantType
 		ids[r.AuditID.String()] = true
 		if r.LatencyUS == 0 || r.LatencyUS > 60_000_000 {
 			t.Fatalf("event %d took %d µs from receipt to its stage", i, r.LatencyUS)
@@ -89,8 +105,29 @@ func TestGeneratorIsDeterministicAndRealistic(t *testing.T) {
 	if codes[200]+codes[201] < len(a)*9/10 || codes[403] == 0 || codes[404] == 0 || codes[409] == 0 {
 		t.Errorf("response codes %v", codes)
 	}
-	if len(tenants) < 150 {
-		t.Errorf("%d tenants touched, want most of 200", len(tenants))
+	if len(generated) != 150 || len(tenants) != 150 {
+		t.Errorf("%d tenants generated, %d of them touched; want 150, all touched", len(generated), len(tenants))
+	}
+	// The skew (tenantSkew): the busiest tenant has about 14% of the events, and it is the first.
+	busiest := ""
+	for name, n := range tenants {
+		if n > tenants[busiest] {
+			busiest = name
+		}
+	}
+	if share := float64(tenants[busiest]) / float64(len(a)); share < 0.12 || share > 0.16 || busiest != NewGenerator(o).Tenants()[0].Name {
+		t.Errorf("the busiest tenant %s has %.1f%% of the events; want the first tenant, with 12-16%%", busiest, 100*share)
+	}
+	orgs := 0
+	for _, typ := range types {
+		if typ == ScopeOrganization {
+			orgs++
+		} else if typ != ScopeProject {
+			t.Errorf("tenant type %q", typ)
+		}
+	}
+	if orgs != 15 {
+		t.Errorf("%d Organizations among the tenants, want 15 (every tenth)", orgs)
 	}
 }
 

@@ -8,12 +8,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
+	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 )
 
 // Event is an audit.k8s.io/v1 Event with the fields the API server fills (k8s.io/apiserver's
@@ -84,8 +86,22 @@ type Row struct {
 	EventJSON string
 }
 
-// RowOf maps an event to its row, through the aggregator's own mapping: the event is encoded as the
-// API server sends it, decoded as Vector's nats source decodes it, and split by eventrow.FromEvent.
+// The annotations that hold a generated event's tenant, as on a platform built from many control planes
+// (Milo's): the bench's pipeline has annotation tenancy (Tenancy).
+const (
+	ScopeTypeAnnotation = "platform.miloapis.com/scope.type"
+	ScopeNameAnnotation = "platform.miloapis.com/scope.name"
+)
+
+// Tenancy is the spec.tenancy of the bench's pipeline: the tenant from the scope annotations.
+var Tenancy = eventrow.Tenancy{TypeAnnotation: ScopeTypeAnnotation, NameAnnotation: ScopeNameAnnotation}
+
+// Cluster is the name the collector gives the generated events (spec.clusterName).
+const Cluster = "bench-cluster"
+
+// RowOf maps an event to its row, through the collector's and the aggregator's own mapping: the event is
+// encoded as the API server sends it, decoded as Vector's nats source decodes it, named with Cluster
+// (vrl.WithCluster) and split by Tenancy.FromEvent.
 func RowOf(e *Event) (Row, error) {
 	js, err := json.Marshal(e)
 	if err != nil {
@@ -97,7 +113,7 @@ func RowOf(e *Event) (Row, error) {
 	if err := dec.Decode(&ev); err != nil {
 		return Row{}, fmt.Errorf("decode audit event %s: %w", e.AuditID, err)
 	}
-	return Row{Row: eventrow.FromEvent(ev, time.Time(e.StageTimestamp)), EventJSON: string(js)}, nil
+	return Row{Row: Tenancy.FromEvent(vrl.WithCluster(ev, Cluster), time.Time(e.StageTimestamp)), EventJSON: string(js)}, nil
 }
 
 // DefaultEnd is when generated events end by default: fixed, so that runs and their queries repeat.
@@ -113,7 +129,7 @@ type GenOptions struct {
 	// (90 days when zero). Event times increase strictly.
 	End  time.Time
 	Span time.Duration
-	// Tenants is the number of tenant namespaces (200 when zero).
+	// Tenants is the number of tenants (150 when zero), each with a namespace of its own.
 	Tenants int
 }
 
@@ -125,7 +141,7 @@ func (o GenOptions) withDefaults() GenOptions {
 		o.Span = 90 * 24 * time.Hour
 	}
 	if o.Tenants == 0 {
-		o.Tenants = 200
+		o.Tenants = 150
 	}
 	return o
 }
@@ -194,8 +210,8 @@ type Generator struct {
 	i       int
 	start   time.Time
 	step    time.Duration
-	tenants []string
-	cum     []float64 // cumulative Zipf-like tenant weights
+	tenants []Tenant
+	cum     []float64 // cumulative Zipf-like tenant weights (tenantSkew)
 	rv      uint64    // resourceVersion counter
 	nodes   int
 }
@@ -208,11 +224,11 @@ func NewGenerator(o GenOptions) *Generator {
 	if o.N > 1 {
 		g.step = o.Span / time.Duration(o.N-1)
 	}
-	g.tenants = make([]string, o.Tenants)
+	g.tenants = make([]Tenant, o.Tenants)
 	total := 0.0
 	for i := range g.tenants {
-		g.tenants[i] = tenantName(i)
-		total += 1 / float64(i+1)
+		g.tenants[i] = newTenant(i)
+		total += math.Pow(float64(i+1), -tenantSkew)
 		g.cum = append(g.cum, total)
 	}
 	for i := range g.cum {
@@ -224,15 +240,41 @@ func NewGenerator(o GenOptions) *Generator {
 var teams = []string{"payments", "search", "checkout", "identity", "billing", "catalog", "ml", "ledger", "media", "growth"}
 var envs = []string{"prod", "staging", "dev", "qa"}
 
+// tenantSkew is the exponent s of the tenants' Zipf-like activity: the i-th busiest tenant (from 1) is
+// picked with weight 1/i^s. With the default 150 tenants, s = 0.9 gives the busiest 1/H(150, 0.9) =
+// 14.1% of the events (the queries' worst case), the ten busiest 45% and the least busy 0.16%; s = 1,
+// the plain Zipf law, would give the busiest 17.9%.
+const tenantSkew = 0.9
+
+// The scope types of the generated tenants (ScopeTypeAnnotation): Projects, and every tenth tenant an
+// Organization.
+const (
+	ScopeProject      = "Project"
+	ScopeOrganization = "Organization"
+)
+
+// Tenant is a generated tenant: its scope, which every one of its events carries in the annotations
+// ScopeTypeAnnotation and ScopeNameAnnotation, and the namespace its objects live in.
+type Tenant struct {
+	Type, Name, Namespace string
+}
+
+// newTenant is the i-th busiest tenant (from 0): a Project, or an Organization for every tenth (the
+// 10th, 20th, ...), named like its namespace.
+func newTenant(i int) Tenant {
+	name := fmt.Sprintf("%s-%s-%03d", teams[i%len(teams)], envs[(i/len(teams))%len(envs)], i)
+	typ := ScopeProject
+	if i%10 == 9 {
+		typ = ScopeOrganization
+	}
+	return Tenant{Type: typ, Name: name, Namespace: name}
+}
+
 // app is the prefix of a tenant's workload names: the namespace without its number.
 func app(ns string) string { return ns[:len(ns)-4] }
 
-func tenantName(i int) string {
-	return fmt.Sprintf("%s-%s-%03d", teams[i%len(teams)], envs[(i/len(teams))%len(envs)], i)
-}
-
-// Tenants returns the tenant namespaces, most active first.
-func (g *Generator) Tenants() []string { return g.tenants }
+// Tenants returns the tenants, busiest first.
+func (g *Generator) Tenants() []Tenant { return g.tenants }
 
 func (g *Generator) pick(weights []int) int {
 	total := 0
@@ -249,7 +291,7 @@ func (g *Generator) pick(weights []int) int {
 	return len(weights) - 1
 }
 
-func (g *Generator) tenant() string {
+func (g *Generator) tenant() Tenant {
 	x := g.rnd.Float64()
 	for i, c := range g.cum {
 		if x < c {
@@ -306,7 +348,8 @@ func (g *Generator) Next() *Event {
 	t = t.Truncate(time.Microsecond)
 	g.i++
 
-	ns := g.tenant()
+	tenant := g.tenant()
+	ns := tenant.Namespace
 	kw := make([]int, len(kinds))
 	for i, k := range kinds {
 		kw[i] = k.weight
@@ -423,11 +466,15 @@ func (g *Generator) Next() *Event {
 		}
 	}
 
+	// The authorizer's annotations, and the tenant's scope, which the bench's pipeline takes the tenant
+	// from (Tenancy).
 	e.Annotations = map[string]string{"authorization.k8s.io/decision": "allow",
 		"authorization.k8s.io/reason": "RBAC: allowed by ClusterRoleBinding \"system:controller:" + k.resource + "\" of ClusterRole \"system:controller\""}
 	if code == 403 {
 		e.Annotations = map[string]string{"authorization.k8s.io/decision": "forbid", "authorization.k8s.io/reason": ""}
 	}
+	e.Annotations[ScopeTypeAnnotation] = tenant.Type
+	e.Annotations[ScopeNameAnnotation] = tenant.Name
 
 	// RequestResponse for some writes of non-secret objects: the bodies, as the policy asks.
 	if isWrite(verb) && verb != "delete" && k.resource != "secrets" && k.resource != "events" && g.rnd.IntN(3) == 0 {

@@ -19,19 +19,24 @@ import (
 // Params are the values the queries filter on, picked from the generated data so that they match rows.
 type Params struct {
 	// Now is the end of the time windows: the time of the last generated event.
-	Now    time.Time
-	Tenant string
-	User   string
-	// Resource and Name are the tenant's most written object (Q2). In the generated data it is a lease
-	// that the tenant's application renews all day: its writes lie close together among the tenant's
-	// events, the kindest case for a table sorted by time.
-	Resource string
-	Name     string
-	// PolicyResource and PolicyName are the tenant's most written object among the resources that the
-	// sample audit policy records (Q2b; docs/apiserver.md logs leases and Events at level None): the
-	// history a user of that policy asks for, its writes spread thinly over the tenant's months.
-	PolicyResource string
-	PolicyName     string
+	Now time.Time
+	// TenantType and Tenant are the tenant (the tenant_type and tenant columns: the bench's Tenancy takes
+	// them from the scope annotations).
+	TenantType, Tenant string
+	User               string
+	// Resource, Namespace and Name are the tenant's most written object (Q2). In the generated data it is
+	// a lease that the tenant's application renews all day: its writes lie close together among the
+	// tenant's events, the kindest case for a table sorted by time.
+	Resource  string
+	Namespace string
+	Name      string
+	// PolicyResource, PolicyNamespace and PolicyName are the tenant's most written object among the
+	// resources that the sample audit policy records (Q2b; docs/apiserver.md logs leases and Events at
+	// level None): the history a user of that policy asks for, its writes spread thinly over the tenant's
+	// months.
+	PolicyResource  string
+	PolicyNamespace string
+	PolicyName      string
 	// OpenTime and OpenID are the key of the newest event of User (the first row of Q1), which Q1O opens.
 	OpenTime time.Time
 	OpenID   uuid.UUID
@@ -74,6 +79,13 @@ func asList(q Query) Query {
 func newestFirst(a, b *Row) int { return b.EventTime.Compare(a.EventTime) }
 func oldestFirst(a, b *Row) int { return a.EventTime.Compare(b.EventTime) }
 
+// tenantFilter is the condition every query but Q4 puts first: the tenant, which leads both tables'
+// sorting keys.
+const tenantFilter = `tenant_type = {tenant_type:String} AND tenant = {tenant:String}`
+
+// inTenant is tenantFilter in Go.
+func inTenant(p Params, r *Row) bool { return r.TenantType == p.TenantType && r.Tenant == p.Tenant }
+
 func within(r *Row, now time.Time, d time.Duration) bool {
 	return !r.EventTime.Before(now.Add(-d)) && !r.EventTime.After(now)
 }
@@ -83,21 +95,21 @@ var (
 	q1 = Query{
 		ID: "Q1", Title: "tenant + user, last 7 days, newest 100", Target: 10 * time.Millisecond, Limit: 100,
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
-			WHERE namespace = {tenant:String} AND user = {user:String}
+			WHERE ` + tenantFilter + ` AND user = {user:String}
 			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
 			ORDER BY event_time DESC LIMIT 100`,
 		Match: func(p Params, r *Row) bool {
-			return r.Namespace == p.Tenant && r.User == p.User && within(r, p.Now, 7*24*time.Hour)
+			return inTenant(p, r) && r.User == p.User && within(r, p.Now, 7*24*time.Hour)
 		},
 		Less: newestFirst,
 	}
 	q3 = Query{
 		ID: "Q3", Title: "tenant, last hour, newest 100", Target: 10 * time.Millisecond, Limit: 100,
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
-			WHERE namespace = {tenant:String}
+			WHERE ` + tenantFilter + `
 			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(6, 'UTC')}
 			ORDER BY event_time DESC LIMIT 100`,
-		Match: func(p Params, r *Row) bool { return r.Namespace == p.Tenant && within(r, p.Now, time.Hour) },
+		Match: func(p Params, r *Row) bool { return inTenant(p, r) && within(r, p.Now, time.Hour) },
 		Less:  newestFirst,
 	}
 )
@@ -107,9 +119,9 @@ var (
 var q1Open = Query{
 	ID: "Q1O", Title: "Q1's newest event, opened whole by its key",
 	SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
-		WHERE namespace = {tenant:String} AND event_time = {open_time:DateTime64(6, 'UTC')} AND audit_id = {open_id:UUID}`,
+		WHERE ` + tenantFilter + ` AND event_time = {open_time:DateTime64(6, 'UTC')} AND audit_id = {open_id:UUID}`,
 	Match: func(p Params, r *Row) bool {
-		return r.Namespace == p.Tenant && r.EventTime.Equal(p.OpenTime) && r.AuditID == p.OpenID
+		return inTenant(p, r) && r.EventTime.Equal(p.OpenTime) && r.AuditID == p.OpenID
 	},
 	Less: newestFirst,
 }
@@ -122,10 +134,10 @@ var Queries = []Query{
 	q1,
 	asList(q1),
 	q1Open,
-	objectHistory("Q2", "tenant + resource/name, writes, all time, oldest first", "resource", "name",
-		func(p Params) (string, string) { return p.Resource, p.Name }),
-	objectHistory("Q2b", "Q2 for an object the sample policy records", "policy_resource", "policy_name",
-		func(p Params) (string, string) { return p.PolicyResource, p.PolicyName }),
+	objectHistory("Q2", "tenant + resource/namespace/name, writes, all time, oldest first", "",
+		func(p Params) (string, string, string) { return p.Resource, p.Namespace, p.Name }),
+	objectHistory("Q2b", "Q2 for an object the sample policy records", "policy_",
+		func(p Params) (string, string, string) { return p.PolicyResource, p.PolicyNamespace, p.PolicyName }),
 	q3,
 	asList(q3),
 	{
@@ -138,30 +150,33 @@ var Queries = []Query{
 	{
 		ID: "Q5", Title: "tenant, status >= 400 on writes, last 30 days", Target: 20 * time.Millisecond, Limit: 100,
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.events
-			WHERE namespace = {tenant:String} AND response_code >= 400
+			WHERE ` + tenantFilter + ` AND response_code >= 400
 			  AND verb IN ('create', 'update', 'patch', 'delete')
 			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 30 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
 			ORDER BY event_time DESC LIMIT 100`,
 		Match: func(p Params, r *Row) bool {
-			return r.Namespace == p.Tenant && r.ResponseCode >= 400 && isWrite(r.Verb) && within(r, p.Now, 30*24*time.Hour)
+			return inTenant(p, r) && r.ResponseCode >= 400 && isWrite(r.Verb) && within(r, p.Now, 30*24*time.Hour)
 		},
 		Less: newestFirst,
 	},
 }
 
-// objectHistory is Q2, a resource's history, for the object that object picks from the parameters,
-// which the SQL names {resource:String} and {name:String} under the names given. It reads the changes
-// table, which holds the writes sorted by object (docs/schema.md), so it needs no filter on the verb:
-// the only write there besides create, update, patch and delete, deletecollection, names no object.
-func objectHistory(id, title, resource, name string, object func(Params) (string, string)) Query {
+// objectHistory is Q2, a resource's history, for the object (resource, namespace, name) that object
+// picks from the parameters, which the SQL names {resource:String}, {namespace:String} and
+// {name:String} with prefix before each. It filters on the changes table's sorting key in its order
+// (the tenant, then the object), and needs no filter on the verb, since changes holds the writes
+// (docs/schema.md): the only one there besides create, update, patch and delete, deletecollection,
+// names no object.
+func objectHistory(id, title, prefix string, object func(Params) (string, string, string)) Query {
 	return Query{
 		ID: id, Title: title, Target: 20 * time.Millisecond, Limit: 1000,
 		SQL: `SELECT ` + rowColumns + ` FROM {db:Identifier}.changes
-			WHERE namespace = {tenant:String} AND resource = {` + resource + `:String} AND name = {` + name + `:String}
+			WHERE ` + tenantFilter + ` AND resource = {` + prefix + `resource:String}
+			  AND namespace = {` + prefix + `namespace:String} AND name = {` + prefix + `name:String}
 			ORDER BY event_time ASC LIMIT 1000`,
 		Match: func(p Params, r *Row) bool {
-			res, n := object(p)
-			return r.Namespace == p.Tenant && r.Resource == res && r.Name == n && isWrite(r.Verb)
+			res, ns, n := object(p)
+			return inTenant(p, r) && r.Resource == res && r.Namespace == ns && r.Name == n && isWrite(r.Verb)
 		},
 		Less: oldestFirst,
 	}
@@ -170,8 +185,9 @@ func objectHistory(id, title, resource, name string, object func(Params) (string
 func (p Params) parameters(database string) clickhouse.Parameters {
 	return clickhouse.Parameters{
 		"db": database, "now": p.Now.UTC().Format("2006-01-02 15:04:05.000000"),
-		"tenant": p.Tenant, "user": p.User, "resource": p.Resource, "name": p.Name,
-		"policy_resource": p.PolicyResource, "policy_name": p.PolicyName,
+		"tenant_type": p.TenantType, "tenant": p.Tenant, "user": p.User,
+		"resource": p.Resource, "namespace": p.Namespace, "name": p.Name,
+		"policy_resource": p.PolicyResource, "policy_namespace": p.PolicyNamespace, "policy_name": p.PolicyName,
 		"open_time": p.OpenTime.UTC().Format("2006-01-02 15:04:05.000000"), "open_id": p.OpenID.String(),
 	}
 }
@@ -389,12 +405,26 @@ func Measure(ctx context.Context, conn driver.Conn, database, floor string, p Pa
 
 // Tracker picks the query parameters from the generated rows as they pass by.
 type Tracker struct {
-	last     time.Time
-	tenants  map[string]int
-	users    map[[2]string]int
-	newest   map[[2]string]eventKey
-	objects  map[[3]string]int
-	failures map[string]int
+	last    time.Time
+	tenants map[tenantKey]int
+	users   map[userKey]int
+	newest  map[userKey]eventKey
+	objects map[objectKey]int
+}
+
+// tenantKey is a tenant: its tenant_type and tenant.
+type tenantKey struct{ typ, name string }
+
+// userKey is a user of a tenant.
+type userKey struct {
+	tenant tenantKey
+	user   string
+}
+
+// objectKey is an object of a tenant.
+type objectKey struct {
+	tenant                    tenantKey
+	resource, namespace, name string
 }
 
 // eventKey is what opens one event: its time and audit ID (with the tenant).
@@ -405,8 +435,8 @@ type eventKey struct {
 
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
-	return &Tracker{tenants: map[string]int{}, users: map[[2]string]int{}, newest: map[[2]string]eventKey{},
-		objects: map[[3]string]int{}, failures: map[string]int{}}
+	return &Tracker{tenants: map[tenantKey]int{}, users: map[userKey]int{}, newest: map[userKey]eventKey{},
+		objects: map[objectKey]int{}}
 }
 
 // Add counts a row.
@@ -414,30 +444,32 @@ func (t *Tracker) Add(r *Row) {
 	if r.EventTime.After(t.last) {
 		t.last = r.EventTime
 	}
-	t.tenants[r.Namespace]++
-	user := [2]string{r.Namespace, r.User}
+	tenant := tenantKey{r.TenantType, r.Tenant}
+	t.tenants[tenant]++
+	user := userKey{tenant, r.User}
 	t.users[user]++
 	// The first of equal times, as Q1's stable sort of the rows in their order puts it first.
 	if n, ok := t.newest[user]; !ok || r.EventTime.After(n.at) {
 		t.newest[user] = eventKey{r.EventTime, r.AuditID}
 	}
 	if isWrite(r.Verb) {
-		t.objects[[3]string{r.Namespace, r.Resource, r.Name}]++
+		t.objects[objectKey{tenant, r.Resource, r.Namespace, r.Name}]++
 	}
 }
 
-// Params picks the busiest tenant, its busiest user, its most written object and its most written
-// object that the sample audit policy records.
+// Params picks the busiest tenant (its type and name), its busiest user, its most written object and
+// its most written object that the sample audit policy records.
 func (t *Tracker) Params() Params {
 	p := Params{Now: t.last}
-	p.Tenant = maxKey(t.tenants, func(k string) bool { return true })
-	p.User = maxKey(t.users, func(k [2]string) bool { return k[0] == p.Tenant })[1]
-	n := t.newest[[2]string{p.Tenant, p.User}]
+	tenant := maxKey(t.tenants, func(tenantKey) bool { return true })
+	p.TenantType, p.Tenant = tenant.typ, tenant.name
+	p.User = maxKey(t.users, func(k userKey) bool { return k.tenant == tenant }).user
+	n := t.newest[userKey{tenant, p.User}]
 	p.OpenTime, p.OpenID = n.at, n.id
-	o := maxKey(t.objects, func(k [3]string) bool { return k[0] == p.Tenant })
-	p.Resource, p.Name = o[1], o[2]
-	o = maxKey(t.objects, func(k [3]string) bool { return k[0] == p.Tenant && !unrecorded[k[1]] })
-	p.PolicyResource, p.PolicyName = o[1], o[2]
+	o := maxKey(t.objects, func(k objectKey) bool { return k.tenant == tenant })
+	p.Resource, p.Namespace, p.Name = o.resource, o.namespace, o.name
+	o = maxKey(t.objects, func(k objectKey) bool { return k.tenant == tenant && !unrecorded[k.resource] })
+	p.PolicyResource, p.PolicyNamespace, p.PolicyName = o.resource, o.namespace, o.name
 	return p
 }
 

@@ -198,9 +198,10 @@ func (r *Report) Print(w io.Writer) error {
 			st.InFlight, st.Elapsed.Round(time.Millisecond), st.Rows, st.Batches, perRow(uint64(st.JSON), uint64(st.Rows)),
 			perRow(uint64(st.Bytes), uint64(st.Rows)), r.SinkEncode.Round(time.Millisecond))
 	}
-	fmt.Fprintf(w, "parameters: now=%s tenant=%s user=%s object=%s/%s (Q2) %s/%s (Q2b) opened=%s %s (Q1O)\n\n",
-		r.Params.Now.Format(time.RFC3339), r.Params.Tenant, r.Params.User, r.Params.Resource, r.Params.Name,
-		r.Params.PolicyResource, r.Params.PolicyName, r.Params.OpenTime.Format(time.RFC3339Nano), r.Params.OpenID)
+	fmt.Fprintf(w, "parameters: now=%s tenant=%s/%s user=%s object=%s/%s/%s (Q2) %s/%s/%s (Q2b) opened=%s %s (Q1O)\n\n",
+		r.Params.Now.Format(time.RFC3339), r.Params.TenantType, r.Params.Tenant, r.Params.User,
+		r.Params.Resource, r.Params.Namespace, r.Params.Name, r.Params.PolicyResource, r.Params.PolicyNamespace, r.Params.PolicyName,
+		r.Params.OpenTime.Format(time.RFC3339Nano), r.Params.OpenID)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "measure\tvalue\ttarget\t\tfloor ms\trows read\tMB read\tserver ms\treturned")
 	bpr := r.Storage.BytesPerRow()
