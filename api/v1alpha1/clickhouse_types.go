@@ -9,7 +9,6 @@ import (
 // +kubebuilder:validation:XValidation:rule="has(self.managed) != has(self.external)",message="spec.clickhouse needs exactly one of managed (the operator runs ClickHouse) or external (an existing ClickHouse): set one and remove the other"
 // +kubebuilder:validation:XValidation:rule="has(self.managed) == has(oldSelf.managed)",message="spec.clickhouse cannot switch between managed and external: the stored audit data would be left behind; create a new AuditPipeline instead"
 // +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.cold) || has(self.managed)",message="spec.clickhouse.storage.cold configures the S3 disk of a managed ClickHouse; with spec.clickhouse.external, configure tiering on that server and remove storage.cold"
-// +kubebuilder:validation:XValidation:rule="!has(self.retention) || !has(self.retention.tenants) || self.retention.tenants.all(t, !has(t.moveAfter)) || (has(self.storage) && has(self.storage.cold))",message="spec.clickhouse.retention.tenants[].moveAfter needs spec.clickhouse.storage.cold, the cold tier of a managed ClickHouse: without it nothing moves; remove moveAfter (with an external ClickHouse, configure tiering on that server)"
 // +kubebuilder:validation:XValidation:rule="!has(self.retention) || !has(self.retention.deleteAfter) || !has(self.storage) || !has(self.storage.cold) || !self.retention.deleteAfter.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || !self.storage.cold.moveAfter.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || duration(self.retention.deleteAfter) > duration(self.storage.cold.moveAfter)",message="spec.clickhouse.retention.deleteAfter must be longer than spec.clickhouse.storage.cold.moveAfter, else events are deleted before they reach cold storage"
 type ClickHouseSpec struct {
 	// managed makes the operator run ClickHouse as a ClickHouseInstallation of the Altinity
@@ -253,8 +252,9 @@ type RetentionSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || duration(self) >= duration('24h')",message="spec.clickhouse.retention.deleteAfter must be at least 24h"
 	DeleteAfter *metav1.Duration `json:"deleteAfter,omitempty"`
 
-	// tenants override deleteAfter, and optionally storage.cold.moveAfter, for single tenants (the
-	// tenant column, see spec.tenancy); every other tenant keeps the defaults above. At most 64.
+	// tenants override deleteAfter for single tenants (the tenant column, see spec.tenancy); every other
+	// tenant keeps deleteAfter. At most 64. The move to cold storage has no per-tenant override:
+	// ClickHouse moves whole parts, which hold many tenants' rows.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
@@ -263,7 +263,6 @@ type RetentionSpec struct {
 }
 
 // TenantRetention is the retention of one tenant.
-// +kubebuilder:validation:XValidation:rule="!has(self.moveAfter) || !self.moveAfter.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || !self.deleteAfter.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || duration(self.deleteAfter) >= duration(self.moveAfter)",message="spec.clickhouse.retention.tenants[].deleteAfter must be at least its moveAfter, else the tenant's events are deleted before they reach cold storage"
 type TenantRetention struct {
 	// tenant is the value of the tenant column the override applies to: a namespace with namespace
 	// tenancy, the tenant annotation's value with annotation tenancy; "" is the events without one.
@@ -288,15 +287,6 @@ type TenantRetention struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$')",message="spec.clickhouse.retention.tenants[].deleteAfter must be a duration such as 720h (units s, m, h; 30 days is 720h)"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || duration(self) >= duration('24h')",message="spec.clickhouse.retention.tenants[].deleteAfter must be at least 24h"
 	DeleteAfter metav1.Duration `json:"deleteAfter"`
-
-	// moveAfter is the age after which this tenant's events move to the cold tier (storage.cold); unset,
-	// storage.cold.moveAfter applies. At least 1h.
-	// +optional
-	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:MaxLength=32
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$')",message="spec.clickhouse.retention.tenants[].moveAfter must be a duration such as 720h (units s, m, h)"
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+(\\\\.[0-9]+)?(s|m|h))+$') || duration(self) >= duration('1h')",message="spec.clickhouse.retention.tenants[].moveAfter must be at least 1h"
-	MoveAfter *metav1.Duration `json:"moveAfter,omitempty"`
 }
 
 // ClickHouseStatus is the observed state of the ClickHouse component.

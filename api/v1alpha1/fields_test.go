@@ -222,8 +222,7 @@ func TestFieldValues(t *testing.T) {
 		"annotation 318":       {typedTenancy, "spec.tenancy.annotations.name", long(318), "spec.tenancy.annotations.name: Too long: may not be more than 317 bytes"},
 		"annotation type":      {typedTenancy, "spec.tenancy.annotations.type", "scope type", `spec.tenancy.annotations.type: Invalid value: "scope type": must be an annotation key`},
 
-		// Per-tenant retention: one entry per tenant (and type), types only with a type annotation, moveAfter
-		// only with a cold tier.
+		// Per-tenant retention: one entry per tenant (and type), types only with a type annotation.
 		"tenants":              {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("team-a", "720h"), tenantEntry("team-b", "61320h"), tenantEntry("", "24h")}, ""},
 		"tenants 64":           {minimal, "spec.clickhouse.retention.tenants", tenantEntries(64), ""},
 		"tenants 65":           {minimal, "spec.clickhouse.retention.tenants", tenantEntries(65), "spec.clickhouse.retention.tenants: Too many: 65: must have at most 64 items"},
@@ -242,12 +241,6 @@ func TestFieldValues(t *testing.T) {
 		"tenant delete 30":     {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "30")}, "spec.clickhouse.retention.tenants[].deleteAfter must be a duration such as 720h"},
 		"tenant delete long":   {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "24h"+strings.Repeat("0s", 15))}, "spec.clickhouse.retention.tenants[0].deleteAfter: Too long: may not be more than 32 bytes"},
 		"tenant no delete":     {minimal, "spec.clickhouse.retention.tenants", []any{map[string]any{"tenant": "acme"}}, "spec.clickhouse.retention.tenants[0].deleteAfter: Required value"},
-		"tenant move, no cold": {managed, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "8760h", "moveAfter", "720h")}, "tenants[].moveAfter needs spec.clickhouse.storage.cold"},
-		"tenant move, cold":    {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "8760h", "moveAfter", "720h"), tenantEntry("team-b", "720h")}, ""},
-		"tenant move 30m":      {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "8760h", "moveAfter", "30m")}, "spec.clickhouse.retention.tenants[].moveAfter must be at least 1h"},
-		"tenant move 30":       {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "8760h", "moveAfter", "30")}, "spec.clickhouse.retention.tenants[].moveAfter must be a duration such as 720h"},
-		"tenant delete<move":   {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "moveAfter", "2160h")}, "tenants[].deleteAfter must be at least its moveAfter"},
-		"tenant delete=move":   {coldBase, "spec.clickhouse.retention.tenants", []any{tenantEntry("acme", "720h", "moveAfter", "720h")}, ""},
 		"tenant control char":  {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("team\x01a", "720h")}, "spec.clickhouse.retention.tenants[].tenant must not hold control characters"},
 		"tenant DEL":           {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("team\x7f", "720h")}, "spec.clickhouse.retention.tenants[].tenant must not hold control characters"},
 		"tenant empty":         {minimal, "spec.clickhouse.retention.tenants", []any{tenantEntry("", "720h")}, ""},

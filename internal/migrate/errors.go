@@ -58,7 +58,7 @@ func (e *ChecksumError) Error() string {
 	case KindChanged:
 		return fmt.Sprintf("migration %s (version %d) was changed after it was applied: applied %s, embedded %s", e.Name, e.Version, e.Want, e.Got)
 	case KindSuperseded:
-		return fmt.Sprintf("migration %s (version %d) was applied from an earlier version of the file (%s), whose tables this operator cannot write into: "+
+		return fmt.Sprintf("migration %s (version %d) was applied from an earlier version of the file (%s), whose tables this operator does not migrate: "+
 			"give the pipeline a new database and copy the events over, as docs/migrations.md (A database from an earlier build) says", e.Name, e.Version, e.Got)
 	case KindRenamed:
 		return fmt.Sprintf("version %d was applied from %s, but the embedded file with that number is %s: an applied number must never be reused or renamed", e.Version, e.Want, e.Got)

@@ -103,13 +103,14 @@ func canonicalTTL(ctx context.Context, db *sql.DB, ttl string) (string, error) {
 	return TTLOfFormattedAlter(formatted)
 }
 
-// TTLOfEngine extracts the TTL clause from system.tables.engine_full; empty when there is none.
+// TTLOfEngine extracts the TTL clause from system.tables.engine_full; empty when there is none. A
+// tenant's name in a rule's WHERE may hold " SETTINGS ": only the keyword outside string literals ends it.
 func TTLOfEngine(engineFull string) string {
-	_, after, found := strings.Cut(engineFull, " TTL ")
+	_, after, found := cutTopLevel(engineFull, " TTL ")
 	if !found {
 		return ""
 	}
-	ttl, _, _ := strings.Cut(after, " SETTINGS ")
+	ttl, _, _ := cutTopLevel(after, " SETTINGS ")
 	return strings.TrimSpace(ttl)
 }
 

@@ -72,10 +72,9 @@ func TestTTL(t *testing.T) {
 			"ts + toIntervalDay(90) TO VOLUME 'cold', ts + toIntervalDay(365) DELETE"},
 		{"tenants", &v1alpha1.ClickHouseSpec{Storage: cold(""), Retention: &v1alpha1.RetentionSpec{DeleteAfter: &year, Tenants: []v1alpha1.TenantRetention{
 			{Tenant: "team-a", DeleteAfter: metav1.Duration{Duration: 30 * 24 * time.Hour}},
-			{Tenant: "o'b\\", TenantType: "Project", DeleteAfter: metav1.Duration{Duration: 10 * 365 * 24 * time.Hour},
-				MoveAfter: &metav1.Duration{Duration: 36 * time.Hour}},
+			{Tenant: "o'b\\", TenantType: "Project", DeleteAfter: metav1.Duration{Duration: 10 * 365 * 24 * time.Hour}},
 		}}},
-			"ts + toIntervalHour(multiIf((tenant_type = 'Project') AND (tenant = 'o\\'b\\\\'), 36, 2160)) TO VOLUME 'cold', " +
+			"ts + toIntervalDay(90) TO VOLUME 'cold', " +
 				"ts + toIntervalDay(365) DELETE WHERE NOT (tenant = 'team-a' OR (tenant_type = 'Project') AND (tenant = 'o\\'b\\\\')), " +
 				"ts + toIntervalDay(30) DELETE WHERE tenant = 'team-a', " +
 				"ts + toIntervalDay(3650) DELETE WHERE (tenant_type = 'Project') AND (tenant = 'o\\'b\\\\')"},

@@ -12,9 +12,9 @@ import (
 // volume after storage.cold.moveAfter and the deletion after retention.deleteAfter, in that order. It is
 // empty when neither is set.
 //
-// retention.tenants override both for single tenants (the tenant_type and tenant columns). A DELETE rule
-// with a WHERE condition per override, and the default's DELETE for every other tenant; ClickHouse takes
-// no WHERE on a move, so the move is one rule whose age is a multiIf over the overrides' conditions.
+// retention.tenants override the deletion for single tenants (the tenant_type and tenant columns): a
+// DELETE rule with a WHERE condition per override, and the default's DELETE for every other tenant.
+// DELETE applies row by row; a move applies to whole parts, which mix tenants, so it has no override.
 func TTL(ch *v1alpha1.ClickHouseSpec, timeColumn string) string {
 	var tenants []v1alpha1.TenantRetention
 	var deleteAfter time.Duration
@@ -26,7 +26,7 @@ func TTL(ch *v1alpha1.ClickHouseSpec, timeColumn string) string {
 	}
 	var parts []string
 	if cold := coldSpec(ch); cold != nil && cold.MoveAfter.Duration > 0 {
-		parts = append(parts, moveRule(timeColumn, cold.MoveAfter.Duration, tenants))
+		parts = append(parts, fmt.Sprintf("%s + %s TO VOLUME '%s'", timeColumn, Interval(cold.MoveAfter.Duration), ColdVolume))
 	}
 	if deleteAfter > 0 {
 		rule := fmt.Sprintf("%s + %s DELETE", timeColumn, Interval(deleteAfter))
@@ -43,29 +43,6 @@ func TTL(ch *v1alpha1.ClickHouseSpec, timeColumn string) string {
 		parts = append(parts, fmt.Sprintf("%s + %s DELETE WHERE %s", timeColumn, Interval(t.DeleteAfter.Duration), tenantCondition(t)))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// moveRule is the move to the cold volume after moveAfter, or after a tenant's own moveAfter.
-func moveRule(timeColumn string, moveAfter time.Duration, tenants []v1alpha1.TenantRetention) string {
-	var conds []string
-	ages := []time.Duration{moveAfter}
-	for _, t := range tenants {
-		if t.MoveAfter != nil && t.MoveAfter.Duration > 0 {
-			conds = append(conds, tenantCondition(t))
-			ages = append(ages, t.MoveAfter.Duration)
-		}
-	}
-	if len(conds) == 0 {
-		return fmt.Sprintf("%s + %s TO VOLUME '%s'", timeColumn, Interval(moveAfter), ColdVolume)
-	}
-	fn, unit := intervalUnit(ages...)
-	var b strings.Builder
-	b.WriteString("multiIf(")
-	for i, c := range conds {
-		fmt.Fprintf(&b, "%s, %d, ", c, ages[i+1]/unit)
-	}
-	fmt.Fprintf(&b, "%d)", moveAfter/unit)
-	return fmt.Sprintf("%s + %s(%s) TO VOLUME '%s'", timeColumn, fn, b.String(), ColdVolume)
 }
 
 // tenantCondition selects the rows of one tenant override.
