@@ -120,9 +120,23 @@ test-e2e: ## Run the end-to-end test on a kind cluster (hack/kind/e2e.sh); fails
 run: manifests ## Run the operator: against a local control plane, or the cluster of your kubeconfig.
 	bash hack/run.sh
 
+.PHONY: sample-events
+sample-events: ## Load recorded audit events into the ClickHouse of a running local `make run`, the newest at now (ARGS: hack/sample-events -h).
+	@# localrun points the AuditPipeline default/local at its ClickHouse: its spec names the HTTP port.
+	@kubectl="$$(bash hack/envtest/install.sh)/kubectl"; \
+	ch=$$("$$kubectl" --kubeconfig .tmp/localrun/kubeconfig --request-timeout=5s get auditpipeline -n default local \
+		-o jsonpath='{.spec.clickhouse.external.hosts[0]}:{.spec.clickhouse.external.httpPort} {.spec.clickhouse.database}') || \
+		{ echo "no local control plane answers at .tmp/localrun/kubeconfig: run 'make run' (LOCAL=1 if you have a cluster) first"; exit 1; }; \
+	read -r addr database <<<"$$ch"; \
+	go run ./hack/sample-events -clickhouse "http://$$addr" -database "$$database" $(ARGS)
+
 .PHONY: build
 build: generate ## Build the manager binary into bin/manager.
 	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd
+
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-auditpipeline (put bin/ on your PATH: `kubectl auditpipeline ...`).
+	CGO_ENABLED=0 go build -trimpath -o bin/kubectl-auditpipeline ./cmd/kubectl-auditpipeline
 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a Docker engine).
