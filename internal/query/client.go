@@ -1,0 +1,103 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Client runs queries on the database of a pipeline's ClickHouse.
+type Client struct {
+	Conn     driver.Conn
+	Database string
+}
+
+// List returns one page of r.
+func (c *Client) List(ctx context.Context, r Request) (Page, error) {
+	sql, p, err := ListSQL(c.Database, r)
+	if err != nil {
+		return Page{}, err
+	}
+	events, err := c.events(ctx, sql, p)
+	if err != nil {
+		return Page{}, err
+	}
+	return r.page(events)
+}
+
+// events runs a statement that selects eventColumns.
+func (c *Client) events(ctx context.Context, sql string, p *Params) ([]Event, error) {
+	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(p.Values()))
+	rows, err := c.Conn.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("query ClickHouse: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		if err := rows.Scan(&e.Time, &e.AuditID, &e.Stage, &e.Level, &e.Verb, &e.User, &e.APIGroup, &e.Resource,
+			&e.Subresource, &e.Namespace, &e.Name, &e.Code, &e.TenantType, &e.Tenant, &e.Cluster, &e.JSON); err != nil {
+			return nil, fmt.Errorf("read an event: %w", err)
+		}
+		e.Time = e.Time.UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query ClickHouse: %w", err)
+	}
+	return out, nil
+}
+
+// Follow lists, every interval until ctx ends, the events of r (its Filter and shortcuts; not its
+// range or paging) newer than those seen, oldest first, and hands each to emit. It starts with the
+// events of the last since. An event that reaches ClickHouse later than events newer than it (a slow
+// batch) is still shown: each round looks back lookBack before the newest event seen, and skips the
+// events it has shown.
+func (c *Client) Follow(ctx context.Context, r Request, since, interval time.Duration, emit func(Event) error) error {
+	const lookBack = 30 * time.Second
+	seen := map[string]time.Time{} // event key -> event time, pruned past the look-back window
+	from := time.Now().Add(-since)
+	for {
+		now := time.Now()
+		q := r
+		q.Continue, q.From, q.To, q.Now, q.Limit = "", from, now.Add(time.Minute), now, MaxLimit
+		sql, p, err := ListSQL(c.Database, q)
+		if err != nil {
+			return err
+		}
+		events, err := c.events(ctx, sql, p)
+		if err != nil {
+			return err
+		}
+		newest := from
+		for i := len(events) - 1; i >= 0; i-- { // oldest first
+			e := events[i]
+			key := e.Time.Format(time.RFC3339Nano) + "/" + e.TenantType + "/" + e.Tenant + "/" + e.AuditID + "/" + e.Stage
+			if e.Time.After(newest) {
+				newest = e.Time
+			}
+			if _, ok := seen[key]; ok {
+				continue
+			}
+			seen[key] = e.Time
+			if err := emit(e); err != nil {
+				return err
+			}
+		}
+		from = newest.Add(-lookBack)
+		for k, t := range seen {
+			if t.Before(from) {
+				delete(seen, k)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package query
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Defaults and bounds of a list.
+const (
+	DefaultLimit  = 100
+	MaxLimit      = 10000
+	DefaultWindow = 24 * time.Hour
+)
+
+// Request is a list of audit events: those of the time range that match every filter given, newest first.
+type Request struct {
+	// Filter is the CEL filter (nil: none).
+	Filter *Filter
+	// Now is the value of the filter's `now` and the end of the default window.
+	Now time.Time
+	// From and To bound stageTimestamp (From inclusive, To inclusive); zero To is Now, zero From is To
+	// minus DefaultWindow.
+	From, To time.Time
+	// Shortcut filters: exact values of user.username, verb, objectRef.resource, objectRef.name and
+	// objectRef.namespace ("" for none).
+	User, Verb, Resource, Name, Namespace string
+	// Limit is the page size (DefaultLimit when 0, at most MaxLimit).
+	Limit int
+	// Continue is the token of the page before (Page.Continue); it carries the query's time range, so
+	// the pages of one list share it whatever Now is.
+	Continue string
+}
+
+// Event is one audit event of a page: the columns a list shows and the whole event.
+type Event struct {
+	Time                                             time.Time
+	AuditID, Stage, Level, Verb, User                string
+	APIGroup, Resource, Subresource, Namespace, Name string
+	Code                                             uint16
+	TenantType, Tenant, Cluster                      string
+	// JSON is the whole audit event as stored (the view's event).
+	JSON string
+}
+
+// Page is one page of a list.
+type Page struct {
+	Events []Event
+	// Continue is the token of the next page; empty on the last one.
+	Continue string
+}
+
+// identifier is what a database name may be (spec.clickhouse.database has the same rule).
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// eventColumns are the columns of Event, in its order, from events_json or changes_json.
+const eventColumns = `event_time, toString(audit_id), toString(stage), toString(level), toString(verb), toString(user),
+	toString(api_group), toString(resource), toString(subresource), toString(namespace), name, response_code,
+	toString(tenant_type), toString(tenant), toString(cluster), event`
+
+// pageKey orders a list and keys its paging: unique per stored event (the tables' sorting key), so that
+// events sharing a timestamp are neither skipped nor repeated across pages.
+const pageKey = "event_time, tenant_type, tenant, audit_id, stage"
+
+// cursor is what a continue token holds: where the page before ended, the list's time range, and a
+// digest of its filters, so that a token is only taken by the list it came from.
+type cursor struct {
+	Time       string `json:"t"`
+	TenantType string `json:"tt"`
+	Tenant     string `json:"tn"`
+	AuditID    string `json:"id"`
+	Stage      string `json:"st"`
+	From       string `json:"f"`
+	To         string `json:"to"`
+	Digest     string `json:"d"`
+}
+
+// ErrBadContinue is wrapped by the error for a continue token that is malformed or from another list.
+var ErrBadContinue = errors.New("invalid continue token")
+
+// chTime is ClickHouse's text of a DateTime64(6, 'UTC') parameter.
+const chTime = "2006-01-02 15:04:05.000000"
+
+const timeType = "DateTime64(6, 'UTC')"
+
+// window resolves the request's time range, from its continue token when it has one.
+func (r *Request) window() (from, to time.Time, c *cursor, err error) {
+	if r.Continue != "" {
+		c, err = decodeCursor(r.Continue)
+		if err != nil {
+			return time.Time{}, time.Time{}, nil, err
+		}
+		if c.Digest != r.digest() {
+			return time.Time{}, time.Time{}, nil, fmt.Errorf("%w: it belongs to a list with other filters; repeat the list's own filters with --continue", ErrBadContinue)
+		}
+		from, err1 := time.Parse(time.RFC3339Nano, c.From)
+		to, err2 := time.Parse(time.RFC3339Nano, c.To)
+		if err1 != nil || err2 != nil {
+			return time.Time{}, time.Time{}, nil, fmt.Errorf("%w: bad time range", ErrBadContinue)
+		}
+		return from, to, c, nil
+	}
+	to = r.To
+	if to.IsZero() {
+		to = r.Now
+	}
+	from = r.From
+	if from.IsZero() {
+		from = to.Add(-DefaultWindow)
+	}
+	if from.After(to) {
+		return time.Time{}, time.Time{}, nil, fmt.Errorf("the time range ends (%s) before it starts (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	return from.UTC(), to.UTC(), nil, nil
+}
+
+// digest identifies the list's filters (not its page).
+func (r *Request) digest() string {
+	filter := ""
+	if r.Filter != nil {
+		filter = r.Filter.String()
+	}
+	h := sha256.Sum256([]byte(strings.Join([]string{filter, r.User, r.Verb, r.Resource, r.Name, r.Namespace}, "\x00")))
+	return hex.EncodeToString(h[:8])
+}
+
+func decodeCursor(token string) (*cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not base64url", ErrBadContinue)
+	}
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadContinue, err)
+	}
+	if _, err := time.Parse(chTime, c.Time); err != nil {
+		return nil, fmt.Errorf("%w: bad position", ErrBadContinue)
+	}
+	if _, err := uuid.Parse(c.AuditID); err != nil {
+		return nil, fmt.Errorf("%w: bad position", ErrBadContinue)
+	}
+	return &c, nil
+}
+
+func (c *cursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// ListSQL is the statement of one page of r on database's events_json, with its parameters. It asks for
+// one event more than the page, which tells whether there is a next page.
+func ListSQL(database string, r Request) (string, *Params, error) {
+	if !identifier.MatchString(database) {
+		return "", nil, fmt.Errorf("database %q is not a ClickHouse identifier", database)
+	}
+	limit, err := r.limit()
+	if err != nil {
+		return "", nil, err
+	}
+	from, to, c, err := r.window()
+	if err != nil {
+		return "", nil, err
+	}
+	p := &Params{}
+	where := []string{
+		"event_time >= " + p.Add(timeType, from.Format(chTime)),
+		"event_time <= " + p.Add(timeType, to.Format(chTime)),
+	}
+	for _, s := range []struct{ column, value string }{
+		{"user", r.User}, {"verb", r.Verb}, {"resource", r.Resource}, {"name", r.Name}, {"namespace", r.Namespace},
+	} {
+		if s.value != "" {
+			where = append(where, s.column+" = "+p.String(s.value))
+		}
+	}
+	if r.Filter != nil {
+		sql, err := r.Filter.SQL(p, r.Now)
+		if err != nil {
+			return "", nil, err
+		}
+		where = append(where, "("+sql+")")
+	}
+	if c != nil {
+		where = append(where, fmt.Sprintf("(%s) < (%s, %s, %s, %s, %s)", pageKey,
+			p.Add(timeType, c.Time), p.String(c.TenantType), p.String(c.Tenant),
+			p.Add("UUID", c.AuditID), p.String(c.Stage)))
+	}
+	return fmt.Sprintf(`SELECT %s
+FROM %s.events_json
+WHERE %s
+ORDER BY event_time DESC, tenant_type DESC, tenant DESC, audit_id DESC, stage DESC
+LIMIT 1 BY %s
+LIMIT %d`, eventColumns, database, strings.Join(where, "\n  AND "), pageKey, limit+1), p, nil
+}
+
+func (r *Request) limit() (int, error) {
+	switch {
+	case r.Limit == 0:
+		return DefaultLimit, nil
+	case r.Limit < 0 || r.Limit > MaxLimit:
+		return 0, fmt.Errorf("--limit must be between 1 and %d, not %d", MaxLimit, r.Limit)
+	}
+	return r.Limit, nil
+}
+
+// page makes a Page of the rows a ListSQL statement returned (up to limit+1 of them).
+func (r *Request) page(events []Event) (Page, error) {
+	limit, err := r.limit()
+	if err != nil {
+		return Page{}, err
+	}
+	if len(events) <= limit {
+		return Page{Events: events}, nil
+	}
+	events = events[:limit]
+	from, to, _, err := r.window()
+	if err != nil {
+		return Page{}, err
+	}
+	last := events[len(events)-1]
+	c := cursor{Time: last.Time.UTC().Format(chTime), TenantType: last.TenantType, Tenant: last.Tenant,
+		AuditID: last.AuditID, Stage: last.Stage, From: from.Format(time.RFC3339Nano), To: to.Format(time.RFC3339Nano),
+		Digest: r.digest()}
+	return Page{Events: events, Continue: c.encode()}, nil
+}
