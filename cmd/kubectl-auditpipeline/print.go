@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"sigs.k8s.io/yaml"
@@ -46,27 +47,47 @@ func (p *printer) print(events []query.Event) error {
 				return err
 			}
 		default:
-			if !p.header {
-				p.header = true
-				h := "TIMESTAMP\tVERB\tUSER\tNAMESPACE\tRESOURCE\tNAME\tSTATUS"
-				if p.format == "wide" {
-					h += "\tSUBRESOURCE\tTENANT\tCLUSTER\tAUDIT-ID"
-				}
-				fmt.Fprintln(p.tw, h)
-			}
-			row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", e.Time.Format("2006-01-02T15:04:05.000Z"), dash(e.Verb), dash(e.User),
-				dash(e.Namespace), dash(e.Resource), dash(e.Name), code(e.Code))
+			cells := []string{e.Time.Format("2006-01-02T15:04:05.000Z"), dash(e.Verb), dash(e.User),
+				dash(e.Namespace), dash(e.Resource), dash(e.Name), code(e.Code)}
 			if p.format == "wide" {
 				tenant := e.Tenant
 				if e.TenantType != "" {
 					tenant = e.TenantType + "/" + e.Tenant
 				}
-				row += fmt.Sprintf("\t%s\t%s\t%s\t%s", dash(e.Subresource), dash(tenant), dash(e.Cluster), e.AuditID)
+				cells = append(cells, dash(e.Subresource), dash(tenant), dash(e.Cluster), e.AuditID)
 			}
-			fmt.Fprintln(p.tw, row)
+			if !p.header {
+				p.header = true
+				p.row(header[:len(cells)])
+			}
+			p.row(cells)
 		}
 	}
 	return nil
+}
+
+// header names the table's columns; streamWidths are their widths when rows are printed as they come
+// (tail -f), where a table cannot be aligned on rows not seen yet.
+var (
+	header       = []string{"TIMESTAMP", "VERB", "USER", "NAMESPACE", "RESOURCE", "NAME", "STATUS", "SUBRESOURCE", "TENANT", "CLUSTER", "AUDIT-ID"}
+	streamWidths = []int{24, 8, 32, 16, 16, 24, 6, 11, 16, 12, 36}
+)
+
+// row writes one row: through the tabwriter, or padded to streamWidths when streaming.
+func (p *printer) row(cells []string) {
+	if !p.streaming {
+		fmt.Fprintln(p.tw, strings.Join(cells, "\t"))
+		return
+	}
+	var b strings.Builder
+	for i, c := range cells {
+		if i == len(cells)-1 {
+			b.WriteString(c)
+			break
+		}
+		fmt.Fprintf(&b, "%-*s  ", streamWidths[i], c)
+	}
+	fmt.Fprintln(p.w, b.String())
 }
 
 func (p *printer) flush() error { return p.tw.Flush() }
