@@ -23,12 +23,11 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
-	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/golden"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/schematest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
-	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
 var (
@@ -104,20 +103,7 @@ func insertEvents(t *testing.T, srv *chtest.Server, database string, events []ma
 // migrated is a new database of the shared server with the schema.
 func migrated(t *testing.T, srv *chtest.Server) string {
 	t.Helper()
-	database, _ := srv.NewDatabase(t)
-	db := srv.OpenDB("")
-	t.Cleanup(func() { _ = db.Close() })
-	ms, err := migrate.Load(migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrate.New(db, ms, migrate.Options{Database: database})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(context.Background(), "latest"); err != nil {
-		t.Fatal(err)
-	}
+	_, database := schematest.Migrated(t, srv)
 	return database
 }
 

@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/schematest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
-	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -26,21 +25,8 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 // two timestamps shifted (and kind and apiVersion, which the items of an EventList leave out, added).
 func TestLoadsTheRecordedEvents(t *testing.T) {
 	srv := chtest.Shared(t)
-	database, _ := srv.NewDatabase(t)
-	db := srv.OpenDB("")
-	t.Cleanup(func() { _ = db.Close() })
-	ms, err := migrate.Load(migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrate.New(db, ms, migrate.Options{Database: database})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, database := schematest.Migrated(t, srv)
 	ctx := context.Background()
-	if _, err := m.Up(ctx, "latest"); err != nil {
-		t.Fatal(err)
-	}
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)

@@ -14,12 +14,11 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
-	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/schematest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/sinkhttp"
-	"github.com/auditpipeline/auditpipeline-operator/migrations"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -38,20 +37,7 @@ var insertTime = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 func loadEvents(t testing.TB, events []map[string]any) (*sql.DB, string) {
 	t.Helper()
 	srv := chtest.Shared(t)
-	database, _ := srv.NewDatabase(t)
-	db := srv.OpenDB("")
-	t.Cleanup(func() { _ = db.Close() })
-	ms, err := migrate.Load(migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrate.New(db, ms, migrate.Options{Database: database})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(context.Background(), "latest"); err != nil {
-		t.Fatal(err)
-	}
+	db, database := schematest.Migrated(t, srv)
 	if len(events) == 0 {
 		return db, database
 	}

@@ -15,10 +15,9 @@ import (
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
-	"github.com/auditpipeline/auditpipeline-operator/internal/migrate"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
-	"github.com/auditpipeline/auditpipeline-operator/migrations"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/schematest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
@@ -196,20 +195,7 @@ func TestRowsFitTheEventsTable(t *testing.T) {
 func migratedDatabase(t testing.TB) (*chtest.Server, *sql.DB, string) {
 	t.Helper()
 	srv := chtest.Shared(t)
-	database, _ := srv.NewDatabase(t)
-	db := srv.OpenDB("")
-	t.Cleanup(func() { _ = db.Close() })
-	ms, err := migrate.Load(migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := migrate.New(db, ms, migrate.Options{Database: database})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(context.Background(), "latest"); err != nil {
-		t.Fatal(err)
-	}
+	db, database := schematest.Migrated(t, srv)
 	return srv, db, database
 }
 
