@@ -83,6 +83,10 @@ func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr 
 	if err != nil {
 		return err
 	}
+	canaryClient, err := controller.NewCanaryClient(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
 	r := &controller.AuditPipelineReconciler{
 		Client:               mgr.GetClient(),
 		APIReader:            mgr.GetAPIReader(),
@@ -92,6 +96,7 @@ func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr 
 		ValidateVectorConfig: validate,
 
 		MaxConcurrentReconciles: maxConcurrent,
+		CanaryClient:            canaryClient,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return err

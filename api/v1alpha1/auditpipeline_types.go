@@ -63,6 +63,11 @@ type AuditPipelineSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$')",message="spec.clusterName must be up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, e.g. prod-eu-1"
 	ClusterName string `json:"clusterName,omitempty"`
 
+	// canary is the end-to-end check that audit events reach ClickHouse (condition EventsFlowing).
+	// +optional
+	// +kubebuilder:default={}
+	Canary CanarySpec `json:"canary,omitzero"`
+
 	// suspend stops the operator from changing anything for this pipeline while true. Status is still
 	// reported. Defaults to false.
 	// +optional
@@ -115,6 +120,14 @@ type AuditPipelineStatus struct {
 	// this cluster's kube-system namespace.
 	// +optional
 	ClusterName string `json:"clusterName,omitempty"`
+
+	// canary is what the end-to-end canary observed.
+	// +optional
+	Canary *CanaryStatus `json:"canary,omitempty"`
+
+	// freshness says how recent the stored events of this pipeline's cluster are.
+	// +optional
+	Freshness *FreshnessStatus `json:"freshness,omitempty"`
 }
 
 // AuditPipeline turns Kubernetes API-server audit events into a durable, queryable store: API server ->

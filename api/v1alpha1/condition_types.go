@@ -30,6 +30,11 @@ const (
 
 	// ConditionSchemaReady is True when the ClickHouse schema is at the target version.
 	ConditionSchemaReady = "SchemaReady"
+
+	// ConditionEventsFlowing is True when the canary's audit events reach ClickHouse (spec.canary). It is
+	// not part of Ready: Ready says the pipeline is deployed as specified, EventsFlowing that it carries
+	// events, which also depends on the API server's audit configuration.
+	ConditionEventsFlowing = "EventsFlowing"
 )
 
 // ComponentConditions are the conditions that Ready summarises, in pipeline order.
@@ -66,6 +71,22 @@ const (
 	// ReasonReconcileFailed means the last reconciliation hit an error and will be retried with backoff
 	// (Ready=False); the message holds the error.
 	ReasonReconcileFailed = "ReconcileFailed"
+)
+
+// Reasons of EventsFlowing.
+const (
+	// ReasonFlowing means the newest canary due was found in ClickHouse (EventsFlowing=True).
+	ReasonFlowing = "Flowing"
+	// ReasonCanaryLate means a canary has not been found after half of spec.canary.deadline
+	// (EventsFlowing=False).
+	ReasonCanaryLate = "Late"
+	// ReasonCanaryLost means a canary was not found within spec.canary.deadline, and none since
+	// (EventsFlowing=False).
+	ReasonCanaryLost = "Lost"
+	// ReasonCanaryDisabled means spec.canary.interval is 0s (EventsFlowing=Unknown).
+	ReasonCanaryDisabled = "Disabled"
+	// ReasonNotYetSeen means no canary has been found yet and none is late (EventsFlowing=Unknown).
+	ReasonNotYetSeen = "NotYetSeen"
 )
 
 // Reasons of the component conditions.

@@ -202,10 +202,15 @@ func startOperator(ctx context.Context, env *testenv.Env) (<-chan error, error) 
 	if err != nil {
 		return nil, err
 	}
+	canaryClient, err := controller.NewCanaryClient(mgr.GetConfig())
+	if err != nil {
+		return nil, err
+	}
 	r := &controller.AuditPipelineReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("auditpipeline-operator"),
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Recorder:     mgr.GetEventRecorder("auditpipeline-operator"),
+		CanaryClient: canaryClient,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return nil, err

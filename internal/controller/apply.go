@@ -138,6 +138,7 @@ func (r *AuditPipelineReconciler) unchanged(ctx context.Context, key appliedKey,
 // forget drops what the reconciler remembers of the pipeline with this UID (applies, refusals), once
 // it is gone.
 func (r *AuditPipelineReconciler) forget(uid types.UID) {
+	r.canary.forget(uid)
 	r.applied.Range(func(k, _ any) bool {
 		if k.(appliedKey).pipeline == uid {
 			r.applied.Delete(k)

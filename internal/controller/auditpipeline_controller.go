@@ -20,6 +20,7 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -50,6 +51,13 @@ type AuditPipelineReconciler struct {
 	// Identity names this operator instance (its pod name) in the schema lock, so another migrator that
 	// finds the lock held can tell who holds it. Empty means the host name.
 	Identity string
+
+	// CanaryClient makes the canary's requests (spec.canary): a client of the core API group whose user
+	// agent is canary.UserAgent. Nil turns the canary's requests off.
+	CanaryClient rest.Interface
+
+	// canary bounds the canary's ClickHouse queries per pipeline.
+	canary canaryChecks
 
 	// WaitInterval is the base delay before a pipeline that waits for a component is looked at again;
 	// a jitter of up to 50% is added. Zero means 10s.
@@ -158,6 +166,7 @@ func (r *AuditPipelineReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		{v1alpha1.ConditionStreamReady, r.reconcileStream},
 		{v1alpha1.ConditionCollectorReady, r.reconcileCollector},
 		{v1alpha1.ConditionAggregatorReady, r.reconcileAggregator},
+		{v1alpha1.ConditionEventsFlowing, r.reconcileCanary},
 	})
 }
 

@@ -36,6 +36,12 @@ var reasonClasses = map[string]reasonClass{
 	v1alpha1.ReasonReconcileFailed:    summary,
 	v1alpha1.ReasonReady:              summary,
 	v1alpha1.ReasonApplied:            summary,
+	// EventsFlowing is not a component of Ready (see its doc): its reasons stall or hold back nothing.
+	v1alpha1.ReasonFlowing:        summary,
+	v1alpha1.ReasonCanaryLate:     summary,
+	v1alpha1.ReasonCanaryLost:     summary,
+	v1alpha1.ReasonCanaryDisabled: summary,
+	v1alpha1.ReasonNotYetSeen:     summary,
 
 	v1alpha1.ReasonSecretNotFound:       converging, // the Secret may be created: it is watched
 	v1alpha1.ReasonWaitingForClickHouse: converging,

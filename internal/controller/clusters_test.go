@@ -38,7 +38,7 @@ func TestTwoClustersShareOneDatabase(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() { _ = env.Stop() })
 	opCtx, stop := context.WithCancel(ctx)
-	done, err := startOperator(opCtx, env)
+	done, err := startOperator(opCtx, env, nil)
 	g.Expect(err).NotTo(HaveOccurred())
 	t.Cleanup(func() { stop(); <-done })
 	other, err := client.New(env.Config, client.Options{Scheme: env.Scheme})

@@ -62,7 +62,7 @@ func runSuite(m *testing.M) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done, err := startOperator(ctx, env)
+	done, err := startOperator(ctx, env, &operator)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -75,9 +75,12 @@ func runSuite(m *testing.M) int {
 	return code
 }
 
+// operator is the suite's reconciler.
+var operator *AuditPipelineReconciler
+
 // startOperator runs the operator's manager against env's API server until ctx ends; its error arrives
-// on the channel.
-func startOperator(ctx context.Context, env *testenv.Env) (<-chan error, error) {
+// on the channel. It stores its reconciler in *into when into is not nil.
+func startOperator(ctx context.Context, env *testenv.Env, into **AuditPipelineReconciler) (<-chan error, error) {
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:     env.Scheme,
 		Metrics:    metricsserver.Options{BindAddress: "0"},
@@ -86,7 +89,12 @@ func startOperator(ctx context.Context, env *testenv.Env) (<-chan error, error) 
 	if err != nil {
 		return nil, err
 	}
+	canaryClient, err := NewCanaryClient(env.Config)
+	if err != nil {
+		return nil, err
+	}
 	r := &AuditPipelineReconciler{
+		CanaryClient:         canaryClient,
 		Client:               mgr.GetClient(),
 		APIReader:            mgr.GetAPIReader(),
 		Recorder:             mgr.GetEventRecorder("auditpipeline-operator"),
@@ -95,6 +103,9 @@ func startOperator(ctx context.Context, env *testenv.Env) (<-chan error, error) 
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return nil, err
+	}
+	if into != nil {
+		*into = r
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()

@@ -125,7 +125,48 @@ func alertScenarios() []alertScenario {
 	dropped := func(component string) map[string]string {
 		return map[string]string{"namespace": agent["namespace"], "pod": agent["pod"], "instance": agent["instance"], "component_id": component}
 	}
+	canaryOf := func(name string) map[string]string { return map[string]string{"namespace": "audit", "name": name} }
+	fresh := map[string]string{"namespace": "audit", "name": "steady", "cluster": "c1"}
+	stale := map[string]string{"namespace": "audit", "name": "quiet", "cluster": "c2"}
 	return []alertScenario{{
+		name: "canaries sent and none seen",
+		series: []promSeries{
+			{selector("auditpipeline_canary_sent_total", canaryOf("steady")), "0+1x40"},
+			{selector("auditpipeline_canary_seen_total", canaryOf("steady")), "0+1x40"},
+			{selector("auditpipeline_canary_sent_total", canaryOf("quiet")), "0+1x40"},
+			{selector("auditpipeline_canary_seen_total", canaryOf("quiet")), "3x40"},
+		},
+		checks: []alertCheck{
+			{at: "4m", alert: "AuditPipelineEventsNotFlowing"}, // pending
+			{at: "12m", alert: "AuditPipelineEventsNotFlowing", firing: []firing{{labels: canaryOf("quiet")}}},
+		},
+	}, {
+		name:   "EventsFlowing False for 5m",
+		series: []promSeries{{selector("auditpipeline_condition", pipeline("quiet", "EventsFlowing", "False")), "0x5 1x20"}},
+		checks: []alertCheck{
+			{at: "8m", alert: "AuditPipelineCanaryLate"},
+			{at: "12m", alert: "AuditPipelineCanaryLate", firing: []firing{{labels: pipeline("quiet", "EventsFlowing", "False")}}},
+		},
+	}, {
+		name:   "a canary lost",
+		series: []promSeries{{selector("auditpipeline_canary_lost_total", canaryOf("quiet")), "0x20 1x30"}},
+		checks: []alertCheck{
+			{at: "15m", alert: "AuditPipelineCanaryLost"},
+			{at: "25m", alert: "AuditPipelineCanaryLost", firing: []firing{{labels: canaryOf("quiet"), value: "1"}}},
+			{at: "40m", alert: "AuditPipelineCanaryLost"}, // none lost within the window
+		},
+	}, {
+		// The gauge holds the unix time of the newest event; series times start at 0 here.
+		name: "the newest event older than 900 s",
+		series: []promSeries{
+			{selector("auditpipeline_events_newest_timestamp_seconds", fresh), "0+60x40"},
+			{selector("auditpipeline_events_newest_timestamp_seconds", stale), "0x40"},
+		},
+		checks: []alertCheck{
+			{at: "14m", alert: "AuditPipelineFreshnessStale"},
+			{at: "25m", alert: "AuditPipelineFreshnessStale", firing: []firing{{labels: stale, value: "1.5k"}}},
+		},
+	}, {
 		// Vector creates the counter at its first drop; a filter of the aggregator's drops on purpose.
 		name: "the first events the agent drops, and later ones",
 		series: []promSeries{uptime,

@@ -52,6 +52,10 @@ func TestPrometheusRuleAlerts(t *testing.T) {
 		"AuditWebhookEventsLost": {`sum by (instance, plugin) (increase(` + auditErrorsSelector + `[10m])) > 0 or ` +
 			`sum by (instance, plugin) ((` + auditErrorsSelector + ` unless ` + auditErrorsSelector + ` offset 10m) ` +
 			`and on (instance) apiserver_audit_event_total offset 10m)`, "0m"},
+		"AuditPipelineEventsNotFlowing": {"increase(auditpipeline_canary_sent_total[15m]) > 0 and increase(auditpipeline_canary_seen_total[15m]) == 0", "5m"},
+		"AuditPipelineCanaryLate":       {condition(v1alpha1.ConditionEventsFlowing, "False") + " == 1", "5m"},
+		"AuditPipelineCanaryLost":       {"increase(auditpipeline_canary_lost_total[15m]) > 0", "0m"},
+		"AuditPipelineFreshnessStale":   {"time() - auditpipeline_events_newest_timestamp_seconds > 900", "5m"},
 	}
 	if len(got) != len(want) {
 		t.Errorf("alerts %v, want %d", keys(got), len(want))

@@ -67,6 +67,7 @@ type auditEvent struct {
 		Namespace string `json:"namespace"`
 		Name      string `json:"name"`
 	} `json:"objectRef"`
+	UserAgent      string            `json:"userAgent"`
 	SourceIPs      []string          `json:"sourceIPs"`
 	RequestObject  json.RawMessage   `json:"requestObject"`
 	ResponseObject json.RawMessage   `json:"responseObject"`
