@@ -102,9 +102,9 @@ promtool: ## Build (or reuse) promtool (cached outside the clone) and print its 
 	@bash hack/tools/promtool.sh
 
 .PHONY: helm-check
-helm-check: ## Lint the Helm chart and render it, with default values and with the monitoring objects on.
+helm-check: ## Lint the Helm chart and render it, with default values and with the monitoring objects and dashboard on.
 	helm=$$(bash hack/tools/helm.sh); \
-	monitoring=(--set serviceMonitor.enabled=true --set prometheusRule.enabled=true); \
+	monitoring=(--set serviceMonitor.enabled=true --set prometheusRule.enabled=true --set dashboard.enabled=true); \
 	"$$helm" lint --strict $(CHART); \
 	"$$helm" lint --strict $(CHART) "$${monitoring[@]}"; \
 	"$$helm" template auditpipeline-operator $(CHART) --namespace auditpipeline-system --include-crds >/dev/null; \
