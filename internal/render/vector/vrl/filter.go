@@ -2,6 +2,8 @@ package vrl
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,4 +50,52 @@ func PublicSourceCondition() string {
 	}
 	all = append(all, fmt.Sprintf(".sourceIPs[%d] == null", maxSourceIPs))
 	return "!(" + strings.Join(all, " && ") + ")"
+}
+
+// KeptByStages is the Go twin of StagesCondition(stages): whether the aggregator's keep_stages filter
+// keeps ev (its stage, a string, is one of stages, or of the default ones when stages is empty).
+func KeptByStages(stages []v1alpha1.AuditStage, ev map[string]any) bool {
+	if len(stages) == 0 {
+		stages = []v1alpha1.AuditStage{v1alpha1.StageResponseComplete, v1alpha1.StagePanic}
+	}
+	stage, ok := ev["stage"].(string)
+	return ok && slices.Contains(stages, v1alpha1.AuditStage(stage))
+}
+
+// KeptByPublicSource is the Go twin of PublicSourceCondition: whether the aggregator's
+// drop_private_source_ips filter keeps ev. An index past the end of sourceIPs (or of a sourceIPs that
+// is no array) reads null, as in VRL; an entry that is no string, or no IP address as Rust parses one
+// (no zone, no octet with a leading zero), is in no network.
+func KeptByPublicSource(ev map[string]any) bool {
+	ips, _ := ev["sourceIPs"].([]any)
+	at := func(i int) any {
+		if i < len(ips) {
+			return ips[i]
+		}
+		return nil
+	}
+	if at(0) == nil || at(maxSourceIPs) != nil {
+		return true
+	}
+	for i := range maxSourceIPs {
+		if ip := at(i); ip != nil && !inPrivateNetwork(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// inPrivateNetwork is ip_cidr_contains(PrivateNetworks, string(ip) ?? "") ?? false.
+func inPrivateNetwork(ip any) bool {
+	s, _ := ip.(string)
+	addr, err := netip.ParseAddr(s)
+	if err != nil || addr.Zone() != "" {
+		return false
+	}
+	for _, n := range PrivateNetworks {
+		if netip.MustParsePrefix(n).Contains(addr) {
+			return true
+		}
+	}
+	return false
 }

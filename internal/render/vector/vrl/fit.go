@@ -1,8 +1,10 @@
 package vrl
 
 import (
+	"encoding/json"
 	"maps"
 	"strconv"
+	"strings"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
@@ -70,5 +72,45 @@ func FitEvent(event map[string]any, messageID string, maxMessageSize int64) (map
 	return fitted, jsonSize(fitted) <= limit
 }
 
-// jsonSize is the length of v's JSON as VRL's encode_json writes it.
-func jsonSize(v any) int64 { return int64(len(eventrow.EncodeJSON(v))) }
+// jsonSize is the length of v's JSON as VRL's encode_json writes it (eventrow.EncodeJSON: no spaces,
+// keys sorted), a Fill counted as the string it stands for without building it.
+func jsonSize(v any) int64 {
+	switch t := v.(type) {
+	case Fill:
+		return int64(t.Len) + 2
+	case map[string]any:
+		if t == nil {
+			return 4
+		}
+		n := max(2*int64(len(t))+1, 2) // the braces, the colons and the commas
+		for k, e := range t {
+			n += int64(len(eventrow.EncodeJSON(k))) + jsonSize(e)
+		}
+		return n
+	case []any:
+		if t == nil {
+			return 4
+		}
+		n := max(int64(len(t))+1, 2) // the brackets and the commas
+		for _, e := range t {
+			n += jsonSize(e)
+		}
+		return n
+	}
+	return int64(len(eventrow.EncodeJSON(v)))
+}
+
+// Fill stands for a string of Len times Char (an ASCII character JSON does not escape), which FitEvent
+// measures without building it: the samples of an event larger than a JetStream message (SamplesOfPrepareEvent)
+// hold one of up to 64 MiB, which the operator renders as a Vector unit test on every reconcile. Its JSON
+// is that of the string.
+type Fill struct {
+	Char byte
+	Len  int
+}
+
+// String is the string f stands for.
+func (f Fill) String() string { return strings.Repeat(string(f.Char), f.Len) }
+
+// MarshalJSON encodes f as its string.
+func (f Fill) MarshalJSON() ([]byte, error) { return json.Marshal(f.String()) }

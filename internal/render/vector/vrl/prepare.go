@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"time"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
@@ -47,4 +48,25 @@ func WithCluster(ev map[string]any, cluster string) map[string]any {
 	out := maps.Clone(ev)
 	out[eventrow.ClusterField] = cluster
 	return out
+}
+
+// PrepareEvent is the Go twin of PrepareEventProgram(maxMessageSize, cluster): ev as the collector
+// publishes it, with its message id in MessageIDField and its Vector timestamp in "timestamp" (the
+// stageTimestamp parsed, else now, as parse_timestamp(.stageTimestamp, format: "%+") ?? now()), and false
+// when the collector drops it. It composes MessageID, WithSubjectVerb, WithCluster and FitEvent in the
+// program's order and changes nothing in ev.
+func PrepareEvent(ev map[string]any, maxMessageSize int64, cluster string, now time.Time) (map[string]any, bool) {
+	text := func(k string) string { s, _ := ev[k].(string); return s }
+	id := MessageID(text("auditID"), text("stage"), text("stageTimestamp"))
+	out, ok := FitEvent(WithCluster(WithSubjectVerb(ev), cluster), id, maxMessageSize)
+	if !ok {
+		return nil, false
+	}
+	out = maps.Clone(out)
+	out["timestamp"] = now
+	if at, err := time.Parse(time.RFC3339Nano, text("stageTimestamp")); err == nil {
+		out["timestamp"] = at.UTC()
+	}
+	out[MessageIDField] = id
+	return out, true
 }
