@@ -49,7 +49,8 @@ const (
 // source IPs, a remap that shapes each event into a row of the events table (see eventrow.Columns), and a
 // clickhouse sink that inserts large gzip-compressed batches with end-to-end acknowledgements, unlimited
 // retries and a disk buffer that blocks when full. The ClickHouse user and password come from
-// environment variables (EnvClickHouseUser, EnvClickHousePassword).
+// environment variables (EnvClickHouseUser, EnvClickHousePassword). Its unit tests hold the filters and
+// the remap to their Go twins (aggregatorTests).
 func AggregatorConfig(p *v1alpha1.AuditPipeline) *Config {
 	a := &p.Spec.Aggregator
 	auth, tls := natsClient(p)
@@ -86,6 +87,7 @@ func AggregatorConfig(p *v1alpha1.AuditPipeline) *Config {
 			clickHouseWrite: clickHouseSink(p, toRow),
 			metricsSink:     prometheusExporter(),
 		},
+		Tests: aggregatorTests(p),
 	}
 }
 

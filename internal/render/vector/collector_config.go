@@ -51,7 +51,7 @@ func ClusterName(p *v1alpha1.AuditPipeline, clusterUID string) string {
 // theirs (vrl.WithCluster) and fits them into a JetStream message (vrl.FitEvent), and a nats sink that publishes each event as JSON to JetStream
 // subject audit.k8s.<verb> with that message id, so JetStream drops retried duplicates. A disk buffer
 // that blocks when full holds events while JetStream is unreachable, and the webhook is answered only
-// once events are in it.
+// once events are in it. Its unit tests hold both remaps to their Go twins (collectorTests).
 func CollectorConfig(p *v1alpha1.AuditPipeline, cluster string) *Config {
 	c := &p.Spec.Collector
 	webhook := &HTTPServerSource{
@@ -97,6 +97,7 @@ func CollectorConfig(p *v1alpha1.AuditPipeline, cluster string) *Config {
 			},
 			metricsSink: prometheusExporter(),
 		},
+		Tests: collectorTests(streamMaxMessageSize(p), cluster),
 	}
 }
 

@@ -22,6 +22,9 @@ type Config struct {
 	Sources    map[string]Component `json:"sources"`
 	Transforms map[string]Component `json:"transforms,omitempty"`
 	Sinks      map[string]Component `json:"sinks"`
+	// Tests are Vector unit tests of the transforms' programs (unittests.go), which `vector test` runs
+	// and a running Vector ignores.
+	Tests []UnitTest `json:"tests,omitempty"`
 }
 
 // API is Vector's global api section. Newer Vector versions accept only these two keys.

@@ -41,10 +41,12 @@ type refType struct {
 	items   *refOption            // array
 }
 
-// reference is Vector's option reference for the components and the global options.
+// reference is Vector's option reference for the components and the global options, and its
+// unit-test reference for the tests.
 type reference struct {
 	components map[string]map[string]map[string]*refOption // kind (sources, ...) -> type -> options
 	global     map[string]*refOption
+	tests      *unitTestReference
 }
 
 var (
@@ -102,6 +104,9 @@ func loadReference() (*reference, error) {
 	}
 	if len(ref.components) == 0 || len(ref.global) == 0 {
 		return nil, fmt.Errorf("no component or global options found under %s", dir)
+	}
+	if ref.tests, err = loadUnitTestReference(filepath.Join(dir, unitTestsDoc)); err != nil {
+		return nil, err
 	}
 	return ref, nil
 }
@@ -244,6 +249,8 @@ func (r *reference) check(cfg map[string]any) []string {
 	var errs []string
 	for key, value := range cfg {
 		switch key {
+		case "tests":
+			errs = append(errs, r.tests.check(cfg)...)
 		case "sources", "transforms", "sinks":
 			comps, ok := value.(map[string]any)
 			if !ok {

@@ -28,6 +28,19 @@ func TestCheckTopology(t *testing.T) {
 			Sinks:      map[string]Component{"out": sink("keep", "missing")},
 		}, []string{`sink "out" takes "missing" as input, which is no component`,
 			`source "spare" feeds no component`, `transform "dangling" feeds no component`}},
+		"tests of components that are no transforms, upstream or twice named": {&Config{
+			Sources:    map[string]Component{"in": src()},
+			Transforms: map[string]Component{"keep": filter("in"), "again": filter("keep")},
+			Sinks:      map[string]Component{"out": sink("again")},
+			Tests: []UnitTest{
+				{Name: "t", Inputs: []TestInput{{InsertAt: "in"}}, NoOutputsFrom: []string{"out"}},
+				{Name: "t", Inputs: []TestInput{{InsertAt: "again"}}, Outputs: []TestOutput{{ExtractFrom: "keep"}}},
+				{Name: "u", Inputs: []TestInput{{InsertAt: "keep"}}},
+				{Name: "v", Inputs: []TestInput{{InsertAt: "keep"}}, Outputs: []TestOutput{{ExtractFrom: "again"}}, NoOutputsFrom: []string{"keep"}},
+			},
+		}, []string{`test "t" inserts at "in", which is no transform`, `test "t" checks the output of "out", which is no transform`,
+			`two tests are named "t"`, `test "t" checks the output of "keep", which is not downstream of where it inserts`,
+			`test "u" checks no output`}},
 		"sink as input, no inputs, duplicate id": {&Config{
 			Sources:    map[string]Component{"in": src(), "out": src()},
 			Transforms: map[string]Component{"keep": filter()},
