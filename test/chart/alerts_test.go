@@ -29,7 +29,18 @@ type (
 		Name        string          `json:"name"`
 		Interval    string          `json:"interval"`
 		InputSeries []promSeries    `json:"input_series"`
-		AlertTests  []promAlertTest `json:"alert_rule_test"`
+		AlertTests  []promAlertTest `json:"alert_rule_test,omitempty"`
+		ExprTests   []promExprTest  `json:"promql_expr_test,omitempty"`
+	}
+	// promExprTest is what an expression returns at a time (dashboard_test.go).
+	promExprTest struct {
+		Expr       string             `json:"expr"`
+		EvalTime   string             `json:"eval_time"`
+		ExpSamples []promSampleResult `json:"exp_samples"`
+	}
+	promSampleResult struct {
+		Labels string  `json:"labels"`
+		Value  float64 `json:"value"`
 	}
 	promSeries struct {
 		Series string `json:"series"`

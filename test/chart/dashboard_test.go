@@ -481,30 +481,8 @@ func checkDashboardMetricSources(t *testing.T) {
 	}
 }
 
-// The files of `promtool test rules` for expressions: the series, and what an expression returns at a time.
-type (
-	dashExprTestFile struct {
-		RuleFiles          []string            `json:"rule_files"`
-		EvaluationInterval string              `json:"evaluation_interval"`
-		Tests              []dashExprTestGroup `json:"tests"`
-	}
-	dashExprTestGroup struct {
-		Name        string          `json:"name"`
-		Interval    string          `json:"interval"`
-		InputSeries []promSeries    `json:"input_series"`
-		ExprTests   []dashExprCheck `json:"promql_expr_test"`
-	}
-	dashExprCheck struct {
-		Expr       string           `json:"expr"`
-		EvalTime   string           `json:"eval_time"`
-		ExpSamples []dashExprSample `json:"exp_samples"`
-	}
-	dashExprSample struct {
-		Labels string  `json:"labels"`
-		Value  float64 `json:"value"`
-	}
-	dashExprTest struct{ name, expr string }
-)
+// dashExprTest is one dashboard expression to evaluate, named for promtool's output.
+type dashExprTest struct{ name, expr string }
 
 // evaluateDashboardExprs runs each expression at 30m over the example series with promtool, expecting a result: the
 // expression is wrapped so that it returns 1 when it returns anything, else 0.
@@ -515,11 +493,11 @@ func evaluateDashboardExprs(t *testing.T, promtool string, tests []dashExprTest)
 		k := dashboardMetrics[name]
 		series = append(series, promSeries{selector(name, k.labels), k.values})
 	}
-	file := dashExprTestFile{RuleFiles: []string{}, EvaluationInterval: "1m"}
+	file := promTestFile{RuleFiles: []string{}, EvaluationInterval: "1m"}
 	for _, tc := range tests {
-		file.Tests = append(file.Tests, dashExprTestGroup{Name: tc.name, Interval: "1m", InputSeries: series,
-			ExprTests: []dashExprCheck{{Expr: fmt.Sprintf("(count(%s) > bool 0) or vector(0)", tc.expr), EvalTime: "30m",
-				ExpSamples: []dashExprSample{{Labels: "{}", Value: 1}}}}})
+		file.Tests = append(file.Tests, promTest{Name: tc.name, Interval: "1m", InputSeries: series,
+			ExprTests: []promExprTest{{Expr: fmt.Sprintf("(count(%s) > bool 0) or vector(0)", tc.expr), EvalTime: "30m",
+				ExpSamples: []promSampleResult{{Labels: "{}", Value: 1}}}}})
 	}
 	dir := t.TempDir()
 	writeYAML(t, filepath.Join(dir, "tests.yaml"), file)
