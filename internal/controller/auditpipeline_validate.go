@@ -4,14 +4,19 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
+	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
@@ -19,6 +24,8 @@ import (
 
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
 // (patch: the Job is created by server-side apply, a PATCH.)
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list
+// (list: a failed validation Job's pod, uncached, for the unit tests its termination message names.)
 
 // validation is one workload's new Vector configuration, to be checked by Vector before the workload
 // rolls to it.
@@ -31,9 +38,10 @@ type validation struct {
 }
 
 // configValidated reports whether the workload may roll to v's configuration: validation is off, the
-// workload already runs it, or a validation Job ran `vector validate` on it successfully. Otherwise it
-// sets the component condition (Validating, or ConfigInvalid once the Job failed) and nothing of the
-// component is applied, so the running pods keep their configuration.
+// workload already runs it, or a validation Job ran `vector validate` and `vector test` on it
+// successfully. Otherwise it sets the component condition (Validating, or ConfigInvalid once the Job
+// failed, naming the unit tests that failed if any) and nothing of the component is applied, so the
+// running pods keep their configuration.
 func (r *AuditPipelineReconciler) configValidated(ctx context.Context, p *v1alpha1.AuditPipeline, v validation) (bool, ctrl.Result, error) {
 	if !r.ValidateVectorConfig {
 		return true, ctrl.Result{}, nil
@@ -51,13 +59,68 @@ func (r *AuditPipelineReconciler) configValidated(ctx context.Context, p *v1alph
 	case succeeded:
 		return true, ctrl.Result{}, nil
 	case finished:
+		keeps := fmt.Sprintf("%s %s keeps its previous configuration, if any", v.what, v.workload.GetName())
+		logs := fmt.Sprintf("kubectl logs -n %s job/%s", p.Namespace, job.Name)
+		tests, testFailed := r.failedUnitTests(ctx, job)
+		switch {
+		case len(tests) > 0:
+			return false, ctrl.Result{}, notReady(v1alpha1.ReasonConfigInvalid,
+				"Vector's unit %s of the new configuration (config hash %.10s) failed: a VRL program does not do what "+
+					"its Go twin does; see %s -c %s; %s", testList(tests), v.hash, logs, vector.TestContainer, keeps)
+		case testFailed:
+			return false, ctrl.Result{}, notReady(v1alpha1.ReasonConfigInvalid,
+				"Vector's unit tests of the new configuration (config hash %.10s) failed, see %s -c %s; %s",
+				v.hash, logs, vector.TestContainer, keeps)
+		}
 		return false, ctrl.Result{}, notReady(v1alpha1.ReasonConfigInvalid,
-			"Vector rejected the new configuration (config hash %.10s), see kubectl logs -n %s job/%s; %s %s keeps "+
-				"its previous configuration, if any", v.hash, p.Namespace, job.Name, v.what, v.workload.GetName())
+			"Vector rejected the new configuration (config hash %.10s), see %s; %s", v.hash, logs, keeps)
 	}
 	return false, ctrl.Result{}, notReady(v1alpha1.ReasonValidating,
 		"Job %s validates the new configuration (config hash %.10s) before %s %s rolls to it",
 		job.Name, v.hash, v.what, v.workload.GetName()).after(r.jitteredWait())
+}
+
+// failedUnitTests reads the pods of a failed validation Job: testFailed when its TestContainer exited as
+// `vector test` does when a unit test fails (vector.TestFailedExitCode; its ValidateContainer, `vector
+// validate`, succeeded then), and the tests its termination message names (vector.FailedTests). Pods that cannot be read
+// (deleted, or no right to list pods) count as no test failed: the Job's failure then reads as Vector
+// rejecting the configuration.
+func (r *AuditPipelineReconciler) failedUnitTests(ctx context.Context, job *batchv1.Job) (tests []string, testFailed bool) {
+	var pods corev1.PodList
+	err := r.APIReader.List(ctx, &pods, client.InNamespace(job.Namespace),
+		client.MatchingLabels{batchv1.ControllerUidLabel: string(job.UID)})
+	if err != nil {
+		logf.FromContext(ctx).V(1).Info("cannot read the validation Job's pods for the unit tests that failed", "job", job.Name, "error", err.Error())
+		return nil, false
+	}
+	for _, pod := range pods.Items {
+		if !metav1.IsControlledBy(&pod, job) {
+			continue
+		}
+		for _, c := range pod.Status.ContainerStatuses {
+			if done := c.State.Terminated; c.Name == vector.TestContainer && done != nil && done.ExitCode == vector.TestFailedExitCode {
+				testFailed = true
+				for _, name := range vector.FailedTests(done.Message) {
+					if !slices.Contains(tests, name) {
+						tests = append(tests, name)
+					}
+				}
+			}
+		}
+	}
+	return tests, testFailed
+}
+
+// testList is "test "a"" or "tests "a", "b"".
+func testList(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	if len(names) == 1 {
+		return "test " + quoted[0]
+	}
+	return "tests " + strings.Join(quoted, ", ")
 }
 
 // runningConfigHash is the config hash on the pod template of the live workload; empty if there is none.

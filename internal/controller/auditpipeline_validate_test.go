@@ -95,7 +95,8 @@ func finishJob(g Gomega, ns, name string, succeeded bool) {
 }
 
 // expectValidationJob waits for the validation Job of workload's configuration with hash and checks it
-// runs `vector validate` once, on a copy of that configuration, without real Secret values.
+// runs `vector validate`, then `vector test`, once, on a copy of that configuration, without real Secret
+// values.
 func expectValidationJob(g Gomega, p *v1alpha1.AuditPipeline, workload, configMap, hash string) *batchv1.Job {
 	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: vector.ValidationName(workload, hash)}}
 	g.Eventually(func(g Gomega) { get(g, job) }, timeout, interval).Should(Succeed())
@@ -103,10 +104,15 @@ func expectValidationJob(g Gomega, p *v1alpha1.AuditPipeline, workload, configMa
 	g.Expect(*job.Spec.BackoffLimit).To(BeZero())
 	g.Expect(job.Spec.TTLSecondsAfterFinished).NotTo(BeNil())
 	g.Expect(job.Spec.ActiveDeadlineSeconds).NotTo(BeNil())
-	c := job.Spec.Template.Spec.Containers[0]
-	g.Expect(c.Args).To(Equal([]string{"validate", "--no-environment", "--config-yaml", "/etc/vector/vector.yaml"}))
-	for _, e := range c.Env {
-		g.Expect(e.ValueFrom).To(BeNil(), e.Name)
+	pod := job.Spec.Template.Spec
+	g.Expect(pod.InitContainers).To(HaveLen(1))
+	g.Expect(pod.Containers).To(HaveLen(1))
+	g.Expect(pod.InitContainers[0].Args).To(Equal([]string{"validate", "--no-environment", "--config-yaml", "/etc/vector/vector.yaml"}))
+	g.Expect(pod.Containers[0].Args).To(Equal([]string{"test", "--config-yaml", "/etc/vector/vector.yaml"}))
+	for _, c := range append(pod.InitContainers, pod.Containers...) {
+		for _, e := range c.Env {
+			g.Expect(e.ValueFrom).To(BeNil(), e.Name)
+		}
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: vector.ValidationName(configMap, hash)}}
 	g.Eventually(func(g Gomega) { get(g, cm) }, timeout, interval).Should(Succeed())
@@ -143,8 +149,9 @@ func TestVectorConfigIsValidatedBeforeRollout(t *testing.T) {
 	// First creation: a Job per workload validates its configuration, and nothing rolls until it succeeds.
 	expectValidationJob(g, p, n.Collector, n.CollectorConfig, hashes[n.Collector])
 	aggJob := expectValidationJob(g, p, n.Aggregator, n.AggregatorConfig, hashes[n.Aggregator])
-	g.Expect(aggJob.Spec.Template.Spec.Containers[0].Env).To(ContainElement(
-		corev1.EnvVar{Name: vector.EnvClickHousePassword, Value: vector.ValidationPlaceholder}))
+	for _, c := range append(aggJob.Spec.Template.Spec.InitContainers, aggJob.Spec.Template.Spec.Containers...) {
+		g.Expect(c.Env).To(ContainElement(corev1.EnvVar{Name: vector.EnvClickHousePassword, Value: vector.ValidationPlaceholder}))
+	}
 	conditionIs(g, p, v1alpha1.ConditionCollectorReady, "False/"+v1alpha1.ReasonValidating)
 	conditionIs(g, p, v1alpha1.ConditionAggregatorReady, "False/"+v1alpha1.ReasonValidating)
 	for _, obj := range []client.Object{ds, sts,
@@ -184,4 +191,93 @@ func TestVectorConfigIsValidatedBeforeRollout(t *testing.T) {
 	reconcileDirectly(g, p)
 	g.Expect(jobCount(g, ns)).To(Equal(3))
 	g.Expect(liveHash(g, sts)).To(Equal(hashes[n.Aggregator]))
+}
+
+// failPod creates the pod of validation Job job as the kubelet leaves it once it failed (envtest runs no
+// Job controller and no kubelet): its init container, `vector validate`, exited with validateExit and,
+// when that is 0, its test container, `vector test`, exited with 78 (Vector's exit code for a failed
+// test) and the end of its output, the termination message FallbackToLogsOnError gives it.
+func failPod(g Gomega, job *batchv1.Job, validateExit int32, output string) {
+	ctx := context.Background()
+	g.Expect(job.Spec.Template.Labels).To(HaveKeyWithValue(batchv1.ControllerUidLabel, string(job.UID)))
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: job.Namespace, GenerateName: job.Name + "-", Labels: job.Spec.Template.Labels,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
+		Spec: *job.Spec.Template.Spec.DeepCopy(),
+	}
+	g.Expect(k8s.Create(ctx, pod)).To(Succeed())
+	now := metav1.Now()
+	exited := func(code int32, message string) corev1.ContainerState {
+		reason := "Completed"
+		if code != 0 {
+			reason = "Error"
+		}
+		return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason,
+			Message: message, StartedAt: now, FinishedAt: now}}
+	}
+	image := pod.Spec.Containers[0].Image
+	test := corev1.ContainerStatus{Name: vector.TestContainer, Image: image,
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}}
+	validateOutput := ""
+	if validateExit == 0 {
+		test.State = exited(vector.TestFailedExitCode, output)
+	} else {
+		validateOutput = output
+	}
+	pod.Status = corev1.PodStatus{Phase: corev1.PodFailed,
+		InitContainerStatuses: []corev1.ContainerStatus{{Name: vector.ValidateContainer, Image: image, State: exited(validateExit, validateOutput)}},
+		ContainerStatuses:     []corev1.ContainerStatus{test}}
+	g.Expect(k8s.Status().Update(ctx, pod)).To(Succeed())
+}
+
+// TestFailingVectorUnitTestStallsTheRollout checks that a configuration whose unit test fails in the
+// validation Job is treated as one Vector rejects, the failing test named in the message, and that a
+// failure of `vector validate` still reads as a rejected configuration.
+func TestFailingVectorUnitTestStallsTheRollout(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := newNamespace(t)
+	createSecret(t, ns, "clickhouse-auth", "password")
+	p := pipeline(ns, "audit")
+	g.Expect(k8s.Create(ctx, p)).To(Succeed())
+	n := vector.NamesFor(p)
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: n.Aggregator}}
+	running := renderedHashes(g, p)[n.Aggregator]
+	passValidation(g, p)
+	g.Eventually(func(g Gomega) { g.Expect(liveHash(g, sts)).To(Equal(running)) }, timeout, interval).Should(Succeed())
+	message := func() string {
+		cur, err := fetch(p)()
+		g.Expect(err).NotTo(HaveOccurred())
+		return apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionAggregatorReady).Message
+	}
+
+	// Vector validates the new configuration, but its program fails a unit test: the end of `vector
+	// test`'s output, as the kubelet keeps it, names the test.
+	patchSpec(g, p, func(cur *v1alpha1.AuditPipeline) { cur.Spec.Aggregator.Batch.MaxEvents = 20000 })
+	cur, err := fetch(p)()
+	g.Expect(err).NotTo(HaveOccurred())
+	failing := vector.AggregatorConfig(cur).Tests[2].Name
+	g.Expect(failing).To(HavePrefix("events_row: "))
+	job := expectValidationJob(g, p, n.Aggregator, n.AggregatorConfig, renderedHashes(g, p)[n.Aggregator])
+	failPod(g, job, 0, "test keep_stages: a ResponseComplete event ... passed\n"+
+		"test "+failing+" ... failed\n\nfailures:\n\ntest "+failing+":\n\n"+
+		"check[0] for transforms [\"events_row\"] failed conditions:\n  condition[0]: source execution aborted: not the Go twin's row\n"+
+		"output payloads from [\"events_row\"] (events encoded as JSON):\n  {\"latency_us\":23456}\n\n")
+	finishJob(g, ns, job.Name, false)
+	conditionIs(g, p, v1alpha1.ConditionAggregatorReady, "False/"+v1alpha1.ReasonConfigInvalid)
+	conditionIs(g, p, v1alpha1.ConditionStalled, "True/"+v1alpha1.ReasonConfigInvalid)
+	g.Expect(message()).To(And(
+		ContainSubstring(`Vector's unit test "`+failing+`" of the new configuration`),
+		ContainSubstring("kubectl logs -n "+ns+" job/"+job.Name+" -c test"),
+		ContainSubstring("StatefulSet "+n.Aggregator+" keeps its previous configuration")))
+	reconcileDirectly(g, p)
+	g.Expect(liveHash(g, sts)).To(Equal(running))
+
+	// `vector validate` fails: the test container never ran, and the message says Vector rejected it.
+	patchSpec(g, p, func(cur *v1alpha1.AuditPipeline) { cur.Spec.Aggregator.Batch.MaxEvents = 30000 })
+	job = expectValidationJob(g, p, n.Aggregator, n.AggregatorConfig, renderedHashes(g, p)[n.Aggregator])
+	failPod(g, job, 78, "2026-10-06T10:00:00Z ERROR vector::cli: Configuration error. error=...")
+	finishJob(g, ns, job.Name, false)
+	g.Eventually(message, timeout, interval).Should(HavePrefix("Vector rejected the new configuration"))
+	g.Expect(liveHash(g, sts)).To(Equal(running))
 }

@@ -1,6 +1,10 @@
 package vector
 
 import (
+	"regexp"
+	"slices"
+	"strings"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -19,6 +23,15 @@ const (
 	ValidationPlaceholder = "placeholder"
 	// validationHashLength is how much of the config hash the names of the validation objects carry.
 	validationHashLength = 10
+
+	// ValidateContainer, the validation pod's init container, runs `vector validate`; TestContainer,
+	// which runs once it succeeded, runs `vector test`. Both write the end of their output as their
+	// termination message when they fail, where `vector test` names the tests that failed.
+	ValidateContainer = "validate"
+	TestContainer     = "test"
+	// TestFailedExitCode is how `vector test` exits when a test failed or could not be built (exitcode's
+	// CONFIG, src/unit_test.rs); a container killed for its memory or the Job's deadline exits otherwise.
+	TestFailedExitCode = 78
 )
 
 // ValidationName names the Job that validates the configuration with hash for workload, and the Job's
@@ -37,11 +50,12 @@ func ValidationConfigMap(config *corev1.ConfigMap, hash string) *corev1.ConfigMa
 	return cm
 }
 
-// ValidationJob runs `vector validate --no-environment` once on the configuration in configMap, with the
-// image and security context of the workload's pod template. It mounts no Secret and sets every
-// Secret-sourced environment variable to a placeholder: without environment checks Vector reads neither
-// (they only matter when components are built), and the Job never sees a credential. Its pods carry
-// labels of their own, so no workload Service selects them.
+// ValidationJob runs `vector validate --no-environment` once on the configuration in configMap, then
+// `vector test`, which runs the configuration's unit tests (unittests.go), with the image and security
+// context of the workload's pod template. It mounts no Secret and sets every Secret-sourced environment
+// variable to a placeholder: without environment checks Vector reads neither (they only matter when
+// components are built; `vector test` builds the transforms alone), and the Job never sees a credential.
+// Its pods carry labels of their own, so no workload Service selects them.
 func ValidationJob(workload string, template corev1.PodTemplateSpec, configMap, hash string) *batchv1.Job {
 	name := ValidationName(workload, hash)
 	labels := map[string]string{LabelName: "vector-validate", LabelInstance: name, LabelPartOf: "auditpipeline",
@@ -62,25 +76,36 @@ func ValidationJob(workload string, template corev1.PodTemplateSpec, configMap, 
 	}
 }
 
-// validationPod is the workload's pod spec reduced to its Vector container running validate: no init
-// containers, probes, ports or Secrets, and an emptyDir in place of the buffer.
+// validationPod is the workload's pod spec reduced to its Vector container, twice: as the init container
+// ValidateContainer running validate, then as TestContainer running test (the distroless image has no
+// shell to run both in one). No other init container, probes, ports or Secrets, and an emptyDir in
+// place of the buffer. The unit tests of an event larger than a JetStream message build one of up to
+// 64 MiB (spec.nats.stream.maxMessageSize), which the memory limit leaves room for.
 func validationPod(src corev1.PodSpec, configMap string) corev1.PodSpec {
-	c := *src.Containers[0].DeepCopy()
-	c.Args = []string{"validate", "--no-environment", "--config-yaml", ConfigDir + "/" + ConfigFile}
-	c.Ports, c.LivenessProbe, c.ReadinessProbe = nil, nil, nil
-	c.Env = placeholderEnv(c.Env)
-	c.Resources = corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("512Mi")},
-	}
-	c.VolumeMounts = []corev1.VolumeMount{
-		{Name: "config", MountPath: ConfigDir, ReadOnly: true},
-		{Name: "data", MountPath: DataDir},
+	vector := func(name string, args ...string) corev1.Container {
+		c := *src.Containers[0].DeepCopy()
+		c.Name = name
+		c.Args = append(args, "--config-yaml", ConfigDir+"/"+ConfigFile)
+		c.Ports, c.LivenessProbe, c.ReadinessProbe = nil, nil, nil
+		c.Env = placeholderEnv(c.Env)
+		c.Resources = corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("512Mi")},
+		}
+		c.VolumeMounts = []corev1.VolumeMount{
+			{Name: "config", MountPath: ConfigDir, ReadOnly: true},
+			{Name: "data", MountPath: DataDir},
+		}
+		// `vector test` prints which tests failed on stdout: the end of it becomes the termination
+		// message, which the operator reads to name them.
+		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+		return c
 	}
 	return corev1.PodSpec{
 		SecurityContext: src.SecurityContext.DeepCopy(),
 		RestartPolicy:   corev1.RestartPolicyNever,
-		Containers:      []corev1.Container{c},
+		InitContainers:  []corev1.Container{vector(ValidateContainer, "validate", "--no-environment")},
+		Containers:      []corev1.Container{vector(TestContainer, "test")},
 		Volumes: []corev1.Volume{configVolume(configMap),
 			{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 	}
@@ -97,4 +122,40 @@ func placeholderEnv(env []corev1.EnvVar) []corev1.EnvVar {
 		out = append(out, e)
 	}
 	return out
+}
+
+// Lines of `vector test`'s output that name a test that failed (src/unit_test.rs and
+// src/config/unit_test/mod.rs, Vector 0.58): "test <name> ... failed" as each test ends, "test <name>:"
+// heading its failures at the end, and "Failed to build test '<name>':" when a test cannot even be
+// built. Colours, if any, are stripped first.
+var (
+	testFailedLine   = regexp.MustCompile(`^test (.+) \.\.\. failed$`)
+	testFailuresLine = regexp.MustCompile(`^test (.+):$`)
+	testBuildLine    = regexp.MustCompile(`^\s*Failed to build test '(.+)':$`)
+	terminalColour   = regexp.MustCompile("\x1b\\[[0-9;]*m")
+)
+
+// terminationLogBytes is how much of a failed container's output the kubelet keeps as its termination
+// message (FallbackToLogsOnError): the last 2048 bytes of its last 80 lines.
+const terminationLogBytes = 2048
+
+// FailedTests are the unit tests that the termination message of TestContainer names as failed, in the
+// order it names them: empty when the end of the output the kubelet kept names none (a failing test's
+// output payload can take all of it). A first line the kubelet may have cut is not read.
+func FailedTests(terminationMessage string) []string {
+	msg := terminalColour.ReplaceAllString(terminationMessage, "")
+	if len(terminationMessage) >= terminationLogBytes {
+		_, msg, _ = strings.Cut(msg, "\n")
+	}
+	var names []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimRight(line, "\r")
+		for _, re := range []*regexp.Regexp{testFailedLine, testBuildLine, testFailuresLine} {
+			if m := re.FindStringSubmatch(line); m != nil && !slices.Contains(names, m[1]) {
+				names = append(names, m[1])
+				break
+			}
+		}
+	}
+	return names
 }
