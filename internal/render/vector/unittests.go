@@ -4,8 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -149,15 +150,14 @@ func aggregatorTests(p *v1alpha1.AuditPipeline) []UnitTest {
 	}
 	tenancy := Tenancy(p)
 	for _, s := range vrl.SamplesOfRow(tenancy) {
-		twinRow := twins.row(tenancy, s.Event, untimed)
-		row := twinRow.Values()
+		row := twins.row(tenancy, s.Event, untimed)
 		// What the nats source adds to each event, which the remap removes.
 		verb, _ := s.Event["verb"].(string)
 		nats := map[string]string{"source_type": `"nats"`, "subject": strconv.Quote(SubjectPrefix + vrl.SubjectToken(verb)), "timestamp": "now()"}
 		tests = append(tests, UnitTest{Name: toRow + ": " + s.Name,
 			Inputs: []TestInput{eventInput(toRow, s.Event, nats)},
 			Outputs: []TestOutput{output(toRow, func(w *vrlWriter) {
-				w.line("want = " + w.object(row))
+				w.line("want = " + w.object(row.Values()))
 				w.line("e = .")
 				// audit_id is a UUID column: the twin's row holds it parsed, which ClickHouse reads as the
 				// remap's text in any case.
@@ -184,14 +184,6 @@ func output(extractFrom string, program func(w *vrlWriter)) TestOutput {
 	var w vrlWriter
 	program(&w)
 	return TestOutput{ExtractFrom: extractFrom, Conditions: []TestCondition{{Type: "vrl", Source: w.String()}}}
-}
-
-func mapsKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }
 
 // vrlWriter writes a VRL program whose values are written as literals (vrlWriter.value), but for a
@@ -336,8 +328,4 @@ func vrlFloat(f float64) string {
 	return s
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := mapsKeys(m)
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
