@@ -65,8 +65,8 @@ func (r *AuditPipelineReconciler) configValidated(ctx context.Context, p *v1alph
 		switch {
 		case len(tests) > 0:
 			return false, ctrl.Result{}, notReady(v1alpha1.ReasonConfigInvalid,
-				"Vector's unit %s of the new configuration (config hash %.10s) failed: a VRL program does not do what "+
-					"its Go twin does; see %s -c %s; %s", testList(tests), v.hash, logs, vector.TestContainer, keeps)
+				"Vector's unit %s of the new configuration (config hash %.10s) failed: a VRL program and its Go twin "+
+					"disagree; see %s -c %s; %s", testList(tests), v.hash, logs, vector.TestContainer, keeps)
 		case testFailed:
 			return false, ctrl.Result{}, notReady(v1alpha1.ReasonConfigInvalid,
 				"Vector's unit tests of the new configuration (config hash %.10s) failed, see %s -c %s; %s",
