@@ -56,7 +56,7 @@ func TestCanaryFlowingLateLostDisabled(t *testing.T) {
 	now := time.Now().UTC()
 	ev := map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": sent.AuditID,
 		"stage": "ResponseComplete", "verb": "get", "userAgent": canary.UserAgent,
-		"objectRef": map[string]any{"resource": "configmaps", "namespace": p.Namespace, "name": vector.NamesFor(p).CollectorConfig},
+		"objectRef":                map[string]any{"resource": "configmaps", "namespace": p.Namespace, "name": vector.NamesFor(p).CollectorConfig},
 		"requestReceivedTimestamp": sent.SentAt.UTC().Format("2006-01-02T15:04:05.000000Z"), "stageTimestamp": now.Format("2006-01-02T15:04:05.000000Z")}
 	row := vector.Tenancy(cur).FromEvent(vrl.WithCluster(ev, cur.Status.ClusterName), now)
 	in, err := sinkhttp.For(vector.AggregatorClickHouseSink(cur), nil)

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
@@ -125,9 +126,13 @@ func TestTwoClustersShareOneDatabase(t *testing.T) {
 	g.Expect(clusters).To(Equal(want))
 
 	// b asks for another retention of a tenant: RetentionConflict, and the TTL stays a's.
-	g.Expect(other.Get(ctx, client.ObjectKeyFromObject(b), b)).To(Succeed())
-	spec(b, 7*24*time.Hour)
-	g.Expect(other.Update(ctx, b)).To(Succeed())
+	g.Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := other.Get(ctx, client.ObjectKeyFromObject(b), b); err != nil {
+			return err
+		}
+		spec(b, 7*24*time.Hour)
+		return other.Update(ctx, b)
+	})).To(Succeed())
 	g.Eventually(func(g Gomega) string {
 		cur := &v1alpha1.AuditPipeline{}
 		g.Expect(other.Get(ctx, client.ObjectKeyFromObject(b), cur)).To(Succeed())
