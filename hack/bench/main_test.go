@@ -27,6 +27,7 @@ func TestBenchRuns(t *testing.T) {
 		`insert rows/s as the aggregator's sink \(2000 events, 1 in flight\)\s+[0-9]+`,
 		`insert rows/s as the aggregator's sink \(2000 events, 2 in flight\)\s+[0-9]+`,
 		`Q1 median ms .*<= 10`, `Q1L median ms .*<= 10`, `Q2 median ms .*<= 20`, `Q2b median ms .*<= 20`, `Q3 median ms .*<= 10`, `Q3L median ms .*<= 10`, `Q4 median ms .*<= 10`, `Q5 median ms .*<= 20`,
+		`Q1P \(Q1 by the plugin.*<= \+2`, `Q2P \(Q2's object by the plugin.*<= \+2`, `Q3P \(Q3 by the plugin.*<= \+2`,
 	} {
 		if !regexp.MustCompile(line).MatchString(out.String()) {
 			t.Errorf("output lacks %q", line)

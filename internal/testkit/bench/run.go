@@ -57,6 +57,8 @@ type Report struct {
 	// encode (once for all, before them).
 	Sink       []SinkStats
 	SinkEncode time.Duration
+	// Plugin are the measures of PluginQueries (issue 23), taken after the queries.
+	Plugin []PluginResult
 }
 
 // Run migrates database, loads the generated events, optimizes, measures the storage and the queries.
@@ -140,6 +142,9 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 	}
 	if err != nil {
 		return nil, err
+	}
+	if rep.Plugin, err = MeasurePlugin(ctx, conn, database, rep.Params, o.Runs, o.Settings); err != nil {
+		return nil, fmt.Errorf("the plugin's path: %w", err)
 	}
 	if o.Sink != nil {
 		b, err := sink.Finish()
@@ -226,6 +231,9 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintln(w, "\nfloor ms: the same query, with the same answer, asked in the same rounds of tables that hold only the events the")
 	fmt.Fprintln(w, "queries return: its cost on this server with these columns and nothing to search. Keys, granules and indexes")
 	fmt.Fprintln(w, "can only win the difference, median minus floor.")
+	if err := PrintPlugin(w, r.Plugin); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "\nmachine reference (median ms of a query on no table, run in every round; compare runs by it): %.2f\n",
 		float64(r.Reference.Microseconds())/1000)
 	if r.Storage.Rows == 0 || len(r.Storage.Columns) == 0 || r.Storage.Columns[0].Compressed == 0 {
