@@ -30,6 +30,7 @@ func newHistoryCommand(c *connection) *cobra.Command {
 			default:
 				return fmt.Errorf("--color must be auto, always or never, not %q", color)
 			}
+			h.Whole = o.Diff
 			client, closeFn, err := c.open(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -43,7 +44,7 @@ func newHistoryCommand(c *connection) *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "No writes of %s %q in namespace %q are stored.\n", args[0], h.Name, h.Namespace)
 				return nil
 			}
-			return query.WriteHistory(cmd.OutOrStdout(), query.Changes(events), o)
+			return query.WriteHistory(cmd.OutOrStdout(), query.HistoryChanges(events, o.Diff), o)
 		},
 	}
 	f := cmd.Flags()

@@ -30,7 +30,7 @@ func newQueryCommand(c *connection) *cobra.Command {
 			if r.From, r.To, err = timeRange(r.Now, since, from, to); err != nil {
 				return err
 			}
-			r.Limit, r.Continue = limit, cont
+			r.Limit, r.Continue, r.Whole = limit, cont, output == "json" || output == "yaml"
 			p, err := newPrinter(cmd.OutOrStdout(), output)
 			if err != nil {
 				return err

@@ -33,6 +33,7 @@ func newTailCommand(c *connection) *cobra.Command {
 				return err
 			}
 			p.streaming = true
+			r.Whole = output == "json" || output == "yaml"
 			client, closeFn, err := c.open(cmd.Context(), cmd.ErrOrStderr())
 			if err != nil {
 				return err

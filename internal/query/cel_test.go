@@ -324,9 +324,9 @@ func TestSQL(t *testing.T) {
 		expr, sql string
 		params    map[string]string
 	}{
-		{`verb == 'create'`, `((toString(verb)) = {p0:String})`, map[string]string{"p0": "create"}},
+		{`verb == 'create'`, `((verb) = {p0:String})`, map[string]string{"p0": "create"}},
 		{`verb in ['create', 'update'] && !(responseStatus.code >= 400)`,
-			`(((toString(verb)) IN ({p0:String}, {p1:String})) AND (NOT ((toInt64(response_code)) >= {p2:Int64})))`,
+			`(((verb) IN ({p0:String}, {p1:String})) AND (NOT ((toInt64(response_code)) >= {p2:Int64})))`,
 			map[string]string{"p0": "create", "p1": "update", "p2": "400"}},
 		{`'system:masters' in user.groups || 'k' in annotations`,
 			`(has(JSONExtract(rest, 'user', 'groups', 'Array(String)'), {p0:String}) OR JSONHas(rest, 'annotations', {p1:String}))`,
@@ -342,16 +342,16 @@ func TestSQL(t *testing.T) {
 			`((event_time - toIntervalMicrosecond(latency_us)) <= {p0:DateTime64(9, 'UTC')})`,
 			map[string]string{"p0": "2026-01-01 00:00:00.000000500"}},
 		{`requestURI.matches('^/api/v1/') && userAgent.startsWith('kubectl') && verb.endsWith('e') && requestURI.contains('\t')`,
-			`((match((JSONExtractString(rest, 'requestURI')), {p0:String}) AND startsWith((JSONExtractString(rest, 'userAgent')), {p1:String})) AND (endsWith((toString(verb)), {p2:String}) AND (position((JSONExtractString(rest, 'requestURI')), {p3:String}) > 0)))`,
+			`((match((JSONExtractString(rest, 'requestURI')), {p0:String}) AND startsWith((JSONExtractString(rest, 'userAgent')), {p1:String})) AND (endsWith((verb), {p2:String}) AND (position((JSONExtractString(rest, 'requestURI')), {p3:String}) > 0)))`,
 			map[string]string{"p0": "(?-s)^/api/v1/", "p1": "kubectl", "p2": "e", "p3": `\t`}},
 		{`size(user.groups) > 1 && size(annotations) == 0 && verb.size() == 6`,
-			`(((toInt64(length((JSONExtract(rest, 'user', 'groups', 'Array(String)')))) > {p0:Int64}) AND (toInt64(length(JSONExtractKeys(rest, 'annotations'))) = {p1:Int64})) AND (toInt64(lengthUTF8((toString(verb)))) = {p2:Int64}))`,
+			`(((toInt64(length((JSONExtract(rest, 'user', 'groups', 'Array(String)')))) > {p0:Int64}) AND (toInt64(length(JSONExtractKeys(rest, 'annotations'))) = {p1:Int64})) AND (toInt64(lengthUTF8((verb))) = {p2:Int64}))`,
 			map[string]string{"p0": "1", "p1": "0", "p2": "6"}},
 		{`(verb == 'delete' ? responseStatus.code : 0) == 200`,
-			`(if(((toString(verb)) = {p0:String}), (toInt64(response_code)), {p1:Int64}) = {p2:Int64})`,
+			`(if(((verb) = {p0:String}), (toInt64(response_code)), {p1:Int64}) = {p2:Int64})`,
 			map[string]string{"p0": "delete", "p1": "0", "p2": "200"}},
 		{`'mallory' in [impersonatedUser.username, user.username] && verb in []`,
-			`((({p0:String} = (JSONExtractString(rest, 'impersonatedUser', 'username'))) OR ({p0:String} = (toString(user)))) AND false)`,
+			`((({p0:String} = (JSONExtractString(rest, 'impersonatedUser', 'username'))) OR ({p0:String} = (user))) AND false)`,
 			map[string]string{"p0": "mallory"}},
 		{`true`, `{p0:Bool}`, map[string]string{"p0": "true"}},
 	}

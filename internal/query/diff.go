@@ -57,6 +57,19 @@ func Changes(events []Event) []Change {
 	return out
 }
 
+// HistoryChanges are the changes of a history as WriteHistory shows them: read from the events with a
+// diff (Changes), the events alone without one, whose table needs nothing of their bodies.
+func HistoryChanges(events []Event, diff bool) []Change {
+	if diff {
+		return Changes(events)
+	}
+	out := make([]Change, len(events))
+	for i, e := range events {
+		out[i] = Change{Event: e}
+	}
+	return out
+}
+
 // object decodes a body that is a JSON object; nil for anything else.
 func object(raw json.RawMessage) map[string]any {
 	var m map[string]any

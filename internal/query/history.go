@@ -17,6 +17,8 @@ type HistoryRequest struct {
 	Tenant, TenantType, Cluster string
 	// Limit caps the writes listed, the newest kept (DefaultLimit when 0, at most MaxLimit).
 	Limit int
+	// Whole asks for each write whole (Event.JSON), which a diff needs and a table does not.
+	Whole bool
 }
 
 // shortNames are kubectl's short names and singulars of the resources whose history people ask for most.
@@ -79,9 +81,8 @@ func HistorySQL(database string, h HistoryRequest) (string, *Params, error) {
 	return fmt.Sprintf(`SELECT %s
 FROM %s.changes_json
 WHERE %s
-ORDER BY event_time DESC, tenant_type DESC, tenant DESC, audit_id DESC, stage DESC
-LIMIT 1 BY %s
-LIMIT %d`, eventColumns, database, strings.Join(where, "\n  AND "), pageKey, limit), p, nil
+ORDER BY %s
+LIMIT %d`, columns(h.Whole), database, strings.Join(where, "\n  AND "), pageOrder, limit), p, nil
 }
 
 // History returns an object's writes, oldest first.
@@ -94,6 +95,7 @@ func (c *Client) History(ctx context.Context, h HistoryRequest) ([]Event, error)
 	if err != nil {
 		return nil, err
 	}
+	events = dedupe(events)
 	for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 		events[i], events[j] = events[j], events[i]
 	}

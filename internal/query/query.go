@@ -38,6 +38,9 @@ type Request struct {
 	// Continue is the token of the page before (Page.Continue); it carries the query's time range, so
 	// the pages of one list share it whatever Now is.
 	Continue string
+	// Whole asks for each event whole (Event.JSON), which a table does not show: putting it back
+	// together costs the server about 12 ms for 100 events (docs/bench.md).
+	Whole bool
 }
 
 // Event is one audit event of a page: the columns a list shows and the whole event.
@@ -47,7 +50,7 @@ type Event struct {
 	APIGroup, Resource, Subresource, Namespace, Name string
 	Code                                             uint16
 	TenantType, Tenant, Cluster                      string
-	// JSON is the whole audit event as stored (the view's event).
+	// JSON is the whole audit event as stored (the view's event), when the request asked for it.
 	JSON string
 }
 
@@ -65,11 +68,24 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // themselves, which clickhouse-go scans into strings (a UUID as its canonical text, a LowCardinality(String)
 // as its value); toString() around each cost the server about 1 ms a query, 2 for 1,000 events (docs/bench.md).
 const eventColumns = `event_time, audit_id, stage, level, verb, user, api_group, resource, subresource, namespace, name,
-	response_code, tenant_type, tenant, cluster, event`
+	response_code, tenant_type, tenant, cluster, `
+
+// columns are eventColumns with the whole event, or "" in its place.
+func columns(whole bool) string {
+	if whole {
+		return eventColumns + "event"
+	}
+	return eventColumns + "''"
+}
 
 // pageKey orders a list and keys its paging: unique per stored event (the tables' sorting key), so that
-// events sharing a timestamp are neither skipped nor repeated across pages.
-const pageKey = "event_time, tenant_type, tenant, audit_id, stage"
+// events sharing a timestamp are neither skipped nor repeated across pages. Copies of one event that
+// ReplacingMergeTree has not merged yet share the key: they come next to each other, and the client keeps
+// one (dedupe), which is cheaper for the server than LIMIT 1 BY (docs/bench.md).
+const (
+	pageKey   = "event_time, tenant_type, tenant, audit_id, stage"
+	pageOrder = "event_time DESC, tenant_type DESC, tenant DESC, audit_id DESC, stage DESC"
+)
 
 // cursor is what a continue token holds: where the page before ended, the list's time range, and a
 // digest of its filters, so that a token is only taken by the list it came from.
@@ -197,9 +213,8 @@ func ListSQL(database string, r Request) (string, *Params, error) {
 	return fmt.Sprintf(`SELECT %s
 FROM %s.events_json
 WHERE %s
-ORDER BY event_time DESC, tenant_type DESC, tenant DESC, audit_id DESC, stage DESC
-LIMIT 1 BY %s
-LIMIT %d`, eventColumns, database, strings.Join(where, "\n  AND "), pageKey, limit+1), p, nil
+ORDER BY %s
+LIMIT %d`, columns(r.Whole), database, strings.Join(where, "\n  AND "), pageOrder, limit+1), p, nil
 }
 
 func (r *Request) limit() (int, error) {
@@ -219,16 +234,34 @@ func (r *Request) page(events []Event) (Page, error) {
 		return Page{}, err
 	}
 	if len(events) <= limit {
-		return Page{Events: events}, nil
+		return Page{Events: dedupe(events)}, nil
 	}
 	events = events[:limit]
+	last := events[len(events)-1]
+	events = dedupe(events)
 	from, to, _, err := r.window()
 	if err != nil {
 		return Page{}, err
 	}
-	last := events[len(events)-1]
 	c := cursor{Time: last.Time.UTC().Format(chTime), TenantType: last.TenantType, Tenant: last.Tenant,
 		AuditID: last.AuditID, Stage: last.Stage, From: from.Format(time.RFC3339Nano), To: to.Format(time.RFC3339Nano),
 		Digest: r.digest()}
 	return Page{Events: events, Continue: c.encode()}, nil
+}
+
+// dedupe drops the copies of an event that ReplacingMergeTree has not merged yet: rows in pageKey order
+// with the key of the row before. A page may so hold fewer events than its limit; the next page starts
+// after the last row's key, so a copy is never shown twice.
+func dedupe(events []Event) []Event {
+	out := events[:0]
+	for i, e := range events {
+		if i > 0 {
+			p := events[i-1]
+			if e.Time.Equal(p.Time) && e.TenantType == p.TenantType && e.Tenant == p.Tenant && e.AuditID == p.AuditID && e.Stage == p.Stage {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }
