@@ -146,6 +146,10 @@ func TestQueriesReturnTheRightRows(t *testing.T) {
 	if rep.Storage.Rows != 5_000 || rep.Storage.Bytes == 0 || rep.Load.Rows != 5_000 {
 		t.Fatalf("storage %+v, load %+v", rep.Storage, rep.Load)
 	}
+	// The canary's lookup finds the events it looks for; the freshness counts the last 5 minutes' events.
+	if c := rep.Canary; c.Asked != 5 || c.Found != 5 || c.Seen <= 0 || c.Freshness <= 0 {
+		t.Errorf("canary measure %+v: want 5 of 5 found", c)
+	}
 	for _, q := range Queries {
 		t.Run(q.ID, func(t *testing.T) {
 			wantIDs, wantCounts := q.Expected(rep.Params, rep.Rows)

@@ -59,6 +59,8 @@ type Report struct {
 	SinkEncode time.Duration
 	// Plugin are the measures of PluginQueries (issue 23), taken after the queries.
 	Plugin []PluginResult
+	// Canary is the cost of the canary's queries (issue 24).
+	Canary CanaryResult
 }
 
 // Run migrates database, loads the generated events, optimizes, measures the storage and the queries.
@@ -146,6 +148,9 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 	if rep.Plugin, err = MeasurePlugin(ctx, conn, database, rep.Params, o.Runs, o.Settings); err != nil {
 		return nil, fmt.Errorf("the plugin's path: %w", err)
 	}
+	if rep.Canary, err = MeasureCanary(ctx, db, database, rep.Params, o.Runs); err != nil {
+		return nil, fmt.Errorf("the canary's queries: %w", err)
+	}
 	if o.Sink != nil {
 		b, err := sink.Finish()
 		if err != nil {
@@ -231,6 +236,7 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintln(w, "\nfloor ms: the same query, with the same answer, asked in the same rounds of tables that hold only the events the")
 	fmt.Fprintln(w, "queries return: its cost on this server with these columns and nothing to search. Keys, granules and indexes")
 	fmt.Fprintln(w, "can only win the difference, median minus floor.")
+	PrintCanary(w, r.Canary)
 	if err := PrintPlugin(w, r.Plugin); err != nil {
 		return err
 	}
