@@ -28,6 +28,7 @@ type config struct {
 	// sinkN events are loaded again as the aggregator's sink sends them, once for each of inFlight.
 	sinkN    int
 	inFlight []int
+	baseline bool
 }
 
 func main() {
@@ -44,6 +45,7 @@ func main() {
 		c.settings[k] = v
 		return nil
 	})
+	flag.BoolVar(&c.baseline, "baseline", true, "load the events again into the plain schema of issue 22 and print ours / baseline")
 	flag.IntVar(&c.sinkN, "sink-n", 500_000, "events (of the first) loaded again as the aggregator's sink sends them, JSONEachRow over HTTP; 0 for none")
 	flag.Func("sink-in-flight", "requests in flight for those loads, one load each (default 1,2)", func(s string) error {
 		c.inFlight = nil
@@ -92,6 +94,7 @@ func run(ctx context.Context, out io.Writer, c config) (err error) {
 		Gen:      bench.GenOptions{Seed: c.seed, N: c.n, Tenants: c.tenants},
 		Runs:     c.runs,
 		Settings: c.settings,
+		Baseline: c.baseline,
 	}
 	if c.sinkN > 0 && len(c.inFlight) > 0 {
 		o.Sink = &bench.SinkOptions{Addr: srv.HTTPAddr, N: min(c.sinkN, c.n), InFlight: c.inFlight}

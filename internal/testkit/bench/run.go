@@ -29,6 +29,8 @@ type Options struct {
 	Keep bool
 	// Sink, when set, loads the first events again the aggregator's way, after the queries (LoadSink).
 	Sink *SinkOptions
+	// Baseline loads the events again into the plain schema of issue 22 and measures it beside ours.
+	Baseline bool
 }
 
 // SinkOptions are the loads of Options.Sink: the first N events (all of them when N is 0 or more
@@ -61,6 +63,8 @@ type Report struct {
 	Plugin []PluginResult
 	// Canary is the cost of the canary's queries (issue 24).
 	Canary CanaryResult
+	// Baseline is the plain schema measured beside ours (issue 22), with Options.Baseline.
+	Baseline BaselineResult
 }
 
 // Run migrates database, loads the generated events, optimizes, measures the storage and the queries.
@@ -151,6 +155,11 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 	if rep.Canary, err = MeasureCanary(ctx, db, database, rep.Params, o.Runs); err != nil {
 		return nil, fmt.Errorf("the canary's queries: %w", err)
 	}
+	if o.Baseline {
+		if rep.Baseline, err = MeasureBaseline(ctx, conn, database, o.Gen, rep.Params, o.Runs); err != nil {
+			return nil, fmt.Errorf("the baseline schema: %w", err)
+		}
+	}
 	if o.Sink != nil {
 		b, err := sink.Finish()
 		if err != nil {
@@ -236,6 +245,7 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintln(w, "\nfloor ms: the same query, with the same answer, asked in the same rounds of tables that hold only the events the")
 	fmt.Fprintln(w, "queries return: its cost on this server with these columns and nothing to search. Keys, granules and indexes")
 	fmt.Fprintln(w, "can only win the difference, median minus floor.")
+	PrintBaseline(w, r.Storage, r.Load, r.Baseline)
 	PrintCanary(w, r.Canary)
 	if err := PrintPlugin(w, r.Plugin); err != nil {
 		return err

@@ -1,0 +1,219 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// The baseline (issue 22): the plain design a user would write first, measured on the same events in the
+// same run. One row per event, the event's JSON as it came in a String column with ZSTD(3), LowCardinality
+// columns for the verb and resource, the response code, sorted by (tenant, user, event_time), monthly
+// partitions, no projection and no second table.
+const baselineTable = "baseline_events"
+
+func baselineDDL(database string) string {
+	return `CREATE TABLE ` + database + `.` + baselineTable + ` (
+    tenant        LowCardinality(String),
+    user          String,
+    event_time    DateTime64(6, 'UTC'),
+    verb          LowCardinality(String),
+    resource      LowCardinality(String),
+    response_code UInt16,
+    event         String CODEC(ZSTD(3))
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (tenant, user, event_time)`
+}
+
+// baselineQuery is one query asked of both schemas for whole events (Q4: counts): ours from the views
+// that put the event back together, the baseline from its JSON column. Both return the audit ID first
+// (Q4: the verb) and must return the same answer.
+type baselineQuery struct {
+	ID, Title   string
+	Ours, Plain string
+}
+
+// writes are the verbs changes holds.
+const writesIn = "('create', 'update', 'patch', 'delete', 'deletecollection')"
+
+var baselineQueries = []baselineQuery{
+	{"Q1", "tenant + user, last 7 days, newest 100",
+		`SELECT toString(audit_id), event FROM {db:Identifier}.events_json WHERE ` + tenantFilter + ` AND user = {user:String}
+			AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`,
+		`SELECT JSONExtractString(event, 'auditID'), event FROM {db:Identifier}.` + baselineTable + ` WHERE tenant = {tenant:String} AND user = {user:String}
+			AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`},
+	{"Q2", "an object's writes, oldest 1,000",
+		`SELECT toString(audit_id), event FROM {db:Identifier}.changes_json WHERE ` + tenantFilter + ` AND resource = {resource:String}
+			AND namespace = {namespace:String} AND name = {name:String} ORDER BY event_time LIMIT 1000`,
+		`SELECT JSONExtractString(event, 'auditID'), event FROM {db:Identifier}.` + baselineTable + ` WHERE tenant = {tenant:String}
+			AND resource = {resource:String} AND verb IN ` + writesIn + `
+			AND JSONExtractString(event, 'objectRef', 'namespace') = {namespace:String} AND JSONExtractString(event, 'objectRef', 'name') = {name:String}
+			ORDER BY event_time LIMIT 1000`},
+	{"Q3", "tenant, last hour, newest 100",
+		`SELECT toString(audit_id), event FROM {db:Identifier}.events_json WHERE ` + tenantFilter + `
+			AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(6, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`,
+		`SELECT JSONExtractString(event, 'auditID'), event FROM {db:Identifier}.` + baselineTable + ` WHERE tenant = {tenant:String}
+			AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(6, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`},
+	{"Q4", "all tenants, count by verb, last 24 h",
+		`SELECT toString(verb), toString(count()) FROM {db:Identifier}.events
+			WHERE event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 DAY AND event_time <= {now:DateTime64(6, 'UTC')} GROUP BY verb ORDER BY verb`,
+		`SELECT toString(verb), toString(count()) FROM {db:Identifier}.` + baselineTable + `
+			WHERE event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 DAY AND event_time <= {now:DateTime64(6, 'UTC')} GROUP BY verb ORDER BY verb`},
+	{"Q5", "tenant, status >= 400 on writes, last 30 days, newest 100",
+		`SELECT toString(audit_id), event FROM {db:Identifier}.events_json WHERE ` + tenantFilter + ` AND response_code >= 400
+			AND verb IN ('create', 'update', 'patch', 'delete')
+			AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 30 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`,
+		`SELECT JSONExtractString(event, 'auditID'), event FROM {db:Identifier}.` + baselineTable + ` WHERE tenant = {tenant:String} AND response_code >= 400
+			AND verb IN ('create', 'update', 'patch', 'delete')
+			AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 30 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
+			ORDER BY event_time DESC LIMIT 100`},
+}
+
+// BaselineQueryResult is one query on both schemas: median times, and the rows each returned.
+type BaselineQueryResult struct {
+	ID, Title      string
+	Ours, Baseline time.Duration
+	Returned       int
+}
+
+// BaselineResult is the baseline schema measured beside ours.
+type BaselineResult struct {
+	// Bytes and Rows of the baseline table (active parts), after OPTIMIZE FINAL as ours.
+	Bytes, Rows uint64
+	// Load is the baseline's insert through clickhouse-go, as Load measures ours.
+	Load    LoadStats
+	Queries []BaselineQueryResult
+}
+
+// MeasureBaseline creates the baseline table in database, inserts the events of gen again (the generator
+// is deterministic: the same events as ours), optimizes it, and asks both schemas each query runs times in
+// turns; it fails unless both give the same answer.
+func MeasureBaseline(ctx context.Context, conn driver.Conn, database string, gen GenOptions, p Params, runs int) (BaselineResult, error) {
+	var res BaselineResult
+	if err := conn.Exec(ctx, baselineDDL(database)); err != nil {
+		return res, fmt.Errorf("create the baseline table: %w", err)
+	}
+	g := NewGenerator(gen)
+	for n := 0; n < gen.N; {
+		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+database+"."+baselineTable+" (tenant, user, event_time, verb, resource, response_code, event)")
+		if err != nil {
+			return res, err
+		}
+		var rows []Row
+		for ; n < gen.N && len(rows) < BatchSize; n++ {
+			r, err := RowOf(g.Next())
+			if err != nil {
+				return res, err
+			}
+			rows = append(rows, r)
+		}
+		runtime.GC()
+		gc := debug.SetGCPercent(-1)
+		start := time.Now()
+		for i := range rows {
+			r := &rows[i]
+			if err := b.Append(r.Tenant, r.User, r.EventTime, r.Verb, r.Resource, r.ResponseCode, r.EventJSON); err != nil {
+				debug.SetGCPercent(gc)
+				return res, err
+			}
+		}
+		sendStart := time.Now()
+		err = b.Send()
+		res.Load.Send += time.Since(sendStart)
+		res.Load.Insert += time.Since(start)
+		debug.SetGCPercent(gc)
+		if err != nil {
+			return res, fmt.Errorf("insert into the baseline table: %w", err)
+		}
+		res.Load.Rows += len(rows)
+	}
+	if err := conn.Exec(ctx, "OPTIMIZE TABLE "+database+"."+baselineTable+" FINAL"); err != nil {
+		return res, err
+	}
+	if err := conn.QueryRow(ctx, `SELECT toUInt64(sum(rows)), toUInt64(sum(bytes_on_disk)) FROM system.parts
+		WHERE active AND database = ? AND table = ?`, database, baselineTable).Scan(&res.Rows, &res.Bytes); err != nil {
+		return res, err
+	}
+	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(p.parameters(database)))
+	ask := func(sql string) ([][2]string, time.Duration, error) {
+		start := time.Now()
+		rows, err := conn.Query(qctx, sql)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer rows.Close()
+		var out [][2]string
+		for rows.Next() {
+			var a, b string
+			if err := rows.Scan(&a, &b); err != nil {
+				return nil, 0, err
+			}
+			out = append(out, [2]string{a, b})
+		}
+		return out, time.Since(start), rows.Err()
+	}
+	for _, q := range baselineQueries {
+		var ours, plain []time.Duration
+		r := BaselineQueryResult{ID: q.ID, Title: q.Title}
+		for round := -1; round < max(runs, 1); round++ {
+			first, second := q.Ours, q.Plain
+			if round%2 == 1 {
+				first, second = second, first
+			}
+			a, ta, err := ask(first)
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", q.ID, err)
+			}
+			b, tb, err := ask(second)
+			if err != nil {
+				return res, fmt.Errorf("%s baseline: %w", q.ID, err)
+			}
+			if round%2 == 1 {
+				a, b, ta, tb = b, a, tb, ta
+			}
+			if !slices.EqualFunc(a, b, func(x, y [2]string) bool { return x[0] == y[0] && (q.ID != "Q4" || x[1] == y[1]) }) {
+				return res, fmt.Errorf("%s: our schema returned %d rows, the baseline %d, not the same events", q.ID, len(a), len(b))
+			}
+			r.Returned = len(a)
+			if round >= 0 {
+				ours, plain = append(ours, ta), append(plain, tb)
+			}
+		}
+		r.Ours, r.Baseline = medianDuration(ours), medianDuration(plain)
+		res.Queries = append(res.Queries, r)
+	}
+	return res, nil
+}
+
+// PrintBaseline prints our figures over the baseline's.
+func PrintBaseline(w io.Writer, ours Storage, oursLoad LoadStats, b BaselineResult) {
+	if b.Rows == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nthe baseline schema (issue 22): one row per event, its JSON in a String ZSTD(3), LowCardinality verb and resource,\n")
+	fmt.Fprintf(w, "the code, ORDER BY (tenant, user, event_time), monthly partitions, no projection; the same events; ours / baseline:\n")
+	oursBPR := float64(ours.Bytes) / float64(max(ours.Rows, 1))
+	baseBPR := float64(b.Bytes) / float64(b.Rows)
+	fmt.Fprintf(w, "%-58s %10s %10s %8s\n", "measure", "ours", "baseline", "ratio")
+	fmt.Fprintf(w, "%-58s %10.1f %10.1f %8.2f\n", "bytes/row on disk (ours: events, changes, projection)", oursBPR, baseBPR, oursBPR/baseBPR)
+	fmt.Fprintf(w, "%-58s %10.0f %10.0f %8.2f\n", "insert rows/s through clickhouse-go", oursLoad.RowsPerSecond(), b.Load.RowsPerSecond(),
+		oursLoad.RowsPerSecond()/b.Load.RowsPerSecond())
+	for _, q := range b.Queries {
+		fmt.Fprintf(w, "%-58s %10.2f %10.2f %8.2f\n", fmt.Sprintf("%s ms, whole events (%s, %d rows)", q.ID, q.Title, q.Returned),
+			ms(q.Ours), ms(q.Baseline), float64(q.Ours)/float64(q.Baseline))
+	}
+}
