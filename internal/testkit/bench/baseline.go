@@ -213,7 +213,7 @@ func PrintBaseline(w io.Writer, ours Storage, oursLoad LoadStats, b BaselineResu
 	fmt.Fprintf(w, "%-58s %10.0f %10.0f %8.2f\n", "insert rows/s through clickhouse-go", oursLoad.RowsPerSecond(), b.Load.RowsPerSecond(),
 		oursLoad.RowsPerSecond()/b.Load.RowsPerSecond())
 	for _, q := range b.Queries {
-		fmt.Fprintf(w, "%-58s %10.2f %10.2f %8.2f\n", fmt.Sprintf("%s ms, whole events (%s, %d rows)", q.ID, q.Title, q.Returned),
-			ms(q.Ours), ms(q.Baseline), float64(q.Ours)/float64(q.Baseline))
+		fmt.Fprintf(w, "%-58s %10.2f %10.2f %8.2f  %s\n", fmt.Sprintf("%s ms, whole events (%d rows)", q.ID, q.Returned),
+			ms(q.Ours), ms(q.Baseline), float64(q.Ours)/float64(q.Baseline), q.Title)
 	}
 }
