@@ -6,10 +6,14 @@ package bench
 
 import (
 	"bytes"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -156,23 +160,35 @@ type kind struct {
 
 var kinds = []kind{
 	{"pods", "", "v1", 30, 60, ""},
-	{"configmaps", "", "v1", 12, 12, ""},
+	{"configmaps", "", "v1", 24, 12, ""},
 	{"secrets", "", "v1", 10, 10, ""},
 	{"deployments", "apps", "v1", 8, 6, ""},
-	{"replicasets", "apps", "v1", 6, 12, ""},
-	{"services", "", "v1", 6, 6, ""},
-	{"endpointslices", "discovery.k8s.io", "v1", 6, 6, ""},
-	{"leases", "coordination.k8s.io", "v1", 14, 4, ""},
-	{"serviceaccounts", "", "v1", 3, 4, ""},
+	{"replicasets", "apps", "v1", 4, 12, ""},
+	{"services", "", "v1", 4, 6, ""},
+	{"endpointslices", "discovery.k8s.io", "v1", 4, 6, ""},
+	{"leases", "coordination.k8s.io", "v1", leaseWeight, 4, ""},
+	{"serviceaccounts", "", "v1", 2, 4, ""},
 	{"events", "", "v1", 5, 0, ""},
+	{"localsubjectaccessreviews", "authorization.k8s.io", "v1", reviewWeight, 0, ""},
 }
+
+// The weights of leases, whose holders renew them in a steady stream of updates, and of access reviews
+// (created by authorizing proxies): with verbWeights, they set the mix of RequestResponse writes, calibrated
+// to the realism targets (RealismTargets).
+const (
+	leaseWeight  = 3
+	reviewWeight = 5
+	// bigWriteShare is the share of Pods' and Deployments' picked writes kept as writes (the others
+	// become gets).
+	bigWriteShare = 0.11
+)
 
 // verbs by frequency: reads dominate.
 var verbWeights = []struct {
 	verb   string
 	weight int
 }{
-	{"get", 34}, {"list", 17}, {"watch", 15}, {"update", 14}, {"patch", 10}, {"create", 7}, {"delete", 3},
+	{"get", 42}, {"list", 20}, {"watch", 21}, {"update", 6}, {"patch", 5}, {"create", 4}, {"delete", 2},
 }
 
 // WriteVerbs are the verbs that change objects.
@@ -363,8 +379,23 @@ func (g *Generator) Next() *Event {
 	if k.resource == "events" {
 		verb = []string{"create", "create", "patch", "list", "watch"}[g.rnd.IntN(5)]
 	}
-	if k.resource == "leases" && verb != "get" && verb != "watch" {
+	switch k.resource {
+	case "leases":
+		// Renewals: an update every few seconds, and now and then a get.
 		verb = "update"
+		if g.rnd.IntN(10) < 4 {
+			verb = "get"
+		}
+	case "localsubjectaccessreviews":
+		verb = "create"
+	case "pods", "deployments":
+		// Their writes are rarer than their reads, and mostly patches (a kubelet's status, a rollout's
+		// restart): the large bodies make the tail of the sizes, not their bulk.
+		if isWrite(verb) && g.rnd.Float64() >= bigWriteShare {
+			verb = "get"
+		} else if verb == "update" && g.rnd.IntN(10) < 7 {
+			verb = "patch"
+		}
 	}
 
 	e := &Event{
@@ -419,7 +450,9 @@ func (g *Generator) Next() *Event {
 		}
 	default:
 		var name string
-		if k.perTenant == 0 || verb == "create" && k.resource != "pods" && g.rnd.IntN(4) == 0 {
+		if k.resource == "localsubjectaccessreviews" {
+			name = ""
+		} else if k.perTenant == 0 || verb == "create" && k.resource != "pods" && g.rnd.IntN(4) == 0 {
 			name = fmt.Sprintf("%s-%x", app(ns), g.rnd.Uint32())
 		} else {
 			// Objects are hit unevenly: the first ones of a tenant most.
@@ -476,10 +509,11 @@ func (g *Generator) Next() *Event {
 	e.Annotations[ScopeTypeAnnotation] = tenant.Type
 	e.Annotations[ScopeNameAnnotation] = tenant.Name
 
-	// RequestResponse for some writes of non-secret objects: the bodies, as the policy asks.
-	if isWrite(verb) && verb != "delete" && k.resource != "secrets" && k.resource != "events" && g.rnd.IntN(3) == 0 {
+	// The recommended policy's levels: Metadata for reads, and for the writes of Secrets (whose bodies
+	// must not be kept) and Events (too many, too little said); RequestResponse for the other writes.
+	if isWrite(verb) && k.resource != "secrets" && k.resource != "events" {
 		e.Level = "RequestResponse"
-		e.RequestObject, e.ResponseObject = g.bodies(k, ref, t, code)
+		e.RequestObject, e.ResponseObject = g.bodies(k, verb, ref, t, code)
 	}
 	return e
 }
@@ -501,43 +535,215 @@ func (g *Generator) code(verb string) int {
 	return 200
 }
 
-// bodies returns the request and response objects of a write: the object's spec as the client sent
-// it and the object as stored.
-func (g *Generator) bodies(k kind, ref *ObjectReference, t time.Time, code int) (json.RawMessage, json.RawMessage) {
+// The objects kube-apiserver returned for a ConfigMap, a Deployment, a Lease and a Pod
+// (test/kind TestRecordBodies): the shapes of the generated bodies of those kinds.
+//
+//go:embed testdata/bodies/*.json
+var recordedBodies embed.FS
+
+// A bodyTemplate is a recorded object as compact JSON cut at the values the generator varies: pieces at
+// even indices are literal JSON, at odd indices the byte of a token (tokName...).
+type bodyTemplate []string
+
+// The tokens of a bodyTemplate.
+const (
+	tokName      = "N" // metadata.name
+	tokNamespace = "S" // the namespace, wherever it occurs
+	tokUID       = "U" // metadata.uid
+	tokRV        = "R" // metadata.resourceVersion
+	tokTime      = "T" // creationTimestamp and managedFields' times (the recording's second)
+	tokHour      = "H" // the date and minute of the status' and spec's times
+	tokImage     = "I" // the image's tag
+	tokApp       = "A" // the app.kubernetes.io/name label
+	tokFlags     = "F" // a ConfigMap's FEATURE_FLAGS value: its size varies
+)
+
+// recorded are the templates of the recorded kinds: the object as stored (resp), and as a client
+// creates it (req: without status and the fields the server sets).
+var recorded = func() map[string][2]bodyTemplate {
+	out := map[string][2]bodyTemplate{}
+	for resource, file := range map[string]string{"configmaps": "configmap", "deployments": "deployment", "leases": "lease", "pods": "pod"} {
+		data, err := recordedBodies.ReadFile("testdata/bodies/" + file + ".json")
+		if err != nil {
+			panic(err)
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(data, &obj); err != nil {
+			panic(fmt.Sprintf("testdata/bodies/%s.json: %v", file, err))
+		}
+		resp := templateOf(obj)
+		meta := obj["metadata"].(map[string]any)
+		for _, k := range []string{"managedFields", "uid", "resourceVersion", "creationTimestamp", "generation"} {
+			delete(meta, k)
+		}
+		delete(obj, "status")
+		out[resource] = [2]bodyTemplate{templateOf(obj), resp}
+	}
+	return out
+}()
+
+var recordedTime = regexp.MustCompile(`20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+
+// templateOf cuts obj's compact JSON at the recorded values.
+func templateOf(obj map[string]any) bodyTemplate {
+	js, err := json.Marshal(obj)
+	if err != nil {
+		panic(err)
+	}
+	s := string(js)
+	meta := obj["metadata"].(map[string]any)
+	tok := func(t string) string { return "\x00" + t + "\x00" }
+	if uid, ok := meta["uid"].(string); ok {
+		s = strings.ReplaceAll(s, `"uid":"`+uid+`"`, `"uid":"`+tok(tokUID)+`"`)
+	}
+	if rv, ok := meta["resourceVersion"].(string); ok {
+		s = strings.ReplaceAll(s, `"resourceVersion":"`+rv+`"`, `"resourceVersion":"`+tok(tokRV)+`"`)
+	}
+	name, ns := meta["name"].(string), meta["namespace"].(string)
+	s = strings.ReplaceAll(s, `"name":"`+name+`","namespace":"`, `"name":"`+tok(tokName)+`","namespace":"`)
+	s = strings.ReplaceAll(s, `\"name\":\"`+name+`\",\"namespace\":\"`, `\"name\":\"`+tok(tokName)+`\",\"namespace\":\"`)
+	s = strings.ReplaceAll(s, ns, tok(tokNamespace))
+	s = strings.ReplaceAll(s, `app.kubernetes.io/name":"web"`, `app.kubernetes.io/name":"`+tok(tokApp)+`"`)
+	s = strings.ReplaceAll(s, `app.kubernetes.io/name\":\"web\"`, `app.kubernetes.io/name\":\"`+tok(tokApp)+`\"`)
+	s = strings.ReplaceAll(s, "2026-10-01T10:00", tok(tokHour))
+	s = recordedTime.ReplaceAllString(s, tok(tokTime))
+	s = strings.ReplaceAll(s, "web:1.14.2", "web:"+tok(tokImage))
+	s = strings.ReplaceAll(s, "checkout-v2,search-beta", tok(tokFlags))
+	return strings.Split(s, "\x00")
+}
+
+// fill writes t with the values of vals (by token).
+func (t bodyTemplate) fill(vals map[string]string) json.RawMessage {
+	n := 0
+	for i, p := range t {
+		if i%2 == 0 {
+			n += len(p)
+		} else {
+			n += len(vals[p])
+		}
+	}
+	b := make([]byte, 0, n)
+	for i, p := range t {
+		if i%2 == 0 {
+			b = append(b, p...)
+		} else {
+			b = append(b, vals[p]...)
+		}
+	}
+	return b
+}
+
+// featureFlags are the words of a generated ConfigMap's FEATURE_FLAGS.
+var featureFlags = []string{"checkout-v2", "search-beta", "new-cart", "fast-refunds", "dark-mode", "ledger-sync", "geo-routing", "ab-pricing"}
+
+// flags is a FEATURE_FLAGS value whose length is spread like real ConfigMaps' data: mostly a few
+// flags, a tail of large ones (a config file's worth).
+func (g *Generator) flags() string {
+	n := 2 + int(math.Exp(g.rnd.NormFloat64()*configMapSpread+configMapMedian))
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(featureFlags[(i*7+n)%len(featureFlags)])
+		if i >= len(featureFlags) {
+			fmt.Fprintf(&b, "-%d", i)
+		}
+	}
+	return b.String()
+}
+
+// The spread of generated ConfigMaps' sizes: FEATURE_FLAGS holds about e^(median ± spread·N(0,1))
+// flags (calibrated to the realism targets, RealismTargets).
+const (
+	configMapMedian = 1.0
+	configMapSpread = 1.0
+)
+
+// bodies returns the request and response objects of a write at RequestResponse: the recorded shapes
+// for ConfigMaps, Deployments, Leases and Pods, small hand-made ones for the other kinds, and a
+// Status for a failed request.
+func (g *Generator) bodies(k kind, verb string, ref *ObjectReference, t time.Time, code int) (json.RawMessage, json.RawMessage) {
+	if k.resource == "localsubjectaccessreviews" {
+		return g.review(ref, t)
+	}
+	var req, resp json.RawMessage
+	if tpl, ok := recorded[k.resource]; ok {
+		i := 0
+		for _, c := range ref.Name {
+			i += int(c)
+		}
+		vals := map[string]string{
+			tokName: ref.Name, tokNamespace: ref.Namespace, tokUID: ref.UID, tokRV: ref.ResourceVersion,
+			tokTime: t.Format(time.RFC3339), tokHour: t.Add(-time.Duration(g.rnd.IntN(72*60)) * time.Minute).Format("2006-01-02T15:04"),
+			tokImage: fmt.Sprintf("1.%d.%d", i%30, g.rnd.IntN(10)), tokApp: app(ref.Namespace) + "-app-" + fmt.Sprint(i%3),
+			tokFlags: g.flags(),
+		}
+		resp = tpl[1].fill(vals)
+		switch verb {
+		case "create":
+			req = tpl[0].fill(vals)
+		case "update":
+			req = resp
+		case "patch":
+			req = g.patch(k, ref, t)
+		case "delete":
+			req = json.RawMessage(`{"kind":"DeleteOptions","apiVersion":"meta.k8s.io/v1","propagationPolicy":"Background"}`)
+		}
+	} else {
+		req, resp = g.smallBodies(k, ref, t)
+		if verb == "delete" {
+			req = json.RawMessage(`{"kind":"DeleteOptions","apiVersion":"meta.k8s.io/v1","propagationPolicy":"Background"}`)
+		}
+	}
+	if code >= 400 {
+		st, _ := json.Marshal(map[string]any{"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{}, "status": "Failure",
+			"message": fmt.Sprintf("%s %q: %s", k.resource, ref.Name, http.StatusText(code)), "reason": strings.ReplaceAll(http.StatusText(code), " ", ""),
+			"details": map[string]any{"name": ref.Name, "group": k.group, "kind": k.resource}, "code": code})
+		return req, st
+	}
+	return req, resp
+}
+
+// patch is the body of a patch: a strategic merge patch of a Pod's status as a kubelet sends it, or of
+// labels and an annotation.
+func (g *Generator) patch(k kind, ref *ObjectReference, t time.Time) json.RawMessage {
+	if ref.Subresource == "status" {
+		at := t.Format(time.RFC3339)
+		return json.RawMessage(fmt.Sprintf(`{"metadata":{"uid":"%s"},"status":{"$setElementOrder/conditions":[{"type":"PodReadyToStartContainers"},{"type":"Initialized"},{"type":"Ready"},{"type":"ContainersReady"},{"type":"PodScheduled"}],"conditions":[{"lastTransitionTime":"%s","status":"True","type":"Ready"},{"lastTransitionTime":"%s","status":"True","type":"ContainersReady"}],"containerStatuses":[{"containerID":"containerd://%016x%016x","image":"registry.example.com/shop/web:1.%d.0","imageID":"registry.example.com/shop/web@sha256:%016x%016x%016x%016x","lastState":{},"name":"web","ready":true,"restartCount":%d,"started":true,"state":{"running":{"startedAt":"%s"}}}]}}`,
+			ref.UID, at, at, g.rnd.Uint64(), g.rnd.Uint64(), g.rnd.IntN(30), g.rnd.Uint64(), g.rnd.Uint64(), g.rnd.Uint64(), g.rnd.Uint64(), g.rnd.IntN(3), at))
+	}
+	return json.RawMessage(fmt.Sprintf(`{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":"%s"},"labels":{"app.kubernetes.io/version":"1.%d.%d"}}}`,
+		t.Format(time.RFC3339), g.rnd.IntN(30), g.rnd.IntN(10)))
+}
+
+// review is a LocalSubjectAccessReview of a tenant's app (as an authorizing proxy asks it) and its answer.
+func (g *Generator) review(ref *ObjectReference, t time.Time) (json.RawMessage, json.RawMessage) {
+	sa := fmt.Sprintf("system:serviceaccount:%s:%s-app-%d", ref.Namespace, app(ref.Namespace), g.rnd.IntN(3))
+	verb := []string{"get", "list", "create"}[g.rnd.IntN(3)]
+	spec := fmt.Sprintf(`"spec":{"resourceAttributes":{"namespace":"%s","verb":"%s","group":"metrics.k8s.io","resource":"pods"},"user":"%s"}`,
+		ref.Namespace, verb, sa)
+	req := `{"kind":"LocalSubjectAccessReview","apiVersion":"authorization.k8s.io/v1","metadata":{"namespace":"` + ref.Namespace + `"},` + spec + `}`
+	resp := `{"kind":"LocalSubjectAccessReview","apiVersion":"authorization.k8s.io/v1","metadata":{"namespace":"` + ref.Namespace +
+		`","creationTimestamp":null},` + spec + `,"status":{"allowed":true}}`
+	return json.RawMessage(req), json.RawMessage(resp)
+}
+
+// smallBodies are the bodies of the kinds without a recorded shape: the object's spec as the client
+// sent it and the object as stored.
+func (g *Generator) smallBodies(k kind, ref *ObjectReference, t time.Time) (json.RawMessage, json.RawMessage) {
 	meta := map[string]any{"name": ref.Name, "namespace": ref.Namespace, "labels": map[string]string{
 		"app.kubernetes.io/name": ref.Name[:min(len(ref.Name), 20)], "app.kubernetes.io/part-of": ref.Namespace,
 	}}
-	var body map[string]any
-	switch k.resource {
-	case "configmaps":
-		body = map[string]any{"data": map[string]string{
-			"LOG_LEVEL": []string{"info", "debug", "warn"}[g.rnd.IntN(3)], "FEATURE_FLAGS": fmt.Sprintf("checkout-v%d,search-beta", g.rnd.IntN(9)),
-			"config.yaml": fmt.Sprintf("server:\n  port: 8080\n  replicas: %d\ncache:\n  ttl: %ds\n", 1+g.rnd.IntN(5), 30*(1+g.rnd.IntN(10))),
-		}}
-	case "deployments":
-		body = map[string]any{"spec": map[string]any{"replicas": 1 + g.rnd.IntN(6), "selector": map[string]any{"matchLabels": map[string]string{"app": ref.Name}},
-			"template": map[string]any{"spec": map[string]any{"containers": []map[string]any{{"name": "app",
-				"image":     fmt.Sprintf("registry.example.com/%s/app:1.%d.%d", ref.Namespace, g.rnd.IntN(30), g.rnd.IntN(10)),
-				"resources": map[string]any{"requests": map[string]string{"cpu": "250m", "memory": "256Mi"}}}}}}}}
-	case "leases":
-		body = map[string]any{"spec": map[string]any{"holderIdentity": fmt.Sprintf("%s_%08x", ref.Name, g.rnd.Uint32()&0xff),
-			"leaseDurationSeconds": 15, "renewTime": t.Format("2006-01-02T15:04:05.000000Z"), "leaseTransitions": g.rnd.IntN(5)}}
-	case "pods":
-		body = map[string]any{"status": map[string]any{"phase": "Running", "conditions": []map[string]string{
-			{"type": "Ready", "status": "True", "lastTransitionTime": t.Format(time.RFC3339)}}}}
-	default:
-		body = map[string]any{"spec": map[string]any{"ports": []map[string]any{{"port": 80, "targetPort": 8080, "protocol": "TCP"}}}}
-	}
+	body := map[string]any{"spec": map[string]any{"ports": []map[string]any{{"port": 80, "targetPort": 8080, "protocol": "TCP"}}}}
 	req := map[string]any{"kind": kindName(k.resource), "apiVersion": apiVersion(k), "metadata": meta}
 	maps(req, body)
 	reqJS, _ := json.Marshal(req)
-	if code >= 400 {
-		return reqJS, nil
-	}
 	stored := map[string]any{"name": ref.Name, "namespace": ref.Namespace, "uid": ref.UID, "resourceVersion": ref.ResourceVersion,
 		"generation": 1 + g.rnd.IntN(20), "creationTimestamp": t.Add(-72 * time.Hour).Truncate(24 * time.Hour).Format(time.RFC3339),
 		"labels": meta["labels"], "managedFields": []map[string]any{{"manager": "kube-controller-manager", "operation": "Update",
-			"apiVersion": apiVersion(k), "time": t.Format(time.RFC3339), "fieldsType": "FieldsV1"}}}
+			"apiVersion": apiVersion(k), "time": t.Format(time.RFC3339), "fieldsType": "FieldsV1",
+			"fieldsV1": map[string]any{"f:spec": map[string]any{"f:ports": map[string]any{".": map[string]any{}}}}}}}
 	resp := map[string]any{"kind": kindName(k.resource), "apiVersion": apiVersion(k), "metadata": stored}
 	maps(resp, body)
 	respJS, _ := json.Marshal(resp)

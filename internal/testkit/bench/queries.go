@@ -452,7 +452,8 @@ func (t *Tracker) Add(r *Row) {
 	if n, ok := t.newest[user]; !ok || r.EventTime.After(n.at) {
 		t.newest[user] = eventKey{r.EventTime, r.AuditID}
 	}
-	if isWrite(r.Verb) {
+	// Objects with a name only: a review (a LocalSubjectAccessReview) has none, and no history.
+	if isWrite(r.Verb) && r.Name != "" {
 		t.objects[objectKey{tenant, r.Resource, r.Namespace, r.Name}]++
 	}
 }

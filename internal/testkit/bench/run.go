@@ -63,6 +63,8 @@ type Report struct {
 	Plugin []PluginResult
 	// Canary is the cost of the canary's queries (issue 24).
 	Canary CanaryResult
+	// Realism is what the generated events look like, next to the targets of issue 22.
+	Realism Realism
 	// Baseline is the plain schema measured beside ours (issue 22), with Options.Baseline.
 	Baseline BaselineResult
 }
@@ -106,13 +108,16 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 	}
 	g := NewGenerator(o.Gen)
 	tr := NewTracker()
+	realism := NewRealismTracker()
 	n := 0
 	next := func() (Row, bool, error) {
 		if n == o.Gen.N {
 			return Row{}, false, nil
 		}
 		n++
-		r, err := RowOf(g.Next())
+		ev := g.Next()
+		r, err := RowOf(ev)
+		realism.Add(ev, len(r.EventJSON))
 		if err != nil {
 			return r, false, err
 		}
@@ -138,6 +143,7 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 		return nil, err
 	}
 	rep.Params = tr.Params()
+	rep.Realism = realism.Realism()
 	floor := FloorDatabase(database)
 	if err := BuildFloor(ctx, db, conn, database, floor, rep.Params); err != nil {
 		return nil, fmt.Errorf("floor: %w", err)
@@ -205,6 +211,10 @@ func mark(ok bool) string {
 
 // Print writes the figures and their targets as a table.
 func (r *Report) Print(w io.Writer) error {
+	if err := r.Realism.Print(w); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%d events, %d rows after OPTIMIZE FINAL in %d part(s); optimize took %s\n",
 		r.N, r.Storage.Rows, r.Storage.Tables[0].Parts, r.Optimize.Round(time.Millisecond))
 	for _, t := range r.Storage.Tables {
