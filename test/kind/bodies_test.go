@@ -147,9 +147,9 @@ func TestRecordBodies(t *testing.T) {
 				"controller": true, "blockOwnerDeletion": true}}},
 		"spec": map[string]any{
 			"containers": []any{map[string]any{"name": "web", "image": "registry.example.com/shop/web:1.14.2",
-				"ports": []any{map[string]any{"name": "http", "containerPort": 8080, "protocol": "TCP"}},
-				"env":   []any{map[string]any{"name": "LOG_LEVEL", "valueFrom": map[string]any{"configMapKeyRef": map[string]any{"name": "web-config", "key": "LOG_LEVEL"}}}},
-				"resources": map[string]any{"requests": map[string]any{"cpu": "250m", "memory": "256Mi"}, "limits": map[string]any{"memory": "512Mi"}},
+				"ports":          []any{map[string]any{"name": "http", "containerPort": 8080, "protocol": "TCP"}},
+				"env":            []any{map[string]any{"name": "LOG_LEVEL", "valueFrom": map[string]any{"configMapKeyRef": map[string]any{"name": "web-config", "key": "LOG_LEVEL"}}}},
+				"resources":      map[string]any{"requests": map[string]any{"cpu": "250m", "memory": "256Mi"}, "limits": map[string]any{"memory": "512Mi"}},
 				"readinessProbe": map[string]any{"httpGet": map[string]any{"path": "/healthz", "port": "http"}, "periodSeconds": 10}}}}})
 	send(core, "POST", "pods", "web-7d9f8b6c5-x2k4q", "binding", "", map[string]any{"apiVersion": "v1", "kind": "Binding",
 		"metadata": map[string]any{"name": "web-7d9f8b6c5-x2k4q", "namespace": ns},
