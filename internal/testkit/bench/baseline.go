@@ -34,6 +34,12 @@ PARTITION BY toYYYYMM(event_time)
 ORDER BY (tenant, user, event_time)`
 }
 
+// baselineValues is r as a row of the baseline table, for the sink's JSONEachRow.
+func baselineValues(r *Row) map[string]any {
+	return map[string]any{"tenant": r.Tenant, "user": r.User, "event_time": r.EventTime.Format("2006-01-02 15:04:05.000000"),
+		"verb": r.Verb, "resource": r.Resource, "response_code": r.ResponseCode, "event": r.EventJSON}
+}
+
 // baselineQuery is one query asked of both schemas for whole events (Q4: counts): ours from the views
 // that put the event back together, the baseline from its JSON column. Both return the audit ID first
 // (Q4: the verb) and must return the same answer.
@@ -94,8 +100,10 @@ type BaselineQueryResult struct {
 type BaselineResult struct {
 	// Bytes and Rows of the baseline table (active parts), after OPTIMIZE FINAL as ours.
 	Bytes, Rows uint64
-	// Load is the baseline's insert through clickhouse-go, as Load measures ours.
+	// Load is the baseline's insert through clickhouse-go, as Load measures ours; Sink its inserts the
+	// aggregator's way, as Report.Sink measures ours (with Options.Sink).
 	Load    LoadStats
+	Sink    []SinkStats
 	Queries []BaselineQueryResult
 }
 
@@ -200,7 +208,7 @@ func MeasureBaseline(ctx context.Context, conn driver.Conn, database string, gen
 }
 
 // PrintBaseline prints our figures over the baseline's.
-func PrintBaseline(w io.Writer, ours Storage, oursLoad LoadStats, b BaselineResult) {
+func PrintBaseline(w io.Writer, ours Storage, oursLoad LoadStats, oursSink []SinkStats, b BaselineResult) {
 	if b.Rows == 0 {
 		return
 	}
@@ -212,6 +220,12 @@ func PrintBaseline(w io.Writer, ours Storage, oursLoad LoadStats, b BaselineResu
 	fmt.Fprintf(w, "%-58s %10.1f %10.1f %8.2f\n", "bytes/row on disk (ours: events, changes, projection)", oursBPR, baseBPR, oursBPR/baseBPR)
 	fmt.Fprintf(w, "%-58s %10.0f %10.0f %8.2f\n", "insert rows/s through clickhouse-go", oursLoad.RowsPerSecond(), b.Load.RowsPerSecond(),
 		oursLoad.RowsPerSecond()/b.Load.RowsPerSecond())
+	for i, s := range b.Sink {
+		if i < len(oursSink) && oursSink[i].InFlight == s.InFlight {
+			fmt.Fprintf(w, "%-58s %10.0f %10.0f %8.2f\n", fmt.Sprintf("insert rows/s as the aggregator's sink, %d in flight", s.InFlight),
+				oursSink[i].RowsPerSecond(), s.RowsPerSecond(), oursSink[i].RowsPerSecond()/s.RowsPerSecond())
+		}
+	}
 	for _, q := range b.Queries {
 		fmt.Fprintf(w, "%-58s %10.2f %10.2f %8.2f  %s\n", fmt.Sprintf("%s ms, whole events (%d rows)", q.ID, q.Returned),
 			ms(q.Ours), ms(q.Baseline), float64(q.Ours)/float64(q.Baseline), q.Title)

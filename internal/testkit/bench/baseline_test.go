@@ -16,7 +16,8 @@ func TestBaselineMeasure(t *testing.T) {
 	database, conn := srv.NewDatabase(t)
 	db := srv.OpenDB("")
 	t.Cleanup(func() { _ = db.Close() })
-	rep, err := Run(context.Background(), db, conn, database, Options{Gen: GenOptions{Seed: 5, N: 5_000, Span: 48 * time.Hour}, Runs: 1, Baseline: true})
+	rep, err := Run(context.Background(), db, conn, database, Options{Gen: GenOptions{Seed: 5, N: 5_000, Span: 48 * time.Hour}, Runs: 1, Baseline: true,
+		Sink: &SinkOptions{Addr: srv.HTTPAddr, N: 2_000, InFlight: []int{1, 2}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +31,12 @@ func TestBaselineMeasure(t *testing.T) {
 		}
 	}
 	var out strings.Builder
-	PrintBaseline(&out, rep.Storage, rep.Load, b)
-	if !strings.Contains(out.String(), "bytes/row on disk") || !strings.Contains(out.String(), "Q5 ms, whole events (") {
+	PrintBaseline(&out, rep.Storage, rep.Load, rep.Sink, b)
+	if len(b.Sink) != 2 || b.Sink[0].Rows != 2_000 || b.Sink[1].Elapsed <= 0 {
+		t.Errorf("the baseline's sink loads: %+v", b.Sink)
+	}
+	if !strings.Contains(out.String(), "insert rows/s as the aggregator's sink, 2 in flight") ||
+		!strings.Contains(out.String(), "bytes/row on disk") || !strings.Contains(out.String(), "Q5 ms, whole events (") {
 		t.Errorf("printed:\n%s", out.String())
 	}
 }

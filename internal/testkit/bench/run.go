@@ -99,11 +99,16 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 	// The sink's loads send the first events again: they are encoded as they are generated (outside
 	// the timed part of the first load) and kept as gzip bodies, which the collections between the
 	// first load's batches need not scan.
-	var sink *SinkEncoder
+	var sink, baseSink *SinkEncoder
 	if o.Sink != nil {
 		var err error
 		if sink, err = NewSinkEncoder(); err != nil {
 			return nil, err
+		}
+		if o.Baseline {
+			if baseSink, err = NewBaselineSinkEncoder(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	g := NewGenerator(o.Gen)
@@ -125,6 +130,11 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 		if n <= sinkN {
 			if err := sink.Add(&r); err != nil {
 				return r, false, fmt.Errorf("encode for the sink's loads: %w", err)
+			}
+			if baseSink != nil {
+				if err := baseSink.Add(&r); err != nil {
+					return r, false, fmt.Errorf("encode for the baseline's sink loads: %w", err)
+				}
 			}
 		}
 		if o.Keep {
@@ -178,6 +188,23 @@ func Run(ctx context.Context, db *sql.DB, conn driver.Conn, database string, o O
 				return nil, fmt.Errorf("insert %d events as the aggregator's sink, %d in flight: %w", sinkN, k, err)
 			}
 			rep.Sink = append(rep.Sink, st)
+		}
+		if baseSink != nil {
+			b, err := baseSink.Finish()
+			if err != nil {
+				return nil, fmt.Errorf("encode %d events as the baseline's sink: %w", sinkN, err)
+			}
+			for _, k := range o.Sink.InFlight {
+				name := fmt.Sprintf("%s_base_sink%d", database, k)
+				st, err := LoadBaselineSink(ctx, db, o.Sink.Addr, name, b, k)
+				if _, dropErr := db.ExecContext(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+name+" SYNC"); dropErr != nil && err == nil {
+					err = dropErr
+				}
+				if err != nil {
+					return nil, fmt.Errorf("insert %d events into the baseline as the aggregator's sink, %d in flight: %w", sinkN, k, err)
+				}
+				rep.Baseline.Sink = append(rep.Baseline.Sink, st)
+			}
 		}
 	}
 	return rep, nil
@@ -255,7 +282,7 @@ func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintln(w, "\nfloor ms: the same query, with the same answer, asked in the same rounds of tables that hold only the events the")
 	fmt.Fprintln(w, "queries return: its cost on this server with these columns and nothing to search. Keys, granules and indexes")
 	fmt.Fprintln(w, "can only win the difference, median minus floor.")
-	PrintBaseline(w, r.Storage, r.Load, r.Baseline)
+	PrintBaseline(w, r.Storage, r.Load, r.Sink, r.Baseline)
 	PrintCanary(w, r.Canary)
 	if err := PrintPlugin(w, r.Plugin); err != nil {
 		return err

@@ -32,6 +32,7 @@ type SinkBatches struct {
 type SinkEncoder struct {
 	in     sinkhttp.Insert
 	limits vector.Batch
+	values func(*Row) map[string]any
 	text   []byte
 	events int
 	out    SinkBatches
@@ -44,14 +45,32 @@ func NewSinkEncoder() (*SinkEncoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SinkEncoder{in: in, limits: *s.Batch}, nil
+	return &SinkEncoder{in: in, limits: *s.Batch, values: (*Row).Values}, nil
+}
+
+// NewBaselineSinkEncoder is an encoder of the baseline table's rows (baseline.go) with the same sink,
+// pointed at that table: the plain design's insert the aggregator's way.
+func NewBaselineSinkEncoder() (*SinkEncoder, error) {
+	s := baselineSink("audit")
+	in, err := sinkhttp.For(s, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &SinkEncoder{in: in, limits: *s.Batch, values: baselineValues}, nil
+}
+
+// baselineSink is AggregatorSink inserting into the baseline table.
+func baselineSink(database string) *vector.ClickHouseSink {
+	s := AggregatorSink(database)
+	s.Table = baselineTable
+	return s
 }
 
 // Add encodes r into the current batch, after closing that batch when r does not fit in it.
 func (e *SinkEncoder) Add(r *Row) error {
 	start := time.Now()
 	defer func() { e.out.Encode += time.Since(start) }()
-	line, err := e.in.Line(r.Values())
+	line, err := e.in.Line(e.values(r))
 	if err != nil {
 		return err
 	}
@@ -135,6 +154,39 @@ func LoadSink(ctx context.Context, db *sql.DB, addr, database string, b *SinkBat
 	if err != nil {
 		return st, err
 	}
+	st.Elapsed, err = sendBatches(ctx, in, addr, b, inFlight)
+	return st, err
+}
+
+// LoadBaselineSink is LoadSink into the baseline table of a new database (batches of
+// NewBaselineSinkEncoder), with the same insert settings.
+func LoadBaselineSink(ctx context.Context, db *sql.DB, addr, database string, b *SinkBatches, inFlight int) (SinkStats, error) {
+	st := SinkStats{InFlight: inFlight, Rows: b.Rows, Batches: len(b.Bodies), Bytes: b.Bytes, JSON: b.JSON}
+	if inFlight < 1 {
+		return st, fmt.Errorf("%d requests in flight: at least 1", inFlight)
+	}
+	for _, stmt := range []string{"CREATE DATABASE IF NOT EXISTS " + database, baselineDDL(database)} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return st, err
+		}
+	}
+	in, err := sinkhttp.For(baselineSink(database), migrations.InsertSettings)
+	if err != nil {
+		return st, err
+	}
+	if st.Elapsed, err = sendBatches(ctx, in, addr, b, inFlight); err != nil {
+		return st, err
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count() FROM "+database+"."+baselineTable).Scan(&n); err != nil || n != b.Rows {
+		return st, fmt.Errorf("the baseline table holds %d rows after inserting %d (%v)", n, b.Rows, err)
+	}
+	return st, nil
+}
+
+// sendBatches sends b's bodies with in, inFlight requests at a time, and returns the time from the first
+// request to the last answer.
+func sendBatches(ctx context.Context, in sinkhttp.Insert, addr string, b *SinkBatches, inFlight int) (time.Duration, error) {
 	client := &http.Client{Timeout: 5 * time.Minute}
 	work := make(chan []byte)
 	errs := make(chan error, inFlight)
@@ -163,10 +215,10 @@ feed:
 	}
 	close(work)
 	wg.Wait()
-	st.Elapsed = time.Since(start)
+	elapsed := time.Since(start)
 	close(errs)
 	if err := <-errs; err != nil {
-		return st, fmt.Errorf("insert: %w", err)
+		return elapsed, fmt.Errorf("insert: %w", err)
 	}
-	return st, ctx.Err()
+	return elapsed, ctx.Err()
 }
