@@ -70,6 +70,10 @@ type CanaryStatus struct {
 // FreshnessStatus says how recent the stored events are: the newest event of this pipeline's cluster
 // (the cluster column) and how many arrived lately.
 type FreshnessStatus struct {
+	// cluster is the cluster name these figures are of (status.clusterName when they were read).
+	// +optional
+	Cluster string `json:"cluster,omitempty"`
+
 	// newestEvent is the stage time of the newest stored event of this pipeline's cluster.
 	// +optional
 	NewestEvent *metav1.Time `json:"newestEvent,omitempty"`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,8 +47,10 @@ func newTailCommand(c *connection) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				for i, j := 0, len(page.Events)-1; i < j; i, j = i+1, j-1 {
-					page.Events[i], page.Events[j] = page.Events[j], page.Events[i]
+				slices.Reverse(page.Events)
+				if page.Continue != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "More than %d events in the last %s: showing the newest %d; query --all-pages lists them all.\n",
+						len(page.Events), since, len(page.Events))
 				}
 				if err := p.print(page.Events); err != nil {
 					return err
@@ -59,7 +62,7 @@ func newTailCommand(c *connection) *cobra.Command {
 					return err
 				}
 				return p.flush()
-			})
+			}, func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), "warning:", msg) })
 		},
 	}
 	ff.add(cmd)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -230,9 +231,11 @@ func (r *AuditPipelineReconciler) readFreshness(ctx context.Context, p *v1alpha1
 		return
 	}
 	fs := p.Status.Freshness
-	if fs == nil {
-		fs = &v1alpha1.FreshnessStatus{}
+	if fs == nil || fs.Cluster != p.Status.ClusterName {
+		// A renamed cluster (spec.clusterName) starts afresh: the old name's newest event is not its.
+		fs = &v1alpha1.FreshnessStatus{Cluster: p.Status.ClusterName}
 		p.Status.Freshness = fs
+		newestEventGauge.DeletePartialMatch(prometheus.Labels{"namespace": p.Namespace, "name": p.Name})
 	}
 	fs.CheckedAt = &metav1.Time{Time: now}
 	fs.RecentEvents = int64(f.Recent)

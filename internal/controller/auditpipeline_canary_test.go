@@ -71,6 +71,7 @@ func TestCanaryFlowingLateLostDisabled(t *testing.T) {
 	g.Expect(cur.Status.Canary.Latency).NotTo(BeNil())
 	g.Expect(cur.Status.Freshness).NotTo(BeNil())
 	g.Expect(cur.Status.Freshness.RecentEvents).To(BeNumerically(">=", 1))
+	g.Expect(cur.Status.Freshness.Cluster).To(Equal(cur.Status.ClusterName))
 	g.Expect(testutil.ToFloat64(canarySeen.WithLabelValues(p.Namespace, p.Name))).To(BeNumerically(">=", 1))
 
 	// The next canaries are withheld: Late, then Lost.

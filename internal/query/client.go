@@ -56,8 +56,9 @@ func (c *Client) events(ctx context.Context, sql string, p *Params) ([]Event, er
 // range or paging) newer than those seen, oldest first, and hands each to emit. It starts with the
 // events of the last since. An event that reaches ClickHouse later than events newer than it (a slow
 // batch) is still shown: each round looks back lookBack before the newest event seen, and skips the
-// events it has shown.
-func (c *Client) Follow(ctx context.Context, r Request, since, interval time.Duration, emit func(Event) error) error {
+// events it has shown. A round reads at most MaxLimit events, the newest; warn is told when there were
+// more.
+func (c *Client) Follow(ctx context.Context, r Request, since, interval time.Duration, emit func(Event) error, warn func(string)) error {
 	const lookBack = 30 * time.Second
 	seen := map[string]time.Time{} // event key -> event time, pruned past the look-back window
 	from := time.Now().Add(-since)
@@ -72,6 +73,11 @@ func (c *Client) Follow(ctx context.Context, r Request, since, interval time.Dur
 		events, err := c.events(ctx, sql, p)
 		if err != nil {
 			return err
+		}
+		if len(events) > MaxLimit {
+			events = events[:MaxLimit]
+			warn(fmt.Sprintf("more than %d events since %s: showing the newest %d; narrow the filters", MaxLimit,
+				from.UTC().Format(time.RFC3339), MaxLimit))
 		}
 		newest := from
 		for i := len(events) - 1; i >= 0; i-- { // oldest first

@@ -108,20 +108,24 @@ type BaselineResult struct {
 }
 
 // MeasureBaseline creates the baseline table in database, inserts the events of gen again (the generator
-// is deterministic: the same events as ours), optimizes it, and asks both schemas each query runs times in
+// is deterministic: the same events as ours; generating them is outside the timed part) through the same
+// client path as Load, optimizes it, and asks both schemas each query runs times in
 // turns; it fails unless both give the same answer.
 func MeasureBaseline(ctx context.Context, conn driver.Conn, database string, gen GenOptions, p Params, runs int) (BaselineResult, error) {
 	var res BaselineResult
 	if err := conn.Exec(ctx, baselineDDL(database)); err != nil {
 		return res, fmt.Errorf("create the baseline table: %w", err)
 	}
+	// The same client path as ours (insert): the aggregator's insert settings with the harness's
+	// (LowCardinality sent as plain strings), column by column.
+	ictx := clickhouse.Context(ctx, clickhouse.WithSettings(insertSettings))
 	g := NewGenerator(gen)
+	var rows []Row
+	var tenant, user, verb, resource, event []string
+	var times []time.Time
+	var codes []uint16
 	for n := 0; n < gen.N; {
-		b, err := conn.PrepareBatch(ctx, "INSERT INTO "+database+"."+baselineTable+" (tenant, user, event_time, verb, resource, response_code, event)")
-		if err != nil {
-			return res, err
-		}
-		var rows []Row
+		rows = rows[:0]
 		for ; n < gen.N && len(rows) < BatchSize; n++ {
 			r, err := RowOf(g.Next())
 			if err != nil {
@@ -129,13 +133,23 @@ func MeasureBaseline(ctx context.Context, conn driver.Conn, database string, gen
 			}
 			rows = append(rows, r)
 		}
+		b, err := conn.PrepareBatch(ictx, "INSERT INTO "+database+"."+baselineTable+" (tenant, user, event_time, verb, resource, response_code, event)")
+		if err != nil {
+			return res, err
+		}
 		runtime.GC()
 		gc := debug.SetGCPercent(-1)
 		start := time.Now()
+		tenant, user, verb, resource, event, times, codes = tenant[:0], user[:0], verb[:0], resource[:0], event[:0], times[:0], codes[:0]
 		for i := range rows {
 			r := &rows[i]
-			if err := b.Append(r.Tenant, r.User, r.EventTime, r.Verb, r.Resource, r.ResponseCode, r.EventJSON); err != nil {
+			tenant, user, times = append(tenant, r.Tenant), append(user, r.User), append(times, r.EventTime)
+			verb, resource, codes, event = append(verb, r.Verb), append(resource, r.Resource), append(codes, r.ResponseCode), append(event, r.EventJSON)
+		}
+		for i, col := range []any{tenant, user, times, verb, resource, codes, event} {
+			if err := b.Column(i).Append(col); err != nil {
 				debug.SetGCPercent(gc)
+				_ = b.Abort()
 				return res, err
 			}
 		}
