@@ -16,7 +16,8 @@ help: ## Show the targets.
 
 .PHONY: manifests
 manifests: ## Generate the CRDs and RBAC from the API types and markers, and copy them into the Helm chart.
-	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
+	@# api/audit is the aggregated audit API (internal/auditapi), not custom resources: no CRDs from it.
+	$(CONTROLLER_GEN) crd paths="./api/v1alpha1/..." output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=manager-role paths="./cmd/..." paths="./internal/controller/..." \
 		output:rbac:artifacts:config=config/rbac
 	@# The chart cannot reach outside its folder: it gets byte-identical copies (test/chart checks them).
@@ -26,8 +27,15 @@ manifests: ## Generate the CRDs and RBAC from the API types and markers, and cop
 	go run ./hack/api-docs -crd config/crd/bases/auditpipeline.io_auditpipelines.yaml -out docs/api.md
 
 .PHONY: generate
-generate: ## Generate the DeepCopy methods of the API types.
+generate: ## Generate the DeepCopy methods of the API types and the audit API's OpenAPI models.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..." paths="./internal/altinity/..."
+	@# The audit API server's OpenAPI models (server-side apply and kubectl need them), with the meta types it uses.
+	go tool openapi-gen --output-dir internal/auditapi/openapi --output-file zz_generated.openapi.go \
+		--output-model-name-file zz_generated.model_name.go \
+		--output-pkg github.com/auditpipeline/auditpipeline-operator/internal/auditapi/openapi \
+		--go-header-file hack/boilerplate.go.txt --report-filename /dev/null \
+		--readonly-pkg k8s.io/apimachinery/pkg/apis/meta/v1 --readonly-pkg k8s.io/apimachinery/pkg/runtime --readonly-pkg k8s.io/apimachinery/pkg/version \
+		k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version ./api/audit/v1alpha1
 
 .PHONY: api-docs
 api-docs: ## Write docs/api.md, the API reference, from the CRD (`make manifests` does it too; a test fails when it is stale).

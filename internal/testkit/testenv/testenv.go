@@ -33,11 +33,12 @@ type Env struct {
 	Root string
 
 	env *envtest.Environment
+	dir string // the options' files
 }
 
 // Start builds (or reuses) the control-plane binaries, starts kube-apiserver and etcd, and installs the
 // CRDs. KUBEBUILDER_ASSETS, when set, names the binaries' directory and skips the build.
-func Start() (*Env, error) {
+func Start(opts ...Option) (*Env, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, err
@@ -70,6 +71,17 @@ func Start() (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	var dir string
+	if len(opts) > 0 {
+		if dir, err = os.MkdirTemp("", "testenv-"); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range opts {
+		if err := o(env, dir); err != nil {
+			return nil, err
+		}
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		// envtest leaves its kube-apiserver and etcd running when a later step (e.g. a CRD the API server
@@ -79,12 +91,16 @@ func Start() (*Env, error) {
 		}
 		return nil, fmt.Errorf("start envtest (KUBEBUILDER_ASSETS=%s): %w", os.Getenv("KUBEBUILDER_ASSETS"), err)
 	}
-	return &Env{Config: cfg, Scheme: scheme, Root: root, env: env}, nil
+	return &Env{Config: cfg, Scheme: scheme, Root: root, env: env, dir: dir}, nil
 }
 
 // Stop stops the control plane.
 func (e *Env) Stop() error {
-	return e.env.Stop()
+	err := e.env.Stop()
+	if e.dir != "" {
+		err = errors.Join(err, os.RemoveAll(e.dir))
+	}
+	return err
 }
 
 // RepoRoot finds the repository root: the directory of the main module's go.mod.

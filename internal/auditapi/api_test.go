@@ -1,0 +1,309 @@
+package auditapi_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	auditv1alpha1 "github.com/auditpipeline/auditpipeline-operator/api/audit/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/auditapi"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/schematest"
+)
+
+// auditClient is a REST client of audit.auditpipeline.io/v1alpha1 through kube-apiserver with cfg.
+func auditClient(t *testing.T, cfg *rest.Config) *rest.RESTClient {
+	t.Helper()
+	c := rest.CopyConfig(cfg)
+	c.GroupVersion = &auditv1alpha1.SchemeGroupVersion
+	c.APIPath = "/apis"
+	c.NegotiatedSerializer = auditapi.Codecs.WithoutConversion()
+	rc, err := rest.RESTClientFor(c)
+	must(t, err)
+	return rc
+}
+
+// listAll lists auditevents of namespace ("" for all) page by page and returns the audit IDs in order.
+func listAll(t *testing.T, rc *rest.RESTClient, namespace string, o metav1.ListOptions) ([]string, int, error) {
+	t.Helper()
+	var ids []string
+	pages := 0
+	for {
+		var l auditv1alpha1.AuditEventList
+		err := rc.Get().Namespace(namespace).Resource(auditv1alpha1.ResourceAuditEvents).
+			VersionedParams(&o, metav1.ParameterCodec).Do(context.Background()).Into(&l)
+		if err != nil {
+			return ids, pages, err
+		}
+		pages++
+		for _, e := range l.Items {
+			ids = append(ids, e.Name)
+		}
+		if l.Continue == "" {
+			return ids, pages, nil
+		}
+		o.Continue = l.Continue
+	}
+}
+
+// ids are the audit IDs of events.
+func ids(events []map[string]any) []string {
+	out := make([]string, 0, len(events))
+	for _, e := range events {
+		out = append(out, e["auditID"].(string))
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// grant binds user to a role with rules, in namespace ("" for a ClusterRoleBinding).
+func grant(t *testing.T, name, user, namespace string, rules ...rbacv1.PolicyRule) {
+	t.Helper()
+	ctx := context.Background()
+	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	if namespace == "" {
+		must(t, k8s.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}))
+		must(t, k8s.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}, Subjects: subject,
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}}))
+		return
+	}
+	must(t, k8s.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, Rules: rules}))
+	must(t, k8s.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, Subjects: subject,
+		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}}))
+}
+
+func rule(verb string, resources ...string) rbacv1.PolicyRule {
+	return rbacv1.PolicyRule{APIGroups: []string{auditv1alpha1.Group}, Resources: resources, Verbs: []string{verb}}
+}
+
+// status is the HTTP status of err (200 for none).
+func status(err error) int {
+	if err == nil {
+		return http.StatusOK
+	}
+	if s, ok := err.(apierrors.APIStatus); ok {
+		return int(s.Status().Code)
+	}
+	return -1
+}
+
+func TestEventsScopedByRBAC(t *testing.T) {
+	srv := chtest.Shared(t)
+	_, database := schematest.Migrated(t, srv)
+	now := time.Now()
+	at := func(i int) time.Time { return now.Add(-time.Duration(i) * 7 * time.Second) }
+	var teamA, teamB, cluster, other []map[string]any
+	for i := range 23 {
+		verb := []string{"update", "get", "delete", "patch"}[i%4]
+		teamA = append(teamA, event("team-a", verb, "system:serviceaccount:team-a:deployer", "configmaps", "settings", 200, at(i)))
+	}
+	for i := range 11 {
+		teamB = append(teamB, event("team-b", "create", "bob@example.com", "secrets", "token", 201, at(i)))
+	}
+	for i := range 6 {
+		cluster = append(cluster, event("", "update", "system:node:n1", "nodes", "n1", 200, at(i)))
+	}
+	for i := range 5 { // another cluster sharing the tables: never visible through this pipeline
+		other = append(other, event("team-a", "delete", "system:serviceaccount:team-a:deployer", "configmaps", "settings", 200, at(i)))
+	}
+	insert(t, srv, database, "c1", slices.Concat(teamA, teamB, cluster))
+	insert(t, srv, database, "c2", other)
+	src := &auditapi.PipelineSource{Client: k8s, Key: pipeline(t, srv, database, "c1"), Refresh: time.Minute}
+	defer src.Close()
+	serve(t, src)
+
+	for _, ns := range []string{"team-a", "team-b"} {
+		must(t, k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	}
+	grant(t, "alice-audit", "alice", "team-a", rule("list", "auditevents"), rule("create", "auditeventqueries"))
+	grant(t, "bob-audit", "bob", "team-b", rule("list", "auditevents"))
+	grant(t, "carol-audit", "carol", "", rule("list", "auditevents"), rule("create", "clusterauditeventqueries"))
+	grant(t, "dave-queries", "dave", "team-a", rule("create", "auditeventqueries")) // may query, not list
+	alice, bob, carol := auditClient(t, as("alice")), auditClient(t, as("bob")), auditClient(t, as("carol"))
+	mallory, dave := auditClient(t, as("mallory")), auditClient(t, as("dave"))
+
+	t.Run("each user sees exactly their namespace", func(t *testing.T) {
+		for _, c := range []struct {
+			who       string
+			rc        *rest.RESTClient
+			namespace string
+			want      []map[string]any
+		}{
+			{"alice", alice, "team-a", teamA},
+			{"bob", bob, "team-b", teamB},
+			{"carol", carol, "", slices.Concat(teamA, teamB, cluster)},
+			{"carol", carol, "team-a", teamA},
+		} {
+			got, _, err := listAll(t, c.rc, c.namespace, metav1.ListOptions{})
+			if err != nil {
+				t.Fatalf("%s lists %q: %v", c.who, c.namespace, err)
+			}
+			if !slices.Equal(sorted(got), sorted(ids(c.want))) {
+				t.Errorf("%s lists %q: %d events, want %d", c.who, c.namespace, len(got), len(c.want))
+			}
+		}
+	})
+
+	t.Run("no binding, no events", func(t *testing.T) {
+		for _, c := range []struct {
+			who       string
+			rc        *rest.RESTClient
+			namespace string
+		}{
+			{"mallory", mallory, "team-a"}, {"mallory", mallory, ""}, {"alice", alice, "team-b"},
+			{"alice", alice, ""}, {"bob", bob, "team-a"}, {"dave", dave, "team-a"},
+		} {
+			got, _, err := listAll(t, c.rc, c.namespace, metav1.ListOptions{})
+			if status(err) != http.StatusForbidden {
+				t.Errorf("%s lists %q: %d events, error %v; want 403", c.who, c.namespace, len(got), err)
+			}
+		}
+	})
+
+	t.Run("paging through kube-apiserver returns every event once", func(t *testing.T) {
+		got, pages, err := listAll(t, alice, "team-a", metav1.ListOptions{Limit: 4})
+		must(t, err)
+		if pages != 6 || len(got) != len(teamA) || !slices.Equal(sorted(got), sorted(ids(teamA))) {
+			t.Errorf("pages of 4: %d pages, %d events (%d distinct); want 6 pages of the %d events", pages, len(got),
+				len(slices.Compact(sorted(got))), len(teamA))
+		}
+		want := ids(teamA) // newest first, as inserted
+		if !slices.Equal(got, want) {
+			t.Errorf("pages of 4 are not newest first:\n got %v\nwant %v", got, want)
+		}
+	})
+
+	t.Run("field selectors narrow", func(t *testing.T) {
+		for _, c := range []struct {
+			selector string
+			want     int
+		}{
+			{"verb=update", 6}, {"verb=delete,objectRef.resource=configmaps", 6}, {"user.username=bob@example.com", 0},
+			{"objectRef.name=settings", 23}, {"objectRef.namespace=team-a", 23}, {"since=" + time.Since(at(9)).Round(time.Second).String(), 10},
+		} {
+			got, _, err := listAll(t, alice, "team-a", metav1.ListOptions{FieldSelector: c.selector})
+			if err != nil || len(got) != c.want {
+				t.Errorf("alice, --field-selector %s: %d events, %v; want %d", c.selector, len(got), err, c.want)
+			}
+		}
+	})
+
+	t.Run("nothing widens the scope", func(t *testing.T) {
+		var carolPage auditv1alpha1.AuditEventList
+		must(t, carol.Get().Resource(auditv1alpha1.ResourceAuditEvents).Param("limit", "2").Do(context.Background()).Into(&carolPage))
+		forged := base64.RawURLEncoding.EncodeToString([]byte(`{"t":"2099-01-01 00:00:00.000000","tt":"","tn":"team-b","id":"00000000-0000-0000-0000-000000000000","st":"","f":"2000-01-01T00:00:00Z","to":"2099-01-01T00:00:00Z","d":"0000000000000000"}`))
+		type attempt struct {
+			name string
+			list metav1.ListOptions
+			// query, when set, is an AuditEventQuery's filter instead of a list.
+			query string
+			want  int // HTTP status
+		}
+		for _, a := range []attempt{
+			{name: "namespace field selector", list: metav1.ListOptions{FieldSelector: "objectRef.namespace=team-b"}, want: 400},
+			{name: "metadata.namespace selector", list: metav1.ListOptions{FieldSelector: "metadata.namespace=team-b"}, want: 400},
+			{name: "namespace not equal", list: metav1.ListOptions{FieldSelector: "objectRef.namespace!=team-a"}, want: 400},
+			{name: "two namespaces", list: metav1.ListOptions{FieldSelector: "objectRef.namespace=team-a,metadata.namespace=team-b"}, want: 400},
+			{name: "unknown field", list: metav1.ListOptions{FieldSelector: "cluster=c2"}, want: 400},
+			{name: "label selector", list: metav1.ListOptions{LabelSelector: "team=b"}, want: 400},
+			{name: "carol's continue token", list: metav1.ListOptions{Continue: carolPage.Continue}, want: 400},
+			{name: "forged continue token", list: metav1.ListOptions{Continue: forged}, want: 400},
+			{name: "quote in a selector", list: metav1.ListOptions{FieldSelector: `objectRef.name=settings' OR true OR '`}, want: 200},
+			{name: "an equals sign in a selector", list: metav1.ListOptions{FieldSelector: `verb=update' OR 1=1 --`}, want: 400},
+			{name: "filter on another namespace", query: `objectRef.namespace == 'team-b'`, want: 200},
+			{name: "filter ORed with true", query: `true || objectRef.namespace == 'team-b'`, want: 200},
+			{name: "filter with SQL in a string", query: `objectRef.namespace == "team-a') OR (1=1"`, want: 200},
+			{name: "filter on the other cluster's events", query: `verb == 'delete'`, want: 200},
+		} {
+			var got []string
+			var err error
+			if a.query != "" {
+				var q auditv1alpha1.AuditEventQuery
+				q.Spec.Filter, q.Spec.Limit = a.query, 1000
+				err = alice.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Into(&q)
+				for _, raw := range q.Status.Events {
+					var e struct {
+						AuditID string `json:"auditID"`
+					}
+					must(t, json.Unmarshal(raw.Raw, &e))
+					got = append(got, e.AuditID)
+				}
+			} else {
+				got, _, err = listAll(t, alice, "team-a", a.list)
+			}
+			if status(err) != a.want {
+				t.Errorf("%s: status %d (%v), want %d", a.name, status(err), err, a.want)
+			}
+			for _, id := range got {
+				if !slices.Contains(ids(teamA), id) {
+					t.Errorf("%s: alice got event %s, not one of team-a's in cluster c1", a.name, id)
+				}
+			}
+		}
+	})
+
+	t.Run("queries", func(t *testing.T) {
+		var q auditv1alpha1.AuditEventQuery
+		q.Spec.Filter, q.Spec.Limit = `verb in ['update', 'patch'] && objectRef.resource == 'configmaps'`, 5
+		must(t, alice.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Into(&q))
+		if len(q.Status.Events) != 5 || q.Status.Continue == "" {
+			t.Errorf("a query of 12 events with limit 5: %d events, continue %q", len(q.Status.Events), q.Status.Continue)
+		}
+		var cq auditv1alpha1.ClusterAuditEventQuery
+		cq.Spec.Filter, cq.Spec.Limit = `objectRef.resource == 'nodes' || verb == 'create'`, 100
+		must(t, carol.Post().Resource(auditv1alpha1.ResourceClusterAuditEventQueries).Body(&cq).Do(context.Background()).Into(&cq))
+		if len(cq.Status.Events) != len(cluster)+len(teamB) {
+			t.Errorf("carol's cluster query: %d events, want %d", len(cq.Status.Events), len(cluster)+len(teamB))
+		}
+		for _, c := range []struct {
+			name string
+			do   func() error
+			want int
+		}{
+			{"dave may create queries but not list events", func() error {
+				var q auditv1alpha1.AuditEventQuery
+				return dave.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Error()
+			}, 403},
+			{"alice's cluster query", func() error {
+				var q auditv1alpha1.ClusterAuditEventQuery
+				return alice.Post().Resource(auditv1alpha1.ResourceClusterAuditEventQueries).Body(&q).Do(context.Background()).Error()
+			}, 403},
+			{"alice's query in team-b", func() error {
+				var q auditv1alpha1.AuditEventQuery
+				return alice.Post().Namespace("team-b").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Error()
+			}, 403},
+			{"a filter that does not compile", func() error {
+				var q auditv1alpha1.AuditEventQuery
+				q.Spec.Filter = `verb == `
+				return alice.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Error()
+			}, 422},
+			{"a limit too large", func() error {
+				var q auditv1alpha1.AuditEventQuery
+				q.Spec.Limit = 10001
+				return alice.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Error()
+			}, 422},
+		} {
+			if err := c.do(); status(err) != c.want {
+				t.Errorf("%s: %d (%v), want %d", c.name, status(err), err, c.want)
+			} else if err != nil && !strings.Contains(err.Error(), "audit") && c.want == 403 {
+				t.Errorf("%s: the message does not name what is missing: %v", c.name, err)
+			}
+		}
+	})
+}

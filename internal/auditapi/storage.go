@@ -1,0 +1,267 @@
+package auditapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	auditv1alpha1 "github.com/auditpipeline/auditpipeline-operator/api/audit/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/query"
+)
+
+// Lister lists audit events: *query.Client, on the pipeline's database.
+type Lister interface {
+	List(ctx context.Context, r query.Request) (query.Page, error)
+}
+
+// Source gives a request what it reads: a Lister and the pipeline's Scope. An error is the server's
+// (the pipeline or its database unreachable): the caller gets 503 Service Unavailable with it.
+type Source interface {
+	Reader(ctx context.Context) (Lister, Scope, error)
+}
+
+var groupResource = schema.GroupResource{Group: auditv1alpha1.Group, Resource: auditv1alpha1.ResourceAuditEvents}
+
+// list runs one scoped page of r for the request of ctx.
+func list(ctx context.Context, src Source, r query.Request, namespace string, path *field.Path) (query.Page, error) {
+	l, scope, err := src.Reader(ctx)
+	if err != nil {
+		return query.Page{}, apierrors.NewServiceUnavailable(fmt.Sprintf("the audit database cannot be read: %v", err))
+	}
+	if r, err = scope.scoped(r, namespace); err != nil {
+		if scope.Cluster == "" {
+			return query.Page{}, apierrors.NewServiceUnavailable(err.Error())
+		}
+		return query.Page{}, apierrors.NewBadRequest(err.Error())
+	}
+	r.Whole = true
+	page, err := l.List(ctx, r)
+	switch {
+	case err == nil:
+		return page, nil
+	case errors.Is(err, query.ErrBadContinue):
+		return page, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", path.Child("continue"), err))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return page, apierrors.NewTimeoutError("the audit database did not answer in time", 0)
+	}
+	var qe *query.Error
+	if errors.As(err, &qe) {
+		return page, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", path.Child("filter"), err))
+	}
+	return page, apierrors.NewServiceUnavailable(fmt.Sprintf("the audit database cannot be read: %v", err))
+}
+
+// auditEvent is the API object of a stored event.
+func auditEvent(e query.Event) auditv1alpha1.AuditEvent {
+	return auditv1alpha1.AuditEvent{
+		ObjectMeta: metav1.ObjectMeta{Name: e.AuditID, Namespace: e.Namespace, CreationTimestamp: metav1.NewTime(e.Time)},
+		Event:      runtime.RawExtension{Raw: []byte(e.JSON)},
+	}
+}
+
+// limit maps a list's limit onto the query's bounds: none gives query.DefaultLimit, more than
+// query.MaxLimit gives MaxLimit (a server may return fewer items than the limit, with a continue token).
+func limit(n int64) int {
+	switch {
+	case n <= 0:
+		return query.DefaultLimit
+	case n > query.MaxLimit:
+		return query.MaxLimit
+	}
+	return int(n)
+}
+
+// eventsREST serves auditevents: list only.
+type eventsREST struct {
+	src Source
+	now func() time.Time
+}
+
+var (
+	_ rest.Lister               = (*eventsREST)(nil)
+	_ rest.Scoper               = (*eventsREST)(nil)
+	_ rest.SingularNameProvider = (*eventsREST)(nil)
+	_ rest.Storage              = (*eventsREST)(nil)
+)
+
+func (*eventsREST) New() runtime.Object       { return &auditv1alpha1.AuditEvent{} }
+func (*eventsREST) NewList() runtime.Object   { return &auditv1alpha1.AuditEventList{} }
+func (*eventsREST) Destroy()                  {}
+func (*eventsREST) NamespaceScoped() bool     { return true }
+func (*eventsREST) GetSingularName() string   { return "auditevent" }
+func (*eventsREST) ConvertToTable(ctx context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
+	return eventTable(obj)
+}
+
+// List returns one page of the events of the request's namespace (all of them for a cluster-wide list)
+// that match the field selector, newest first.
+func (s *eventsREST) List(ctx context.Context, o *metainternalversion.ListOptions) (runtime.Object, error) {
+	r := query.Request{Now: s.now()}
+	if o != nil {
+		if o.LabelSelector != nil && !o.LabelSelector.Empty() {
+			return nil, apierrors.NewBadRequest("audit events have no labels: use a field selector (verb, user.username, objectRef.resource, objectRef.name, since, until)")
+		}
+		if err := fromSelector(&r, o.FieldSelector); err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		if o.Watch {
+			return nil, apierrors.NewMethodNotSupported(groupResource, "watch")
+		}
+		r.Limit, r.Continue = limit(o.Limit), o.Continue
+	}
+	page, err := list(ctx, s.src, r, genericapirequest.NamespaceValue(ctx), field.NewPath("listOptions"))
+	if err != nil {
+		return nil, err
+	}
+	out := &auditv1alpha1.AuditEventList{ListMeta: metav1.ListMeta{Continue: page.Continue}, Items: make([]auditv1alpha1.AuditEvent, 0, len(page.Events))}
+	for _, e := range page.Events {
+		out.Items = append(out.Items, auditEvent(e))
+	}
+	return out, nil
+}
+
+// queryREST serves auditeventqueries (namespaced) and clusterauditeventqueries: create only, never stored.
+type queryREST struct {
+	src     Source
+	authz   authorizer.Authorizer
+	cluster bool
+	now     func() time.Time
+}
+
+var (
+	_ rest.Creater              = (*queryREST)(nil)
+	_ rest.Scoper               = (*queryREST)(nil)
+	_ rest.SingularNameProvider = (*queryREST)(nil)
+	_ rest.Storage              = (*queryREST)(nil)
+)
+
+func (q *queryREST) New() runtime.Object {
+	if q.cluster {
+		return &auditv1alpha1.ClusterAuditEventQuery{}
+	}
+	return &auditv1alpha1.AuditEventQuery{}
+}
+func (*queryREST) Destroy()                {}
+func (q *queryREST) NamespaceScoped() bool { return !q.cluster }
+func (q *queryREST) GetSingularName() string {
+	if q.cluster {
+		return "clusterauditeventquery"
+	}
+	return "auditeventquery"
+}
+
+// Create answers the query in the object's status. The caller must be allowed to list auditevents in the
+// query's namespace (cluster-wide for a ClusterAuditEventQuery), whatever else RBAC grants.
+func (q *queryREST) Create(ctx context.Context, obj runtime.Object, validate rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
+	var spec *auditv1alpha1.AuditEventQuerySpec
+	var status *auditv1alpha1.AuditEventQueryStatus
+	switch o := obj.(type) {
+	case *auditv1alpha1.AuditEventQuery:
+		spec, status = &o.Spec, &o.Status
+	case *auditv1alpha1.ClusterAuditEventQuery:
+		spec, status = &o.Spec, &o.Status
+	default:
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a query: %T", obj))
+	}
+	if validate != nil {
+		if err := validate(ctx, obj); err != nil {
+			return nil, err
+		}
+	}
+	namespace := ""
+	if !q.cluster {
+		namespace = genericapirequest.NamespaceValue(ctx)
+		if namespace == "" {
+			return nil, apierrors.NewBadRequest("an AuditEventQuery is created in a namespace: use a ClusterAuditEventQuery for every namespace")
+		}
+	}
+	if err := q.mayList(ctx, namespace); err != nil {
+		return nil, err
+	}
+	r, err := q.request(spec)
+	if err != nil {
+		return nil, err
+	}
+	page, err := list(ctx, q.src, r, namespace, field.NewPath("spec"))
+	if err != nil {
+		return nil, err
+	}
+	status.Continue = page.Continue
+	status.Events = make([]runtime.RawExtension, 0, len(page.Events))
+	for _, e := range page.Events {
+		status.Events = append(status.Events, runtime.RawExtension{Raw: []byte(e.JSON)})
+	}
+	return obj, nil
+}
+
+// mayList checks that the caller may list auditevents in namespace ("": cluster-wide).
+func (q *queryREST) mayList(ctx context.Context, namespace string) error {
+	u, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return apierrors.NewUnauthorized("no user in the request")
+	}
+	attrs := authorizer.AttributesRecord{User: u, Verb: "list", Namespace: namespace, APIGroup: auditv1alpha1.Group,
+		APIVersion: auditv1alpha1.SchemeGroupVersion.Version, Resource: auditv1alpha1.ResourceAuditEvents, ResourceRequest: true}
+	decision, reason, err := q.authz.Authorize(ctx, attrs)
+	if decision == authorizer.DecisionAllow {
+		return nil
+	}
+	where := "cluster-wide"
+	if namespace != "" {
+		where = "in namespace " + namespace
+	}
+	msg := fmt.Sprintf("user %q may not list auditevents.%s %s, which a query of them needs", u.GetName(), auditv1alpha1.Group, where)
+	if reason != "" {
+		msg += ": " + reason
+	}
+	if err != nil {
+		msg += fmt.Sprintf(" (%v)", err)
+	}
+	return apierrors.NewForbidden(groupResource, "", errors.New(msg))
+}
+
+// request is the query.Request of a query's spec.
+func (q *queryREST) request(spec *auditv1alpha1.AuditEventQuerySpec) (query.Request, error) {
+	r := query.Request{Now: q.now(), Continue: spec.Continue}
+	var errs field.ErrorList
+	path := field.NewPath("spec")
+	if spec.Filter != "" {
+		f, err := query.Compile(spec.Filter)
+		if err != nil {
+			errs = append(errs, field.Invalid(path.Child("filter"), spec.Filter, err.Error()))
+		}
+		r.Filter = f
+	}
+	if spec.StartTime != nil {
+		r.From = spec.StartTime.UTC()
+	}
+	if spec.EndTime != nil {
+		r.To = spec.EndTime.UTC()
+	}
+	if !r.From.IsZero() && !r.To.IsZero() && r.From.After(r.To) {
+		errs = append(errs, field.Invalid(path.Child("startTime"), spec.StartTime, "must not be after spec.endTime"))
+	}
+	if spec.Limit < 0 || spec.Limit > query.MaxLimit {
+		errs = append(errs, field.Invalid(path.Child("limit"), spec.Limit, fmt.Sprintf("must be between 1 and %d (0: %d)", query.MaxLimit, query.DefaultLimit)))
+	}
+	r.Limit = int(spec.Limit)
+	if len(errs) > 0 {
+		kind := "AuditEventQuery"
+		if q.cluster {
+			kind = "ClusterAuditEventQuery"
+		}
+		return r, apierrors.NewInvalid(auditv1alpha1.SchemeGroupVersion.WithKind(kind).GroupKind(), "", errs)
+	}
+	return r, nil
+}
