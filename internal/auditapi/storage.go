@@ -95,11 +95,11 @@ var (
 	_ rest.Storage              = (*eventsREST)(nil)
 )
 
-func (*eventsREST) New() runtime.Object       { return &auditv1alpha1.AuditEvent{} }
-func (*eventsREST) NewList() runtime.Object   { return &auditv1alpha1.AuditEventList{} }
-func (*eventsREST) Destroy()                  {}
-func (*eventsREST) NamespaceScoped() bool     { return true }
-func (*eventsREST) GetSingularName() string   { return "auditevent" }
+func (*eventsREST) New() runtime.Object     { return &auditv1alpha1.AuditEvent{} }
+func (*eventsREST) NewList() runtime.Object { return &auditv1alpha1.AuditEventList{} }
+func (*eventsREST) Destroy()                {}
+func (*eventsREST) NamespaceScoped() bool   { return true }
+func (*eventsREST) GetSingularName() string { return "auditevent" }
 func (*eventsREST) ConvertToTable(ctx context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
 	return eventTable(obj)
 }
