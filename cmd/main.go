@@ -1,5 +1,5 @@
 // Command manager runs the AuditPipeline operator: the AuditPipeline reconciler with metrics, health
-// probes and optional leader election.
+// probes and optional leader election. `manager audit-api` runs the audit API server instead.
 package main
 
 import (
@@ -27,6 +27,10 @@ import (
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "audit-api" {
+		auditAPI(os.Args[2:])
+		return
+	}
 	var (
 		metricsAddr   string
 		metricsSecure bool

@@ -3,7 +3,6 @@ package auditapi_test
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -21,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
-	certutil "k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	auditv1alpha1 "github.com/auditpipeline/auditpipeline-operator/api/audit/v1alpha1"
@@ -29,6 +27,7 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/auditapi"
 	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector/vrl"
+	"github.com/auditpipeline/auditpipeline-operator/internal/servingcert"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
@@ -129,30 +128,55 @@ const (
 
 // serve starts the audit API server on loopback for src and registers it with kube-apiserver: an
 // ExternalName Service (localhost) the aggregator resolves, and the APIService with the serving CA. It
-// returns when the APIService is Available.
-func serve(t *testing.T, src auditapi.Source) {
+// returns the server's address when the APIService is Available.
+func serve(t *testing.T, src auditapi.Source) string {
 	t.Helper()
 	dir := t.TempDir()
-	dnsName := apiServiceName + "." + apiServiceNamespace + ".svc"
-	certPEM, keyPEM, err := certutil.GenerateSelfSignedCertKey(dnsName, nil, nil)
-	must(t, err)
-	certs, err := certutil.ParseCertsPEM(certPEM)
-	must(t, err)
-	caPEM, err := certutil.EncodeCertificates(certs[len(certs)-1])
-	must(t, err)
-	must(t, os.WriteFile(filepath.Join(dir, "tls.crt"), certPEM, 0o600))
-	must(t, os.WriteFile(filepath.Join(dir, "tls.key"), keyPEM, 0o600))
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	must(t, env.WriteKubeconfig(kubeconfig))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
+	bg := context.Background()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: apiServiceNamespace}}
+	if err := k8s.Create(bg, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: apiServiceName, Namespace: apiServiceNamespace},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"}}
+	must(t, k8s.Create(bg, svc))
+	port := int64(ln.Addr().(*net.TCPAddr).Port)
+	apisvc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": "v1alpha1." + auditv1alpha1.Group},
+		"spec": map[string]any{"group": auditv1alpha1.Group, "version": "v1alpha1",
+			"service":              map[string]any{"namespace": apiServiceNamespace, "name": apiServiceName, "port": port},
+			"groupPriorityMinimum": int64(1000), "versionPriority": int64(15)},
+	}}
+	must(t, k8s.Create(bg, apisvc))
+	// The serving certificate as the operator issues it when cert-manager is not used: the rotator writes
+	// the Secret and the APIService's caBundle, and the server reads the Secret's files.
+	rot, err := servingcert.New(servingcert.Options{Namespace: apiServiceNamespace, SecretName: apiServiceName + "-tls",
+		ServiceName: apiServiceName, APIServiceNames: []string{apisvc.GetName()}, Client: k8s})
+	must(t, err)
+	_, err = rot.Ensure(bg)
+	must(t, err)
+	var tlsSecret corev1.Secret
+	must(t, k8s.Get(bg, types.NamespacedName{Namespace: apiServiceNamespace, Name: apiServiceName + "-tls"}, &tlsSecret))
+	must(t, os.WriteFile(certFile, tlsSecret.Data[corev1.TLSCertKey], 0o600))
+	must(t, os.WriteFile(keyFile, tlsSecret.Data[corev1.TLSPrivateKeyKey], 0o600))
+	t.Cleanup(func() {
+		_ = k8s.Delete(bg, apisvc)
+		_ = k8s.Delete(bg, svc)
+		_ = k8s.Delete(bg, &tlsSecret)
+		_ = k8s.Delete(bg, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: apiServiceNamespace, Name: apiServiceName + "-tls-ca"}})
+	})
 	o := auditapi.NewServerOptions()
 	o.SecureServing.Listener = ln
 	o.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
 	o.SecureServing.BindPort = ln.Addr().(*net.TCPAddr).Port
-	o.SecureServing.ServerCert.CertKey.CertFile = filepath.Join(dir, "tls.crt")
-	o.SecureServing.ServerCert.CertKey.KeyFile = filepath.Join(dir, "tls.key")
+	o.SecureServing.ServerCert.CertKey.CertFile, o.SecureServing.ServerCert.CertKey.KeyFile = certFile, keyFile
 	o.Authentication.RemoteKubeConfigFile = kubeconfig
 	o.Authorization.RemoteKubeConfigFile = kubeconfig
 	// The test changes RoleBindings between requests: no cached decisions.
@@ -174,28 +198,6 @@ func serve(t *testing.T, src auditapi.Source) {
 		}
 	})
 
-	bg := context.Background()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: apiServiceNamespace}}
-	if err := k8s.Create(bg, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: apiServiceName, Namespace: apiServiceNamespace},
-		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "localhost"}}
-	must(t, k8s.Create(bg, svc))
-	port := int64(ln.Addr().(*net.TCPAddr).Port)
-	apisvc := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-		"metadata": map[string]any{"name": "v1alpha1." + auditv1alpha1.Group},
-		"spec": map[string]any{"group": auditv1alpha1.Group, "version": "v1alpha1",
-			"service":              map[string]any{"namespace": apiServiceNamespace, "name": apiServiceName, "port": port},
-			"groupPriorityMinimum": int64(1000), "versionPriority": int64(15)},
-	}}
-	apisvc.Object["spec"].(map[string]any)["caBundle"] = base64.StdEncoding.EncodeToString(caPEM)
-	must(t, k8s.Create(bg, apisvc))
-	t.Cleanup(func() {
-		_ = k8s.Delete(bg, apisvc)
-		_ = k8s.Delete(bg, svc)
-	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		got := &unstructured.Unstructured{}
@@ -204,7 +206,7 @@ func serve(t *testing.T, src auditapi.Source) {
 		conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
 		for _, c := range conds {
 			if m := c.(map[string]any); m["type"] == "Available" && m["status"] == "True" {
-				return
+				return ln.Addr().String()
 			}
 		}
 		if time.Now().After(deadline) {

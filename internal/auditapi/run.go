@@ -1,0 +1,78 @@
+package auditapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apiserver/pkg/server/healthz"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+)
+
+// AddFlags adds the generic server's flags: --secure-port, --tls-cert-file, --tls-private-key-file,
+// --authentication-kubeconfig, --authorization-kubeconfig, ...
+func (o *ServerOptions) AddFlags(fs *pflag.FlagSet) {
+	o.SecureServing.AddFlags(fs)
+	o.Authentication.AddFlags(fs)
+	o.Authorization.AddFlags(fs)
+}
+
+// Run is `manager audit-api`: it parses args and serves the events of the AuditPipeline --pipeline names
+// until ctx ends.
+func Run(ctx context.Context, args []string) error {
+	fs := pflag.NewFlagSet("audit-api", pflag.ContinueOnError)
+	o := NewServerOptions()
+	o.AddFlags(fs)
+	pipeline := fs.String("pipeline", "", "the AuditPipeline whose events are served, as namespace/name (required)")
+	refresh := fs.Duration("pipeline-refresh", time.Minute, "how often the pipeline and its password Secret are read again")
+	kubeconfig := fs.String("kubeconfig", "", "the kubeconfig to read the pipeline with; empty: the pod's service account")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ns, name, ok := strings.Cut(*pipeline, "/")
+	if !ok || ns == "" || name == "" {
+		return errors.New("--pipeline must name the AuditPipeline as namespace/name, e.g. audit-system/cluster-audit")
+	}
+	if *refresh < time.Second {
+		return errors.New("--pipeline-refresh must be at least 1s")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(scheme))
+	k, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("connect to the Kubernetes API: %w", err)
+	}
+	src := &PipelineSource{Client: k, Key: types.NamespacedName{Namespace: ns, Name: name}, Refresh: *refresh}
+	defer src.Close()
+	server, err := NewServer(o, src, time.Now)
+	if err != nil {
+		return err
+	}
+	// Ready once the pipeline and its database can be read.
+	if err := server.AddReadyzChecks(healthz.NamedCheck("pipeline", func(r *http.Request) error {
+		_, scope, err := src.Reader(r.Context())
+		if err == nil && scope.Cluster == "" {
+			err = fmt.Errorf("AuditPipeline %s has no status.clusterName yet", src.Key)
+		}
+		return err
+	})); err != nil {
+		return err
+	}
+	return server.PrepareRun().RunWithContext(ctx)
+}
