@@ -39,7 +39,14 @@ func main() {
 		waitInterval  time.Duration
 		validate      bool
 		maxConcurrent int
+		api           auditAPICerts
 	)
+	flag.StringVar(&api.service, "audit-api-service", "",
+		"The Service of the audit API server in the manager's namespace ($POD_NAMESPACE): when set, the manager "+
+			"issues and rotates its serving certificate and keeps the caBundle of APIService "+auditAPIService+
+			" (docs/auditapi.md). Empty: the manager does not (no audit API, or cert-manager issues it).")
+	flag.StringVar(&api.secret, "audit-api-secret", "",
+		"The audit API's serving Secret (kubernetes.io/tls) the manager writes; default <audit-api-service>-tls.")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443",
 		"Address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP); 0 turns it off.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true,
@@ -59,13 +66,13 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
-	if err := run(ctrl.SetupSignalHandler(), metricsAddr, metricsSecure, probeAddr, leaderElect, waitInterval, validate, maxConcurrent); err != nil {
+	if err := run(ctrl.SetupSignalHandler(), metricsAddr, metricsSecure, probeAddr, leaderElect, waitInterval, validate, maxConcurrent, api); err != nil {
 		ctrl.Log.Error(err, "manager stopped")
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr string, leaderElect bool, waitInterval time.Duration, validate bool, maxConcurrent int) error {
+func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr string, leaderElect bool, waitInterval time.Duration, validate bool, maxConcurrent int, api auditAPICerts) error {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(v1alpha1.AddToScheme(scheme))
@@ -103,6 +110,9 @@ func run(ctx context.Context, metricsAddr string, metricsSecure bool, probeAddr 
 		CanaryClient:            canaryClient,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	if err := api.setup(mgr); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -29,7 +29,7 @@ func (o *ServerOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 // Run is `manager audit-api`: it parses args and serves the events of the AuditPipeline --pipeline names
-// until ctx ends.
+// until ctx ends. With --help it prints the flags and returns nil.
 func Run(ctx context.Context, args []string) error {
 	fs := pflag.NewFlagSet("audit-api", pflag.ContinueOnError)
 	o := NewServerOptions()
@@ -38,6 +38,9 @@ func Run(ctx context.Context, args []string) error {
 	refresh := fs.Duration("pipeline-refresh", time.Minute, "how often the pipeline and its password Secret are read again")
 	kubeconfig := fs.String("kubeconfig", "", "the kubeconfig to read the pipeline with; empty: the pod's service account")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	ns, name, ok := strings.Cut(*pipeline, "/")
