@@ -22,6 +22,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
@@ -246,13 +247,7 @@ func TestEventsScopedByRBAC(t *testing.T) {
 				var q auditv1alpha1.AuditEventQuery
 				q.Spec.Filter, q.Spec.Limit = a.query, 1000
 				err = alice.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Into(&q)
-				for _, raw := range q.Status.Events {
-					var e struct {
-						AuditID string `json:"auditID"`
-					}
-					must(t, json.Unmarshal(raw.Raw, &e))
-					got = append(got, e.AuditID)
-				}
+				got = auditIDs(t, q.Status.Events)
 			} else {
 				got, _, err = listAll(t, alice, "team-a", a.list)
 			}
@@ -280,11 +275,41 @@ func TestEventsScopedByRBAC(t *testing.T) {
 		if len(cq.Status.Events) != len(cluster)+len(teamB) {
 			t.Errorf("carol's cluster query: %d events, want %d", len(cq.Status.Events), len(cluster)+len(teamB))
 		}
+		// An object's history: its writes, oldest first, in the caller's namespace and cluster only (c2 wrote
+		// the same ConfigMap five times).
+		var h auditv1alpha1.AuditEventQuery
+		h.Spec.Object = &auditv1alpha1.ObjectReference{Resource: "cm", Name: "settings"}
+		must(t, alice.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&h).Do(context.Background()).Into(&h))
+		var writes []string
+		for _, e := range slices.Backward(teamA) {
+			if e["verb"] != "get" {
+				writes = append(writes, e["auditID"].(string))
+			}
+		}
+		if got := auditIDs(t, h.Status.Events); !slices.Equal(got, writes) {
+			t.Errorf("history of configmap settings in team-a: %d events, want the %d writes oldest first", len(got), len(writes))
+		}
+		var ch auditv1alpha1.ClusterAuditEventQuery
+		ch.Spec.Object = &auditv1alpha1.ObjectReference{Resource: "secrets", Namespace: "team-b", Name: "token"}
+		must(t, carol.Post().Resource(auditv1alpha1.ResourceClusterAuditEventQueries).Body(&ch).Do(context.Background()).Into(&ch))
+		if len(ch.Status.Events) != len(teamB) {
+			t.Errorf("carol's history of secret team-b/token: %d events, want %d", len(ch.Status.Events), len(teamB))
+		}
 		for _, c := range []struct {
 			name string
 			do   func() error
 			want int
 		}{
+			{"a history of another namespace's object", func() error {
+				var q auditv1alpha1.AuditEventQuery
+				q.Spec.Object = &auditv1alpha1.ObjectReference{Resource: "secrets", Namespace: "team-b", Name: "token"}
+				return alice.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Error()
+			}, 422},
+			{"a history with a filter", func() error {
+				var q auditv1alpha1.AuditEventQuery
+				q.Spec.Object, q.Spec.Filter = &auditv1alpha1.ObjectReference{Resource: "configmaps", Name: "settings"}, "true"
+				return alice.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Error()
+			}, 422},
 			{"dave may create queries but not list events", func() error {
 				var q auditv1alpha1.AuditEventQuery
 				return dave.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Error()
@@ -401,6 +426,20 @@ func TestEventsScopedByRBAC(t *testing.T) {
 			}
 		}
 	})
+}
+
+// auditIDs are the auditID members of raw events.
+func auditIDs(t *testing.T, events []runtime.RawExtension) []string {
+	t.Helper()
+	var out []string
+	for _, raw := range events {
+		var e struct {
+			AuditID string `json:"auditID"`
+		}
+		must(t, json.Unmarshal(raw.Raw, &e))
+		out = append(out, e.AuditID)
+	}
+	return out
 }
 
 // sameJSON compares a and b as JSON values.

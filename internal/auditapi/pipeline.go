@@ -35,7 +35,7 @@ type PipelineSource struct {
 }
 
 // Reader returns the pipeline's database and scope, read at most Refresh ago.
-func (s *PipelineSource) Reader(ctx context.Context) (Lister, Scope, error) {
+func (s *PipelineSource) Reader(ctx context.Context) (Reader, Scope, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.read.IsZero() && time.Since(s.read) < s.Refresh {

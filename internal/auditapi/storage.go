@@ -20,15 +20,16 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/query"
 )
 
-// Lister lists audit events: *query.Client, on the pipeline's database.
-type Lister interface {
+// Reader reads audit events: *query.Client, on the pipeline's database.
+type Reader interface {
 	List(ctx context.Context, r query.Request) (query.Page, error)
+	History(ctx context.Context, h query.HistoryRequest) ([]query.Event, error)
 }
 
-// Source gives a request what it reads: a Lister and the pipeline's Scope. An error is the server's
+// Source gives a request what it reads: a Reader and the pipeline's Scope. An error is the server's
 // (the pipeline or its database unreachable): the caller gets 503 Service Unavailable with it.
 type Source interface {
-	Reader(ctx context.Context) (Lister, Scope, error)
+	Reader(ctx context.Context) (Reader, Scope, error)
 }
 
 var groupResource = schema.GroupResource{Group: auditv1alpha1.Group, Resource: auditv1alpha1.ResourceAuditEvents}
@@ -189,6 +190,17 @@ func (q *queryREST) Create(ctx context.Context, obj runtime.Object, validate res
 	if err := q.mayList(ctx, namespace); err != nil {
 		return nil, err
 	}
+	if spec.Object != nil {
+		events, err := q.history(ctx, spec, namespace)
+		if err != nil {
+			return nil, err
+		}
+		status.Events = make([]runtime.RawExtension, 0, len(events))
+		for _, e := range events {
+			status.Events = append(status.Events, runtime.RawExtension{Raw: []byte(e.JSON)})
+		}
+		return obj, nil
+	}
 	r, err := q.request(spec)
 	if err != nil {
 		return nil, err
@@ -231,6 +243,63 @@ func (q *queryREST) mayList(ctx context.Context, namespace string) error {
 	return apierrors.NewForbidden(groupResource, "", errors.New(msg))
 }
 
+// history answers a query of spec.object: the object's writes, oldest first, in the caller's scope.
+func (q *queryREST) history(ctx context.Context, spec *auditv1alpha1.AuditEventQuerySpec, namespace string) ([]query.Event, error) {
+	path := field.NewPath("spec")
+	o := spec.Object
+	var errs field.ErrorList
+	if o.Resource == "" {
+		errs = append(errs, field.Required(path.Child("object", "resource"), "the object's resource, e.g. configmaps"))
+	}
+	if o.Name == "" {
+		errs = append(errs, field.Required(path.Child("object", "name"), "the object's name"))
+	}
+	if namespace != "" && o.Namespace != "" && o.Namespace != namespace {
+		errs = append(errs, field.Invalid(path.Child("object", "namespace"), o.Namespace, "must be empty or the query's namespace "+namespace))
+	}
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"filter", spec.Filter != ""}, {"startTime", spec.StartTime != nil}, {"endTime", spec.EndTime != nil}, {"continue", spec.Continue != ""}} {
+		if f.set {
+			errs = append(errs, field.Forbidden(path.Child(f.name), "must be empty with spec.object: a history is the object's writes over the whole audit trail"))
+		}
+	}
+	if spec.Limit < 0 || spec.Limit > query.MaxLimit {
+		errs = append(errs, field.Invalid(path.Child("limit"), spec.Limit, fmt.Sprintf("must be between 1 and %d (0: %d)", query.MaxLimit, query.DefaultLimit)))
+	}
+	if len(errs) > 0 {
+		return nil, apierrors.NewInvalid(q.groupKind(), "", errs)
+	}
+	l, scope, err := q.src.Reader(ctx)
+	if err != nil {
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("the audit database cannot be read: %v", err))
+	}
+	if scope.Cluster == "" {
+		return nil, apierrors.NewServiceUnavailable("the pipeline has no status.clusterName yet")
+	}
+	h := query.HistoryRequest{Resource: o.Resource, Namespace: o.Namespace, Name: o.Name, Cluster: scope.Cluster,
+		Limit: int(spec.Limit), Whole: true}
+	if namespace != "" {
+		h.Namespace = namespace
+	}
+	if scope.NamespaceTenancy {
+		h.Tenant = h.Namespace // the tenant leads the changes table's sorting key
+	}
+	events, err := l.History(ctx, h)
+	if err != nil {
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("the audit database cannot be read: %v", err))
+	}
+	return events, nil
+}
+
+func (q *queryREST) groupKind() schema.GroupKind {
+	if q.cluster {
+		return auditv1alpha1.SchemeGroupVersion.WithKind("ClusterAuditEventQuery").GroupKind()
+	}
+	return auditv1alpha1.SchemeGroupVersion.WithKind("AuditEventQuery").GroupKind()
+}
+
 // request is the query.Request of a query's spec.
 func (q *queryREST) request(spec *auditv1alpha1.AuditEventQuerySpec) (query.Request, error) {
 	r := query.Request{Now: q.now(), Continue: spec.Continue}
@@ -257,11 +326,7 @@ func (q *queryREST) request(spec *auditv1alpha1.AuditEventQuerySpec) (query.Requ
 	}
 	r.Limit = int(spec.Limit)
 	if len(errs) > 0 {
-		kind := "AuditEventQuery"
-		if q.cluster {
-			kind = "ClusterAuditEventQuery"
-		}
-		return r, apierrors.NewInvalid(auditv1alpha1.SchemeGroupVersion.WithKind(kind).GroupKind(), "", errs)
+		return r, apierrors.NewInvalid(q.groupKind(), "", errs)
 	}
 	return r, nil
 }

@@ -28,8 +28,15 @@ type AuditEventList struct {
 	Items []AuditEvent `json:"items"`
 }
 
-// AuditEventQuerySpec is what a query asks: the events of a time range that match a CEL filter.
+// AuditEventQuerySpec is what a query asks: the events of a time range that match a CEL filter, or one
+// object's history.
 type AuditEventQuerySpec struct {
+	// Object, when set, asks for that object's history instead: its writes (create, update, patch, delete,
+	// deletecollection), oldest first, over the whole audit trail, the newest spec.limit of them. filter,
+	// startTime, endTime and continue must then be empty.
+	// +optional
+	Object *ObjectReference `json:"object,omitempty"`
+
 	// Filter is a CEL expression over the audit event (docs/query.md#filters), e.g.
 	// `verb == 'delete' && objectRef.resource == 'configmaps'`. Empty: every event of the range.
 	// +optional
@@ -47,6 +54,19 @@ type AuditEventQuerySpec struct {
 	// those of that query.
 	// +optional
 	Continue string `json:"continue,omitempty"`
+}
+
+// ObjectReference names the object of a history.
+type ObjectReference struct {
+	// Resource is the resource as kubectl names it: plural (deployments), singular, a short name (deploy),
+	// optionally with its group (deployments.apps).
+	Resource string `json:"resource"`
+	// Namespace is the object's namespace, in a ClusterAuditEventQuery (empty for a cluster-scoped
+	// object). An AuditEventQuery's object is in the query's namespace: leave it empty or set it to that.
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// Name is the object's name.
+	Name string `json:"name"`
 }
 
 // AuditEventQueryStatus is the answer of a query.

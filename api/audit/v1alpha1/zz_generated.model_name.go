@@ -50,3 +50,8 @@ func (in AuditEventQueryStatus) OpenAPIModelName() string {
 func (in ClusterAuditEventQuery) OpenAPIModelName() string {
 	return "io.auditpipeline.audit.v1alpha1.ClusterAuditEventQuery"
 }
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ObjectReference) OpenAPIModelName() string {
+	return "io.auditpipeline.audit.v1alpha1.ObjectReference"
+}

@@ -38,6 +38,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1alpha1.AuditEventQuerySpec{}.OpenAPIModelName():    schema_auditpipeline_operator_api_audit_v1alpha1_AuditEventQuerySpec(ref),
 		v1alpha1.AuditEventQueryStatus{}.OpenAPIModelName():  schema_auditpipeline_operator_api_audit_v1alpha1_AuditEventQueryStatus(ref),
 		v1alpha1.ClusterAuditEventQuery{}.OpenAPIModelName(): schema_auditpipeline_operator_api_audit_v1alpha1_ClusterAuditEventQuery(ref),
+		v1alpha1.ObjectReference{}.OpenAPIModelName():        schema_auditpipeline_operator_api_audit_v1alpha1_ObjectReference(ref),
 		v1.APIGroup{}.OpenAPIModelName():                     schema_pkg_apis_meta_v1_APIGroup(ref),
 		v1.APIGroupList{}.OpenAPIModelName():                 schema_pkg_apis_meta_v1_APIGroupList(ref),
 		v1.APIResource{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIResource(ref),
@@ -237,9 +238,15 @@ func schema_auditpipeline_operator_api_audit_v1alpha1_AuditEventQuerySpec(ref co
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "AuditEventQuerySpec is what a query asks: the events of a time range that match a CEL filter.",
+				Description: "AuditEventQuerySpec is what a query asks: the events of a time range that match a CEL filter, or one object's history.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
+					"object": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Object, when set, asks for that object's history instead: its writes (create, update, patch, delete, deletecollection), oldest first, over the whole audit trail, the newest spec.limit of them. filter, startTime, endTime and continue must then be empty.",
+							Ref:         ref(v1alpha1.ObjectReference{}.OpenAPIModelName()),
+						},
+					},
 					"filter": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Filter is a CEL expression over the audit event (docs/query.md#filters), e.g. `verb == 'delete' && objectRef.resource == 'configmaps'`. Empty: every event of the range.",
@@ -277,7 +284,7 @@ func schema_auditpipeline_operator_api_audit_v1alpha1_AuditEventQuerySpec(ref co
 			},
 		},
 		Dependencies: []string{
-			v1.Time{}.OpenAPIModelName()},
+			v1alpha1.ObjectReference{}.OpenAPIModelName(), v1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -362,6 +369,43 @@ func schema_auditpipeline_operator_api_audit_v1alpha1_ClusterAuditEventQuery(ref
 		},
 		Dependencies: []string{
 			v1alpha1.AuditEventQuerySpec{}.OpenAPIModelName(), v1alpha1.AuditEventQueryStatus{}.OpenAPIModelName(), v1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_auditpipeline_operator_api_audit_v1alpha1_ObjectReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ObjectReference names the object of a history.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"resource": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Resource is the resource as kubectl names it: plural (deployments), singular, a short name (deploy), optionally with its group (deployments.apps).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"namespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Namespace is the object's namespace, in a ClusterAuditEventQuery (empty for a cluster-scoped object). An AuditEventQuery's object is in the query's namespace: leave it empty or set it to that.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the object's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"resource", "name"},
+			},
+		},
 	}
 }
 
