@@ -32,6 +32,8 @@ import (
 type connection struct {
 	clickhouse, user, passwordFile, database string
 	kubeconfig, context, pipeline            string
+	// viaAPI reads through the audit API with the caller's Kubernetes identity instead of the database.
+	viaAPI bool
 	// restConfig, when set, replaces the kubeconfig (tests).
 	restConfig *rest.Config
 }
@@ -42,8 +44,19 @@ const rbacHelp = "to connect through an AuditPipeline you need get and list on a
 	"list on pods and services and create on pods/portforward in its namespace (docs/query.md#permissions); " +
 	"or connect directly with --clickhouse, --clickhouse-user and --clickhouse-password-file"
 
-// open returns a client of the audit database and a function that closes it.
-func (c *connection) open(ctx context.Context, stderr io.Writer) (*query.Client, func(), error) {
+// open returns a reader of the audit trail and a function that closes it.
+func (c *connection) open(ctx context.Context, stderr io.Writer) (reader, func(), error) {
+	if c.viaAPI {
+		if c.clickhouse != "" || c.pipeline != "" || c.database != "" {
+			return nil, nil, errors.New("--via-api reads the pipeline the audit API serves: drop --clickhouse, --pipeline and --database")
+		}
+		cfg, err := c.config()
+		if err != nil {
+			return nil, nil, err
+		}
+		a, err := newAPIReader(cfg)
+		return a, func() {}, err
+	}
 	if c.clickhouse != "" {
 		password := ""
 		if c.passwordFile != "" {

@@ -37,7 +37,7 @@ var (
 
 func TestMain(m *testing.M) {
 	var err error
-	if env, err = testenv.Start(); err != nil {
+	if env, err = testenv.Start(testenv.WithAggregation()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -27,7 +27,9 @@ one object's changes with diffs (history), or follow new events (tail).
 
 It connects through the AuditPipeline named with --pipeline (or the only one in the cluster), reading the
 ClickHouse password from the pipeline's Secret and port-forwarding to a managed ClickHouse, or directly with
---clickhouse. Reference: docs/query.md.`,
+--clickhouse. With --via-api it reads through the audit API instead, with your own Kubernetes identity:
+RBAC decides which namespaces' events you see, and no database credentials are needed. Reference:
+docs/query.md, docs/auditapi.md.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -40,6 +42,7 @@ ClickHouse password from the pipeline's Secret and port-forwarding to a managed 
 	f.StringVar(&c.clickhouse, "clickhouse", "", "connect to ClickHouse directly at HOST:PORT (native protocol) instead of through a pipeline")
 	f.StringVar(&c.user, "clickhouse-user", "default", "ClickHouse user, with --clickhouse")
 	f.StringVar(&c.passwordFile, "clickhouse-password-file", "", "file holding the ClickHouse password, with --clickhouse")
+	f.BoolVar(&c.viaAPI, "via-api", false, "read through the audit API (audit.auditpipeline.io) with your own Kubernetes identity and RBAC, without database credentials (docs/auditapi.md)")
 	f.StringVar(&c.database, "database", "", "the audit database (default: the pipeline's spec.clickhouse.database, or audit)")
 	root.AddCommand(newQueryCommand(c), newHistoryCommand(c), newTailCommand(c))
 	return root

@@ -57,7 +57,7 @@ func newTailCommand(c *connection) *cobra.Command {
 				}
 				return p.flush()
 			}
-			return client.Follow(cmd.Context(), r, since, interval, func(e query.Event) error {
+			return query.Follow(cmd.Context(), client, r, since, interval, func(e query.Event) error {
 				if err := p.print([]query.Event{e}); err != nil {
 					return err
 				}

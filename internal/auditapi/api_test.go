@@ -28,6 +28,7 @@ import (
 
 	auditv1alpha1 "github.com/auditpipeline/auditpipeline-operator/api/audit/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/auditapi"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/auditapitest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/schematest"
 )
@@ -136,7 +137,7 @@ func TestEventsScopedByRBAC(t *testing.T) {
 	insert(t, srv, database, "c2", other)
 	src := &auditapi.PipelineSource{Client: k8s, Key: pipeline(t, srv, database, "c1"), Refresh: time.Minute}
 	defer src.Close()
-	addr := serve(t, src)
+	addr := auditapitest.Serve(t, env, k8s, src)
 
 	for _, ns := range []string{"team-a", "team-b"} {
 		must(t, k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))

@@ -52,13 +52,19 @@ func (c *Client) events(ctx context.Context, sql string, p *Params) ([]Event, er
 	return out, nil
 }
 
-// Follow lists, every interval until ctx ends, the events of r (its Filter and shortcuts; not its
+// Lister lists one page of a Request: *Client on the database, or the plugin's reader through the
+// audit API.
+type Lister interface {
+	List(ctx context.Context, r Request) (Page, error)
+}
+
+// Follow lists with l, every interval until ctx ends, the events of r (its Filter and shortcuts; not its
 // range or paging) newer than those seen, oldest first, and hands each to emit. It starts with the
 // events of the last since. An event that reaches ClickHouse later than events newer than it (a slow
 // batch) is still shown: each round looks back lookBack before the newest event seen, and skips the
 // events it has shown. A round reads at most MaxLimit events, the newest; warn is told when there were
 // more.
-func (c *Client) Follow(ctx context.Context, r Request, since, interval time.Duration, emit func(Event) error, warn func(string)) error {
+func Follow(ctx context.Context, l Lister, r Request, since, interval time.Duration, emit func(Event) error, warn func(string)) error {
 	const lookBack = 30 * time.Second
 	seen := map[string]time.Time{} // event key -> event time, pruned past the look-back window
 	from := time.Now().Add(-since)
@@ -66,16 +72,12 @@ func (c *Client) Follow(ctx context.Context, r Request, since, interval time.Dur
 		now := time.Now()
 		q := r
 		q.Continue, q.From, q.To, q.Now, q.Limit = "", from, now.Add(time.Minute), now, MaxLimit
-		sql, p, err := ListSQL(c.Database, q)
+		page, err := l.List(ctx, q)
 		if err != nil {
 			return err
 		}
-		events, err := c.events(ctx, sql, p)
-		if err != nil {
-			return err
-		}
-		if len(events) > MaxLimit {
-			events = events[:MaxLimit]
+		events := page.Events
+		if page.Continue != "" {
 			warn(fmt.Sprintf("more than %d events since %s: showing the newest %d; narrow the filters", MaxLimit,
 				from.UTC().Format(time.RFC3339), MaxLimit))
 		}
