@@ -6,6 +6,7 @@ RUN go mod download
 COPY api/ api/
 COPY cmd/ cmd/
 COPY internal/ internal/
+COPY migrations/ migrations/
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /manager ./cmd
 
 FROM scratch
