@@ -34,7 +34,7 @@ import (
 )
 
 // auditClient is a REST client of audit.auditpipeline.io/v1alpha1 through kube-apiserver with cfg.
-func auditClient(t *testing.T, cfg *rest.Config) *rest.RESTClient {
+func auditClient(t testing.TB, cfg *rest.Config) *rest.RESTClient {
 	t.Helper()
 	c := rest.CopyConfig(cfg)
 	c.GroupVersion = &auditv1alpha1.SchemeGroupVersion

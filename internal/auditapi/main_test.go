@@ -64,7 +64,7 @@ func event(ns, verb, user, resource, name string, code int, t time.Time) map[str
 }
 
 // insert writes events into database as the collector (cluster) and the aggregator (namespace tenancy) do.
-func insert(t *testing.T, srv *chtest.Server, database, cluster string, events []map[string]any) {
+func insert(t testing.TB, srv *chtest.Server, database, cluster string, events []map[string]any) {
 	t.Helper()
 	var body bytes.Buffer
 	for _, ev := range events {
@@ -85,7 +85,7 @@ func insert(t *testing.T, srv *chtest.Server, database, cluster string, events [
 
 // pipeline creates an AuditPipeline whose external ClickHouse is srv's database, its password Secret,
 // and its status.clusterName.
-func pipeline(t *testing.T, srv *chtest.Server, database, cluster string) types.NamespacedName {
+func pipeline(t testing.TB, srv *chtest.Server, database, cluster string) types.NamespacedName {
 	t.Helper()
 	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "audit-"}}
@@ -106,7 +106,7 @@ func pipeline(t *testing.T, srv *chtest.Server, database, cluster string) types.
 	return client.ObjectKeyFromObject(p)
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

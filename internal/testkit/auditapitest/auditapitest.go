@@ -35,7 +35,7 @@ const (
 // Serve starts the audit API server on loopback for src and registers it with kube-apiserver: an
 // ExternalName Service (localhost) the aggregator resolves, and the APIService with the serving CA. It
 // returns the server's address when the APIService is Available.
-func Serve(t *testing.T, env *testenv.Env, k8s client.Client, src auditapi.Source) string {
+func Serve(t testing.TB, env *testenv.Env, k8s client.Client, src auditapi.Source) string {
 	t.Helper()
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
@@ -122,7 +122,7 @@ func Serve(t *testing.T, env *testenv.Env, k8s client.Client, src auditapi.Sourc
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
