@@ -206,7 +206,10 @@ func TestEventsScopedByRBAC(t *testing.T) {
 			want     int
 		}{
 			{"verb=update", 6}, {"verb=delete,objectRef.resource=configmaps", 6}, {"user.username=bob@example.com", 0},
-			{"objectRef.name=settings", 23}, {"objectRef.namespace=team-a", 23}, {"since=" + time.Since(at(9)).Round(time.Second).String(), 10},
+			{"objectRef.name=settings", 23}, {"objectRef.namespace=team-a", 23},
+			{"since=" + at(9).Format(time.RFC3339Nano), 10}, {"until=" + at(20).Format(time.RFC3339Nano), 3},
+			// A duration counts back from the server's now: 3.5 s past the 10th event, 3.5 s before the 11th.
+			{"since=" + (time.Since(at(9)) + 3500*time.Millisecond).Round(time.Second).String(), 10},
 		} {
 			got, _, err := listAll(t, alice, "team-a", metav1.ListOptions{FieldSelector: c.selector})
 			if err != nil || len(got) != c.want {
@@ -424,6 +427,16 @@ func TestEventsScopedByRBAC(t *testing.T) {
 			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
 				t.Errorf("GET %s with forged front-proxy headers: %d %s", path, resp.StatusCode, body)
+			}
+		}
+		// kubelet's probes come without credentials: /livez and /readyz answer them (the chart probes both).
+		for _, path := range []string{"/livez", "/readyz"} {
+			resp, err := c.Get("https://" + addr + path)
+			must(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s without credentials: %d %s", path, resp.StatusCode, body)
 			}
 		}
 	})

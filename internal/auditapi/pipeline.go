@@ -77,6 +77,10 @@ func (s *PipelineSource) load(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("AuditPipeline %s: %w", s.Key, err)
 		}
+		if err := conn.Ping(ctx); err != nil {
+			_ = conn.Close()
+			return fmt.Errorf("AuditPipeline %s: connect to ClickHouse at %s: %w", s.Key, ep, err)
+		}
 		if old := s.conn; old != nil {
 			// Requests may still be reading through the old connection.
 			time.AfterFunc(time.Minute, func() { _ = old.Close() })

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apiserver/pkg/server/healthz"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -65,16 +63,6 @@ func Run(ctx context.Context, args []string) error {
 	defer src.Close()
 	server, err := NewServer(o, src, time.Now)
 	if err != nil {
-		return err
-	}
-	// Ready once the pipeline and its database can be read.
-	if err := server.AddReadyzChecks(healthz.NamedCheck("pipeline", func(r *http.Request) error {
-		_, scope, err := src.Reader(r.Context())
-		if err == nil && scope.Cluster == "" {
-			err = fmt.Errorf("AuditPipeline %s has no status.clusterName yet", src.Key)
-		}
-		return err
-	})); err != nil {
 		return err
 	}
 	return server.PrepareRun().RunWithContext(ctx)

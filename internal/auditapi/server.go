@@ -3,6 +3,7 @@ package auditapi
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,6 +11,7 @@ import (
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/healthz"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	basecompatibility "k8s.io/component-base/compatibility"
 
@@ -71,6 +73,16 @@ func NewServer(o *ServerOptions, src Source, now func() time.Time) (*genericapis
 	}
 	if err := server.InstallAPIGroup(&info); err != nil {
 		return nil, fmt.Errorf("install %s: %w", auditv1alpha1.SchemeGroupVersion, err)
+	}
+	// Ready once the pipeline and its database can be read.
+	if err := server.AddReadyzChecks(healthz.NamedCheck("pipeline", func(r *http.Request) error {
+		_, scope, err := src.Reader(r.Context())
+		if err == nil && scope.Cluster == "" {
+			err = fmt.Errorf("the pipeline has no status.clusterName yet")
+		}
+		return err
+	})); err != nil {
+		return nil, err
 	}
 	return server, nil
 }

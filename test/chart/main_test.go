@@ -101,17 +101,33 @@ func helmBinary(root string) (string, error) {
 // that nothing of the user's helm setup (repositories, plugins) plays a part.
 func runHelm(t *testing.T, args ...string) []byte {
 	t.Helper()
+	out, stderr, err := helmOutput(t, args...)
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr)
+	}
+	return out
+}
+
+// runHelmFails runs helm as runHelm does, expects it to fail, and returns its stderr.
+func runHelmFails(t *testing.T, args ...string) string {
+	t.Helper()
+	_, stderr, err := helmOutput(t, args...)
+	if err == nil {
+		t.Fatalf("helm %s succeeded, want an error", strings.Join(args, " "))
+	}
+	return stderr
+}
+
+func helmOutput(t *testing.T, args ...string) (stdout []byte, stderr string, err error) {
+	t.Helper()
 	home := t.TempDir()
 	cmd := exec.Command(helm, args...)
 	cmd.Env = append(os.Environ(),
 		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
 		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
 		"HELM_DATA_HOME="+filepath.Join(home, "data"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return out
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	stdout, err = cmd.Output()
+	return stdout, errBuf.String(), err
 }

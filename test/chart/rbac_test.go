@@ -168,11 +168,22 @@ func ruleList(t *testing.T, role *unstructured.Unstructured) []map[string][]stri
 // bindings through a watch, so an answer other than the expected one is asked again for a few seconds.
 func accessReview(t *testing.T, user, ns string, attrs authorizationv1.ResourceAttributes, expect bool) bool {
 	t.Helper()
+	return accessReviewAs(t, user, serviceAccountGroups(ns), attrs, expect)
+}
+
+// serviceAccountGroups are the groups of a ServiceAccount of namespace ns.
+func serviceAccountGroups(ns string) []string {
+	return []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"}
+}
+
+// accessReviewAs is accessReview for any user and groups.
+func accessReviewAs(t *testing.T, user string, groups []string, attrs authorizationv1.ResourceAttributes, expect bool) bool {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User:               user,
-			Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+			Groups:             groups,
 			ResourceAttributes: &attrs,
 		}}
 		if err := k8s.Create(context.Background(), sar); err != nil {

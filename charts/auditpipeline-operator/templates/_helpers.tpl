@@ -65,3 +65,55 @@ app.kubernetes.io/part-of: auditpipeline
 {{- define "auditpipeline-operator.metricsEnabled" -}}
 {{- if ne (int .Values.metrics.port) 0 }}true{{ end }}
 {{- end }}
+
+{{/* The audit API's Deployment, Service, ServiceAccount and Certificate: <fullname>-audit-api. */}}
+{{- define "auditpipeline-operator.auditAPI.name" -}}
+{{- printf "%s-audit-api" (include "auditpipeline-operator.fullname" .) }}
+{{- end }}
+
+{{/* The audit API's serving Secret (kubernetes.io/tls), written by the operator or by cert-manager. */}}
+{{- define "auditpipeline-operator.auditAPI.secretName" -}}
+{{- printf "%s-tls" (include "auditpipeline-operator.auditAPI.name" .) }}
+{{- end }}
+
+{{/*
+The labels that select the audit API pods. Their name differs from the manager's: the manager's Deployment
+and metrics Service select on name and instance alone, and must not match these pods.
+*/}}
+{{- define "auditpipeline-operator.auditAPI.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "auditpipeline-operator.name" . | trunc 53 | trimSuffix "-" }}-audit-api
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* auditAPI.pipeline, checked: namespace/name of an AuditPipeline. */}}
+{{- define "auditpipeline-operator.auditAPI.pipeline" -}}
+{{- $p := required "auditAPI.pipeline is required when auditAPI.enabled is true: the AuditPipeline to serve, as namespace/name (e.g. audit/cluster-audit)" .Values.auditAPI.pipeline }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$" $p) }}
+{{- fail (printf "auditAPI.pipeline %q must name the AuditPipeline as namespace/name, e.g. audit/cluster-audit" $p) }}
+{{- end }}
+{{- $p }}
+{{- end }}
+
+{{/* The namespace of auditAPI.pipeline. */}}
+{{- define "auditpipeline-operator.auditAPI.pipelineNamespace" -}}
+{{- include "auditpipeline-operator.auditAPI.pipeline" . | splitList "/" | first }}
+{{- end }}
+
+{{/* The name of auditAPI.pipeline. */}}
+{{- define "auditpipeline-operator.auditAPI.pipelineName" -}}
+{{- include "auditpipeline-operator.auditAPI.pipeline" . | splitList "/" | last }}
+{{- end }}
+
+{{/*
+True (non-empty) when the audit API is on and the operator issues its serving certificate: certificates
+operator, or auto on a cluster without cert-manager's API.
+*/}}
+{{- define "auditpipeline-operator.auditAPI.operatorCerts" -}}
+{{- if .Values.auditAPI.enabled }}
+{{- $c := .Values.auditAPI.certificates }}
+{{- if not (has $c (list "auto" "operator" "cert-manager")) }}
+{{- fail (printf "auditAPI.certificates is %q: it must be auto, operator or cert-manager" $c) }}
+{{- end }}
+{{- if or (eq $c "operator") (and (eq $c "auto") (not (.Capabilities.APIVersions.Has "cert-manager.io/v1/Certificate"))) }}true{{ end }}
+{{- end }}
+{{- end }}
