@@ -7,6 +7,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/uuid"
+
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 )
 
 // Client runs queries on the database of a pipeline's ClickHouse.
@@ -39,17 +42,37 @@ func (c *Client) events(ctx context.Context, sql string, p *Params) ([]Event, er
 	var out []Event
 	for rows.Next() {
 		var e Event
+		var r eventrow.Row
 		if err := rows.Scan(&e.Time, &e.AuditID, &e.Stage, &e.Level, &e.Verb, &e.User, &e.APIGroup, &e.Resource,
-			&e.Subresource, &e.Namespace, &e.Name, &e.Code, &e.TenantType, &e.Tenant, &e.Cluster, &e.JSON); err != nil {
+			&e.Subresource, &e.Namespace, &e.Name, &e.Code, &e.TenantType, &e.Tenant, &e.Cluster,
+			&r.LatencyUS, &r.UserUID, &r.Rest); err != nil {
 			return nil, fmt.Errorf("read an event: %w", err)
 		}
 		e.Time = e.Time.UTC()
+		if r.Rest != "" { // the whole event was asked for
+			if e.JSON, err = whole(e, r); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query ClickHouse: %w", err)
 	}
 	return out, nil
+}
+
+// whole is the whole audit event of e, whose row has r's latency_us, user_uid and rest.
+func whole(e Event, r eventrow.Row) (string, error) {
+	id, err := uuid.Parse(e.AuditID)
+	if err != nil {
+		return "", fmt.Errorf("event %s: audit_id: %w", e.AuditID, err)
+	}
+	r.TenantType, r.Tenant, r.Cluster, r.EventTime, r.AuditID = e.TenantType, e.Tenant, e.Cluster, e.Time, id
+	r.Stage, r.Level, r.Verb, r.User = e.Stage, e.Level, e.Verb, e.User
+	r.APIGroup, r.Resource, r.Subresource, r.Namespace, r.Name, r.ResponseCode = e.APIGroup, e.Resource, e.Subresource, e.Namespace, e.Name, e.Code
+	b, err := r.Event()
+	return string(b), err
 }
 
 // Lister lists one page of a Request: *Client on the database, or the plugin's reader through the

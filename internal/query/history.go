@@ -47,7 +47,7 @@ func resourceName(s string) (resource, group string) {
 	return resource, group
 }
 
-// HistorySQL is the statement of an object's newest writes, newest first, from changes_json.
+// HistorySQL is the statement of an object's newest writes, newest first, from the changes table.
 func HistorySQL(database string, h HistoryRequest) (string, *Params, error) {
 	if !identifier.MatchString(database) {
 		return "", nil, fmt.Errorf("database %q is not a ClickHouse identifier", database)
@@ -79,7 +79,7 @@ func HistorySQL(database string, h HistoryRequest) (string, *Params, error) {
 	}
 	// The newest writes; History puts them oldest first.
 	return fmt.Sprintf(`SELECT %s
-FROM %s.changes_json
+FROM %s.changes
 WHERE %s
 ORDER BY %s
 LIMIT %d`, columns(h.Whole), database, strings.Join(where, "\n  AND "), pageOrder, limit), p, nil

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render/vector"
 )
 
@@ -68,8 +69,54 @@ func TestRandomEventsComeBackWhole(t *testing.T) {
 	if len(writes) == 0 || len(writes) == n {
 		t.Fatalf("%d of %d events are writes: the generator should make both kinds", len(writes), n)
 	}
+	checkRebuilt(t, db, database+".events", want)
+	checkRebuilt(t, db, database+".changes", writes)
 	checkView(t, db, database+".events_json", want)
 	checkView(t, db, database+".changes_json", writes)
+}
+
+// checkRebuilt checks that the Go twin of the views' event (eventrow.Row.Event), on each row of table,
+// gives back each event of want, and no other, with sameJSON. It does not consume want.
+func checkRebuilt(t *testing.T, db *sql.DB, table string, want map[string]map[string]any) {
+	t.Helper()
+	rs, err := db.QueryContext(context.Background(), "SELECT "+eventrow.ColumnNames()+" FROM "+table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rs.Close() }()
+	seen, failed := map[string]bool{}, 0
+	for rs.Next() {
+		var r eventrow.Row
+		if err := rs.Scan(r.Fields()...); err != nil {
+			t.Fatal(err)
+		}
+		out, err := r.Event()
+		if err != nil {
+			t.Fatalf("%s: rebuild a row: %v\nrest: %s", table, err, r.Rest)
+		}
+		got, ok := deliverable(string(out))
+		if !ok {
+			t.Fatalf("%s: Row.Event gave JSON that does not decode to an object: %s", table, out)
+		}
+		uri, _ := got["requestURI"].(string)
+		id := strings.TrimPrefix(uri, "/random/")
+		w, ok := want[id]
+		if !ok || seen[id] {
+			t.Fatalf("%s: Row.Event gave back an event it should not have, or twice: %s", table, out)
+		}
+		seen[id] = true
+		if !sameJSON(got, w) && failed < 10 {
+			failed++
+			text, _ := json.Marshal(w)
+			t.Errorf("%s: event\n %s\ncame back from Row.Event as\n %s", table, text, out)
+		}
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(want) {
+		t.Errorf("%s: Row.Event gave back %d events, want %d", table, len(seen), len(want))
+	}
 }
 
 // checkView checks that view gives back each event of want, and no other, with sameJSON.

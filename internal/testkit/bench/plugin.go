@@ -43,9 +43,9 @@ type PluginQuery struct {
 	RawSQL string
 }
 
-// rawColumns are query.Event's columns as a person selects them from events_json or changes_json for a
+// rawColumns are query.Event's columns as a person selects them from the events or changes table for a
 // table: not the whole event, which no table shows (the plugin asks for it only with -o json|yaml or --diff).
-const rawColumns = "event_time, audit_id, stage, level, verb, user, api_group, resource, subresource, namespace, name, response_code, tenant_type, tenant, cluster, ''"
+const rawColumns = "event_time, audit_id, stage, level, verb, user, api_group, resource, subresource, namespace, name, response_code, tenant_type, tenant, cluster"
 
 // celString is s as a CEL string literal.
 func celString(s string) string {
@@ -63,7 +63,7 @@ var PluginQueries = []PluginQuery{
 		ID: "Q1P", Base: "Q1", Title: "Q1 by the plugin: query --filter tenant, user --since 168h",
 		Filter: func(p Params) string { return tenantCEL(p) + " && user.username == " + celString(p.User) },
 		Window: 7 * 24 * time.Hour, Limit: 100,
-		RawSQL: `SELECT ` + rawColumns + ` FROM {db:Identifier}.events_json
+		RawSQL: `SELECT ` + rawColumns + ` FROM {db:Identifier}.events
 			WHERE ` + tenantFilter + ` AND user = {user:String}
 			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 7 DAY AND event_time <= {now:DateTime64(6, 'UTC')}
 			ORDER BY event_time DESC LIMIT 100`,
@@ -71,7 +71,7 @@ var PluginQueries = []PluginQuery{
 	{
 		ID: "Q2P", Base: "Q2", Title: "Q2's object by the plugin: history --tenant --limit 1000",
 		Limit: 1000, History: true,
-		RawSQL: `SELECT ` + rawColumns + ` FROM {db:Identifier}.changes_json
+		RawSQL: `SELECT ` + rawColumns + ` FROM {db:Identifier}.changes
 			WHERE ` + tenantFilter + ` AND resource = {resource:String}
 			  AND namespace = {namespace:String} AND name = {name:String}
 			ORDER BY event_time DESC LIMIT 1000`,
@@ -79,7 +79,7 @@ var PluginQueries = []PluginQuery{
 	{
 		ID: "Q3P", Base: "Q3", Title: "Q3 by the plugin: query --filter tenant --since 1h",
 		Filter: tenantCEL, Window: time.Hour, Limit: 100,
-		RawSQL: `SELECT ` + rawColumns + ` FROM {db:Identifier}.events_json
+		RawSQL: `SELECT ` + rawColumns + ` FROM {db:Identifier}.events
 			WHERE ` + tenantFilter + `
 			  AND event_time >= {now:DateTime64(6, 'UTC')} - INTERVAL 1 HOUR AND event_time <= {now:DateTime64(6, 'UTC')}
 			ORDER BY event_time DESC LIMIT 100`,
@@ -165,7 +165,7 @@ type rawEvent struct {
 	Stage, Level, Verb, User, APIGroup, Resource, Subresource string
 	Namespace, Name                                           string
 	Code                                                      uint16
-	TenantType, Tenant, Cluster, JSON                         string
+	TenantType, Tenant, Cluster                               string
 }
 
 // runRaw runs q's RawSQL once: the events in the order the plugin shows them.
@@ -179,7 +179,7 @@ func (q PluginQuery) runRaw(ctx context.Context, conn driver.Conn, database stri
 	for rows.Next() {
 		var e rawEvent
 		if err := rows.Scan(&e.Time, &e.AuditID, &e.Stage, &e.Level, &e.Verb, &e.User, &e.APIGroup, &e.Resource, &e.Subresource,
-			&e.Namespace, &e.Name, &e.Code, &e.TenantType, &e.Tenant, &e.Cluster, &e.JSON); err != nil {
+			&e.Namespace, &e.Name, &e.Code, &e.TenantType, &e.Tenant, &e.Cluster); err != nil {
 			return nil, fmt.Errorf("%s raw: %w", q.ID, err)
 		}
 		out = append(out, e)
