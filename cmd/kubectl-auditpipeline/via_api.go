@@ -67,18 +67,29 @@ func (a *apiReader) List(ctx context.Context, r query.Request) (query.Page, erro
 		}
 	}
 	spec := auditv1alpha1.AuditEventQuerySpec{Filter: strings.Join(terms, " && "), Limit: int32(r.Limit), Continue: r.Continue}
+	// The API's times have whole seconds: ask for the seconds around the range, keep the range's events.
 	if !r.From.IsZero() {
-		spec.StartTime = &metav1.Time{Time: r.From}
+		spec.StartTime = &metav1.Time{Time: r.From.Truncate(time.Second)}
 	}
 	if !r.To.IsZero() {
-		spec.EndTime = &metav1.Time{Time: r.To}
+		end := r.To.Truncate(time.Second)
+		if end.Before(r.To) {
+			end = end.Add(time.Second)
+		}
+		spec.EndTime = &metav1.Time{Time: end}
 	}
 	raw, cont, err := a.create(ctx, r.Namespace, spec)
 	if err != nil {
 		return query.Page{}, err
 	}
 	events, err := fromRaw(raw)
-	return query.Page{Events: events, Continue: cont}, err
+	kept := events[:0]
+	for _, e := range events {
+		if (r.From.IsZero() || !e.Time.Before(r.From)) && (r.To.IsZero() || !e.Time.After(r.To)) {
+			kept = append(kept, e)
+		}
+	}
+	return query.Page{Events: kept, Continue: cont}, err
 }
 
 // History asks for an object's history (spec.object).

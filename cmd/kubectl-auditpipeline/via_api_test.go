@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +17,7 @@ import (
 
 	auditv1alpha1 "github.com/auditpipeline/auditpipeline-operator/api/audit/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/auditapi"
+	"github.com/auditpipeline/auditpipeline-operator/internal/query"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/auditapitest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 )
@@ -73,6 +76,37 @@ func TestViaAPI(t *testing.T) {
 	same(append([]string{"query", "-n", "team-a", "--limit", "5", "--all-pages", "-o", "json"}, window(events)...)...)
 	same("history", "configmap", "web-config", "-n", "team-a", "--diff")
 	same("history", "deploy", "web", "-n", "team-a")
+
+	// Following through the API: fresh events are shown once each, though the API's range has whole
+	// seconds and every poll asks for the seconds around it again; the last one lies just before the
+	// look-back window of the polls after the first (30 s before the newest).
+	now := time.Now().UTC()
+	var fresh []map[string]any
+	for i, ago := range []time.Duration{300 * time.Millisecond, 1300 * time.Millisecond, 30600 * time.Millisecond} {
+		e := maps.Clone(events[i])
+		e["auditID"] = uuid.NewString()
+		e["stageTimestamp"] = now.Add(-ago).Format("2006-01-02T15:04:05.000000Z")
+		e["requestReceivedTimestamp"] = e["stageTimestamp"]
+		e["objectRef"] = map[string]any{"resource": "configmaps", "namespace": "team-a", "name": "fresh"}
+		fresh = append(fresh, e)
+	}
+	insertEvents(t, srv, database, fresh)
+	api, err := newAPIReader(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+	defer cancel()
+	shown := map[string]int{}
+	if err := query.Follow(fctx, api, query.Request{Namespace: "team-a", Name: "fresh"}, time.Minute, 500*time.Millisecond,
+		func(e query.Event) error { shown[e.AuditID]++; return nil }, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range fresh {
+		if n := shown[e["auditID"].(string)]; n != 1 {
+			t.Errorf("tail -f --via-api showed event %s %d times, want once (%v)", e["auditID"], n, shown)
+		}
+	}
 
 	for _, c := range []struct {
 		args []string

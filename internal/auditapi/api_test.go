@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,7 +28,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	auditv1alpha1 "github.com/auditpipeline/auditpipeline-operator/api/audit/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/auditapi"
+	"github.com/auditpipeline/auditpipeline-operator/internal/eventrow"
+	"github.com/auditpipeline/auditpipeline-operator/internal/query"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/auditapitest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/schematest"
@@ -467,4 +471,102 @@ func sameJSON(a, b any) bool {
 	_ = json.Unmarshal(ja, &va)
 	_ = json.Unmarshal(jb, &vb)
 	return reflect.DeepEqual(va, vb)
+}
+
+// switchable is a Source whose pipeline source a test changes between requests.
+type switchable struct {
+	src atomic.Pointer[auditapi.PipelineSource]
+}
+
+func (s *switchable) Reader(ctx context.Context) (auditapi.Reader, auditapi.Scope, error) {
+	return s.src.Load().Reader(ctx)
+}
+
+// TestAnnotationTenancyScope: under annotation tenancy two tenants' control planes share the cluster value
+// and the namespace name "default". Unpinned, the server refuses namespaced reads (403) and serves a
+// cluster reader every tenant; pinned to one tenant it serves only that tenant's events, namespaced and
+// cluster-wide, lists, queries and histories alike.
+func TestAnnotationTenancyScope(t *testing.T) {
+	srv := chtest.Shared(t)
+	_, database := schematest.Migrated(t, srv)
+	now := time.Now()
+	tenancy := eventrow.Tenancy{TypeAnnotation: "platform.example.com/scope.type", NameAnnotation: "platform.example.com/scope.name"}
+	scoped := func(tenant string, n int) []map[string]any {
+		var out []map[string]any
+		for i := range n {
+			ev := event("default", "update", "system:serviceaccount:default:app", "configmaps", "settings", 200, now.Add(-time.Duration(i)*time.Second))
+			ev["annotations"] = map[string]any{"platform.example.com/scope.type": "Project", "platform.example.com/scope.name": tenant}
+			out = append(out, ev)
+		}
+		return out
+	}
+	p1, p2 := scoped("p1", 4), scoped("p2", 6)
+	insertWith(t, srv, database, "shared", tenancy, slices.Concat(p1, p2))
+	key := pipelineWith(t, srv, database, "shared", v1alpha1.TenancySpec{Source: v1alpha1.TenantSourceAnnotations,
+		Annotations: &v1alpha1.TenantAnnotations{Type: "platform.example.com/scope.type", Name: "platform.example.com/scope.name"}})
+	unpinned := &auditapi.PipelineSource{Client: k8s, Key: key, Refresh: time.Minute}
+	pinned := &auditapi.PipelineSource{Client: k8s, Key: key, Refresh: time.Minute, Tenant: &query.Tenant{Type: "Project", Name: "p1"}}
+	defer unpinned.Close()
+	defer pinned.Close()
+	var src switchable
+	src.src.Store(unpinned)
+	auditapitest.Serve(t, env, k8s, &src)
+	grant(t, "erin-audit", "erin", "default", rule("list", "auditevents"), rule("create", "auditeventqueries"))
+	grant(t, "frank-audit", "frank", "", rule("list", "auditevents"), rule("create", "clusterauditeventqueries", "auditeventqueries"))
+	erin, frank := auditClient(t, as("erin")), auditClient(t, as("frank"))
+
+	history := func(rc *rest.RESTClient, namespace string) ([]string, error) {
+		var q auditv1alpha1.AuditEventQuery
+		q.Spec.Object = &auditv1alpha1.ObjectReference{Resource: "configmaps", Name: "settings"}
+		err := rc.Post().Namespace(namespace).Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Into(&q)
+		return auditIDs(t, q.Status.Events), err
+	}
+	got, _, err := listAll(t, erin, "default", metav1.ListOptions{})
+	if status(err) != http.StatusForbidden || !strings.Contains(fmt.Sprint(err), "pinned") {
+		t.Errorf("unpinned, a namespaced list: %d events, %v; want 403 naming the pinned tenant", len(got), err)
+	}
+	if _, err := history(erin, "default"); status(err) != http.StatusForbidden {
+		t.Errorf("unpinned, a namespaced history: %v; want 403", err)
+	}
+	if got, _, err := listAll(t, frank, "", metav1.ListOptions{}); err != nil || len(got) != len(p1)+len(p2) {
+		t.Errorf("unpinned, a cluster-wide list: %d events, %v; want every tenant's %d", len(got), err, len(p1)+len(p2))
+	}
+
+	src.src.Store(pinned)
+	for _, c := range []struct {
+		who       string
+		rc        *rest.RESTClient
+		namespace string
+	}{{"erin", erin, "default"}, {"frank", frank, ""}, {"frank", frank, "default"}} {
+		got, _, err := listAll(t, c.rc, c.namespace, metav1.ListOptions{})
+		if err != nil || !slices.Equal(sorted(got), sorted(ids(p1))) {
+			t.Errorf("pinned to p1, %s lists %q: %d events, %v; want p1's %d", c.who, c.namespace, len(got), err, len(p1))
+		}
+	}
+	if got, err := history(erin, "default"); err != nil || !slices.Equal(sorted(got), sorted(ids(p1))) {
+		t.Errorf("pinned to p1, a history: %d events, %v; want p1's %d", len(got), err, len(p1))
+	}
+}
+
+// TestCallerMistakesAre400: what the caller must fix is 400 (or 422), not 503.
+func TestCallerMistakesAre400(t *testing.T) {
+	srv := chtest.Shared(t)
+	_, database := schematest.Migrated(t, srv)
+	src := &auditapi.PipelineSource{Client: k8s, Key: pipeline(t, srv, database, "c9"), Refresh: time.Minute}
+	defer src.Close()
+	auditapitest.Serve(t, env, k8s, src)
+	admin := auditClient(t, env.Config)
+	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, sel := range []string{"since=" + future, "since=1h,until=2h"} {
+		_, _, err := listAll(t, admin, "team-a", metav1.ListOptions{FieldSelector: sel})
+		if status(err) != http.StatusBadRequest {
+			t.Errorf("--field-selector %s: %v, want 400", sel, err)
+		}
+	}
+	var q auditv1alpha1.AuditEventQuery
+	q.Spec.StartTime = &metav1.Time{Time: time.Now().Add(time.Hour)}
+	err := admin.Post().Namespace("team-a").Resource(auditv1alpha1.ResourceAuditEventQueries).Body(&q).Do(context.Background()).Error()
+	if status(err) != http.StatusBadRequest {
+		t.Errorf("a query starting in the future: %v, want 400", err)
+	}
 }

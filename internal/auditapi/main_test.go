@@ -66,9 +66,15 @@ func event(ns, verb, user, resource, name string, code int, t time.Time) map[str
 // insert writes events into database as the collector (cluster) and the aggregator (namespace tenancy) do.
 func insert(t testing.TB, srv *chtest.Server, database, cluster string, events []map[string]any) {
 	t.Helper()
+	insertWith(t, srv, database, cluster, eventrow.Tenancy{}, events)
+}
+
+// insertWith is insert with the aggregator's tenancy.
+func insertWith(t testing.TB, srv *chtest.Server, database, cluster string, tenancy eventrow.Tenancy, events []map[string]any) {
+	t.Helper()
 	var body bytes.Buffer
 	for _, ev := range events {
-		row := eventrow.Tenancy{}.FromEvent(vrl.WithCluster(ev, cluster), time.Now())
+		row := tenancy.FromEvent(vrl.WithCluster(ev, cluster), time.Now())
 		b, err := json.Marshal(row.Values())
 		if err != nil {
 			t.Fatal(err)
@@ -87,6 +93,12 @@ func insert(t testing.TB, srv *chtest.Server, database, cluster string, events [
 // and its status.clusterName.
 func pipeline(t testing.TB, srv *chtest.Server, database, cluster string) types.NamespacedName {
 	t.Helper()
+	return pipelineWith(t, srv, database, cluster, v1alpha1.TenancySpec{})
+}
+
+// pipelineWith is pipeline with spec.tenancy.
+func pipelineWith(t testing.TB, srv *chtest.Server, database, cluster string, tenancy v1alpha1.TenancySpec) types.NamespacedName {
+	t.Helper()
 	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "audit-"}}
 	must(t, k8s.Create(ctx, ns))
@@ -100,6 +112,7 @@ func pipeline(t testing.TB, srv *chtest.Server, database, cluster string) types.
 		PasswordSecretRef: v1alpha1.SecretKeyReference{Name: "clickhouse-auth", Key: "password"}}
 	p.Spec.ClickHouse.Database = database
 	p.Spec.NATS.Servers = []string{"nats://nats:4222"}
+	p.Spec.Tenancy = tenancy
 	must(t, k8s.Create(ctx, p))
 	p.Status.ClusterName = cluster
 	must(t, k8s.Status().Update(ctx, p))

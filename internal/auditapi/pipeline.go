@@ -2,14 +2,15 @@ package auditapi
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
-	"reflect"
 	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
@@ -17,46 +18,90 @@ import (
 	"github.com/auditpipeline/auditpipeline-operator/internal/query"
 )
 
+// How PipelineSource reloads: a load has loadTimeout of its own (not the request's, which a probe's
+// timeout may cancel), and a failed load is retried after errRetry.
+const (
+	loadTimeout = 15 * time.Second
+	errRetry    = 5 * time.Second
+)
+
 // PipelineSource reads an AuditPipeline's database: its ClickHouse endpoint and password (from its
 // Secret, as the operator does), its database, cluster name and tenancy. It reads the pipeline again
-// every Refresh, so a renamed cluster or a rotated password is followed without a restart.
+// every Refresh, so a renamed cluster or a rotated password is followed without a restart; while a
+// reload fails it keeps serving with what it last read (and logs why), so a short outage of the API
+// server or ClickHouse does not fail every request for a whole Refresh.
 type PipelineSource struct {
 	Client  client.Client
 	Key     types.NamespacedName
 	Refresh time.Duration
+	// Tenant, when set, pins the server to one tenant of the pipeline (Scope.Tenant).
+	Tenant *query.Tenant
+	// Settings are ClickHouse settings of every query, e.g. max_execution_time.
+	Settings map[string]any
+
+	loading sync.Mutex // one load at a time; readers do not wait on it while a good reader exists
 
 	mu      sync.Mutex
-	read    time.Time
-	ep      clickhouse.Endpoint
+	read    time.Time // when the last load ended
+	lastErr error     // of the last load, when no load ever succeeded
 	conn    driver.Conn
-	lister  *query.Client
+	digest  [32]byte // of the endpoint conn was opened with
+	reader  *query.Client
 	scope   Scope
-	lastErr error
 }
 
 // Reader returns the pipeline's database and scope, read at most Refresh ago.
 func (s *PipelineSource) Reader(ctx context.Context) (Reader, Scope, error) {
+	if r, scope, err, ok := s.cached(); ok {
+		return r, scope, err
+	}
+	s.loading.Lock()
+	defer s.loading.Unlock()
+	if r, scope, err, ok := s.cached(); ok { // loaded while this one waited
+		return r, scope, err
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loadTimeout)
+	defer cancel()
+	err := s.load(lctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.read.IsZero() && time.Since(s.read) < s.Refresh {
-		if s.lastErr != nil {
-			return nil, Scope{}, s.lastErr
-		}
-		return s.lister, s.scope, nil
-	}
 	s.read = time.Now()
-	s.lastErr = s.load(ctx)
-	if s.lastErr != nil {
-		return nil, Scope{}, s.lastErr
+	if err != nil {
+		klog.ErrorS(err, "Cannot read the audit pipeline", "pipeline", s.Key)
+		if s.reader != nil {
+			// Serve with what was read last; try again after errRetry.
+			s.read = s.read.Add(errRetry - s.Refresh)
+			return s.reader, s.scope, nil
+		}
+		s.lastErr = err
+		return nil, Scope{}, err
 	}
-	return s.lister, s.scope, nil
+	s.lastErr = nil
+	return s.reader, s.scope, nil
 }
 
+// cached is the last load's outcome while it is fresh: Refresh after a success, errRetry after a failure.
+func (s *PipelineSource) cached() (Reader, Scope, error, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.read.IsZero():
+		return nil, Scope{}, nil, false
+	case s.reader != nil && time.Since(s.read) < s.Refresh:
+		return s.reader, s.scope, nil, true
+	case s.reader == nil && s.lastErr != nil && time.Since(s.read) < errRetry:
+		return nil, Scope{}, s.lastErr, true
+	}
+	return nil, Scope{}, nil, false
+}
+
+// load reads the pipeline and its Secrets, and opens a new connection when the endpoint changed.
 func (s *PipelineSource) load(ctx context.Context) error {
 	var p v1alpha1.AuditPipeline
 	if err := s.Client.Get(ctx, s.Key, &p); err != nil {
 		return fmt.Errorf("get AuditPipeline %s: %w", s.Key, err)
 	}
+	h := sha256.New()
 	read := func(ctx context.Context, namespace, name, key string) ([]byte, error) {
 		var sec corev1.Secret
 		if err := s.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &sec); err != nil {
@@ -66,29 +111,42 @@ func (s *PipelineSource) load(ctx context.Context) error {
 		if !ok {
 			return nil, fmt.Errorf("secret %s/%s has no key %q", namespace, name, key)
 		}
+		fmt.Fprintf(h, "%d:%s", len(v), v)
 		return v, nil
 	}
 	ep, err := clickhouse.PipelineEndpoint(ctx, &p, read)
 	if err != nil {
 		return fmt.Errorf("AuditPipeline %s: %w", s.Key, err)
 	}
-	if s.conn == nil || !reflect.DeepEqual(ep, s.ep) {
-		conn, err := clickhouse.Open(ep)
-		if err != nil {
+	// The endpoint's identity: addresses, user, and every Secret value read (password, TLS); its
+	// tls.Config cannot be compared.
+	fmt.Fprintf(h, "%q %q %q", ep.Addrs, ep.Username, ep.Database)
+	var digest [32]byte
+	copy(digest[:], h.Sum(nil))
+
+	s.mu.Lock()
+	conn, same := s.conn, s.conn != nil && s.digest == digest
+	s.mu.Unlock()
+	if !same {
+		if conn, err = clickhouse.Open(ep); err != nil {
 			return fmt.Errorf("AuditPipeline %s: %w", s.Key, err)
 		}
 		if err := conn.Ping(ctx); err != nil {
 			_ = conn.Close()
 			return fmt.Errorf("AuditPipeline %s: connect to ClickHouse at %s: %w", s.Key, ep, err)
 		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !same {
 		if old := s.conn; old != nil {
 			// Requests may still be reading through the old connection.
 			time.AfterFunc(time.Minute, func() { _ = old.Close() })
 		}
-		s.conn, s.ep = conn, ep
+		s.conn, s.digest = conn, digest
 	}
-	s.lister = &query.Client{Conn: s.conn, Database: p.Spec.ClickHouse.Database}
-	s.scope = Scope{Cluster: p.Status.ClusterName, NamespaceTenancy: p.Spec.Tenancy.Source != v1alpha1.TenantSourceAnnotations}
+	s.reader = &query.Client{Conn: s.conn, Database: p.Spec.ClickHouse.Database, Settings: s.Settings}
+	s.scope = Scope{Cluster: p.Status.ClusterName, NamespaceTenancy: p.Spec.Tenancy.Source != v1alpha1.TenantSourceAnnotations, Tenant: s.Tenant}
 	return nil
 }
 

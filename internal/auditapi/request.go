@@ -1,6 +1,7 @@
 package auditapi
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,28 +13,39 @@ import (
 )
 
 // Scope is the pipeline an audit API server reads: its cluster (status.clusterName; the tables may hold
-// other clusters' events too) and whether its tenant is the namespace (spec.tenancy.source Namespace).
+// other clusters' events too), whether its tenant is the namespace (spec.tenancy.source Namespace), and
+// the one tenant the server is pinned to, if any (--tenant-type, --tenant).
 type Scope struct {
 	Cluster          string
 	NamespaceTenancy bool
+	Tenant           *query.Tenant
 }
 
-// scoped bounds r to what the caller may read: the pipeline's cluster and, unless namespace is "" (a
-// cluster-wide request the caller is allowed), events whose objectRef.namespace is namespace. With
-// namespace tenancy the namespace is also the tenant, which leads the tables' sorting key.
+// errTenancy refuses a namespaced read under annotation tenancy without a pinned tenant: several tenants'
+// control planes may then share one cluster value and the same namespace names (docs/auditapi.md#scope).
+var errTenancy = errors.New("this pipeline takes its tenants from annotations (spec.tenancy.source Annotations), " +
+	"and tenants may share namespace names: the audit API serves namespaced reads only when it is pinned to one " +
+	"tenant (audit-api --tenant, chart value auditAPI.tenant); list cluster-wide instead if you may")
+
+// scoped bounds r to what the caller may read: the pipeline's cluster, its pinned tenant if any, and unless
+// namespace is "" (a cluster-wide request the caller is allowed) events whose objectRef.namespace is
+// namespace. With namespace tenancy the namespace is also the tenant, which leads the tables' sorting key.
 func (s Scope) scoped(r query.Request, namespace string) (query.Request, error) {
 	if s.Cluster == "" {
 		return r, fmt.Errorf("the pipeline has no status.clusterName yet")
 	}
-	r.Cluster = s.Cluster
+	r.Cluster, r.Tenant = s.Cluster, s.Tenant
 	if namespace == "" {
 		return r, nil
+	}
+	if !s.NamespaceTenancy && s.Tenant == nil {
+		return r, errTenancy
 	}
 	if r.Namespace != "" && r.Namespace != namespace {
 		return r, fmt.Errorf("objectRef.namespace=%s is outside the request's namespace %s: list in that namespace, or across all namespaces if you may", r.Namespace, namespace)
 	}
 	r.Namespace = namespace
-	if s.NamespaceTenancy {
+	if s.NamespaceTenancy && s.Tenant == nil {
 		r.Tenant = &query.Tenant{Name: namespace}
 	}
 	return r, nil

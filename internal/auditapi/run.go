@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/query"
 )
 
 // AddFlags adds the generic server's flags: --secure-port, --tls-cert-file, --tls-private-key-file,
@@ -35,6 +36,9 @@ func Run(ctx context.Context, args []string) error {
 	pipeline := fs.String("pipeline", "", "the AuditPipeline whose events are served, as namespace/name (required)")
 	refresh := fs.Duration("pipeline-refresh", time.Minute, "how often the pipeline and its password Secret are read again")
 	kubeconfig := fs.String("kubeconfig", "", "the kubeconfig to read the pipeline with; empty: the pod's service account")
+	queryTimeout := fs.Duration("query-timeout", 30*time.Second, "the longest a query may run in ClickHouse (max_execution_time); a caller then gets 504")
+	tenant := fs.String("tenant", "", "serve only this tenant's events (the tenant column); needed for namespaced reads when the pipeline's tenancy is Annotations")
+	tenantType := fs.String("tenant-type", "", "the type of --tenant (the tenant_type column; empty matches only an empty type)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil
@@ -59,7 +63,16 @@ func Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("connect to the Kubernetes API: %w", err)
 	}
-	src := &PipelineSource{Client: k, Key: types.NamespacedName{Namespace: ns, Name: name}, Refresh: *refresh}
+	if *queryTimeout < time.Second {
+		return errors.New("--query-timeout must be at least 1s")
+	}
+	src := &PipelineSource{Client: k, Key: types.NamespacedName{Namespace: ns, Name: name}, Refresh: *refresh,
+		Settings: map[string]any{"max_execution_time": int(queryTimeout.Seconds())}}
+	if *tenant != "" {
+		src.Tenant = &query.Tenant{Type: *tenantType, Name: *tenant}
+	} else if *tenantType != "" {
+		return errors.New("--tenant-type needs --tenant")
+	}
 	defer src.Close()
 	server, err := NewServer(o, src, time.Now)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -86,5 +85,3 @@ func NewServer(o *ServerOptions, src Source, now func() time.Time) (*genericapis
 	}
 	return server, nil
 }
-
-var _ = metav1.Now

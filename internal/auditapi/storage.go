@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/klog/v2"
 
 	auditv1alpha1 "github.com/auditpipeline/auditpipeline-operator/api/audit/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/query"
@@ -34,33 +36,53 @@ type Source interface {
 
 var groupResource = schema.GroupResource{Group: auditv1alpha1.Group, Resource: auditv1alpha1.ResourceAuditEvents}
 
+// unavailable is the caller's error when the database cannot be read: the details (addresses, Secret
+// names, the user) go to the server's log, not to every caller.
+func unavailable(err error) error {
+	klog.ErrorS(err, "Cannot read the audit database")
+	return apierrors.NewServiceUnavailable("the audit database cannot be read now; the audit API server's log says why")
+}
+
 // list runs one scoped page of r for the request of ctx.
 func list(ctx context.Context, src Source, r query.Request, namespace string, path *field.Path) (query.Page, error) {
 	l, scope, err := src.Reader(ctx)
 	if err != nil {
-		return query.Page{}, apierrors.NewServiceUnavailable(fmt.Sprintf("the audit database cannot be read: %v", err))
+		return query.Page{}, unavailable(err)
 	}
 	if r, err = scope.scoped(r, namespace); err != nil {
-		if scope.Cluster == "" {
+		switch {
+		case scope.Cluster == "":
 			return query.Page{}, apierrors.NewServiceUnavailable(err.Error())
+		case errors.Is(err, errTenancy):
+			return query.Page{}, apierrors.NewForbidden(groupResource, "", err)
 		}
 		return query.Page{}, apierrors.NewBadRequest(err.Error())
 	}
 	r.Whole = true
 	page, err := l.List(ctx, r)
+	var qe *query.Error
 	switch {
 	case err == nil:
 		return page, nil
 	case errors.Is(err, query.ErrBadContinue):
 		return page, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", path.Child("continue"), err))
+	case errors.Is(err, query.ErrInvalid):
+		return page, apierrors.NewBadRequest(err.Error())
+	case errors.As(err, &qe):
+		return page, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", path.Child("filter"), err))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return page, apierrors.NewTimeoutError("the audit database did not answer in time", 0)
 	}
-	var qe *query.Error
-	if errors.As(err, &qe) {
-		return page, apierrors.NewBadRequest(fmt.Sprintf("%s: %v", path.Child("filter"), err))
+	if isTimeout(err) {
+		return page, apierrors.NewTimeoutError("the query ran past the server's limit (audit-api --query-timeout): narrow the time range or the filter", 0)
 	}
-	return page, apierrors.NewServiceUnavailable(fmt.Sprintf("the audit database cannot be read: %v", err))
+	return page, unavailable(err)
+}
+
+// isTimeout is whether ClickHouse stopped the query at max_execution_time (TIMEOUT_EXCEEDED, code 159).
+func isTimeout(err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && ex.Code == 159
 }
 
 // auditEvent is the API object of a stored event.
@@ -229,6 +251,9 @@ func (q *queryREST) mayList(ctx context.Context, namespace string) error {
 	if decision == authorizer.DecisionAllow {
 		return nil
 	}
+	if err != nil && decision != authorizer.DecisionDeny {
+		return apierrors.NewInternalError(fmt.Errorf("authorize %q to list auditevents: %w", u.GetName(), err))
+	}
 	where := "cluster-wide"
 	if namespace != "" {
 		where = "in namespace " + namespace
@@ -236,9 +261,6 @@ func (q *queryREST) mayList(ctx context.Context, namespace string) error {
 	msg := fmt.Sprintf("user %q may not list auditevents.%s %s, which a query of them needs", u.GetName(), auditv1alpha1.Group, where)
 	if reason != "" {
 		msg += ": " + reason
-	}
-	if err != nil {
-		msg += fmt.Sprintf(" (%v)", err)
 	}
 	return apierrors.NewForbidden(groupResource, "", errors.New(msg))
 }
@@ -273,7 +295,7 @@ func (q *queryREST) history(ctx context.Context, spec *auditv1alpha1.AuditEventQ
 	}
 	l, scope, err := q.src.Reader(ctx)
 	if err != nil {
-		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("the audit database cannot be read: %v", err))
+		return nil, unavailable(err)
 	}
 	if scope.Cluster == "" {
 		return nil, apierrors.NewServiceUnavailable("the pipeline has no status.clusterName yet")
@@ -283,12 +305,23 @@ func (q *queryREST) history(ctx context.Context, spec *auditv1alpha1.AuditEventQ
 	if namespace != "" {
 		h.Namespace = namespace
 	}
-	if scope.NamespaceTenancy {
+	switch {
+	case scope.Tenant != nil:
+		h.ExactTenant = scope.Tenant
+	case scope.NamespaceTenancy:
 		h.Tenant = h.Namespace // the tenant leads the changes table's sorting key
+	case namespace != "":
+		return nil, apierrors.NewForbidden(groupResource, "", errTenancy)
 	}
 	events, err := l.History(ctx, h)
-	if err != nil {
-		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("the audit database cannot be read: %v", err))
+	switch {
+	case err == nil:
+	case errors.Is(err, query.ErrInvalid):
+		return nil, apierrors.NewBadRequest(err.Error())
+	case isTimeout(err):
+		return nil, apierrors.NewTimeoutError("the query ran past the server's limit (audit-api --query-timeout)", 0)
+	default:
+		return nil, unavailable(err)
 	}
 	return events, nil
 }

@@ -16,6 +16,8 @@ import (
 type Client struct {
 	Conn     driver.Conn
 	Database string
+	// Settings are ClickHouse settings of every query (e.g. max_execution_time), or nil.
+	Settings clickhouse.Settings
 }
 
 // List returns one page of r.
@@ -33,7 +35,11 @@ func (c *Client) List(ctx context.Context, r Request) (Page, error) {
 
 // events runs a statement that selects eventColumns.
 func (c *Client) events(ctx context.Context, sql string, p *Params) ([]Event, error) {
-	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(p.Values()))
+	opts := []clickhouse.QueryOption{clickhouse.WithParameters(p.Values())}
+	if c.Settings != nil {
+		opts = append(opts, clickhouse.WithSettings(c.Settings))
+	}
+	ctx = clickhouse.Context(ctx, opts...)
 	rows, err := c.Conn.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("query ClickHouse: %w", err)
@@ -107,6 +113,9 @@ func Follow(ctx context.Context, l Lister, r Request, since, interval time.Durat
 		newest := from
 		for i := len(events) - 1; i >= 0; i-- { // oldest first
 			e := events[i]
+			if e.Time.Before(q.From) { // a Lister may answer a wider range (the API's whole seconds)
+				continue
+			}
 			key := e.Time.Format(time.RFC3339Nano) + "/" + e.TenantType + "/" + e.Tenant + "/" + e.AuditID + "/" + e.Stage
 			if e.Time.After(newest) {
 				newest = e.Time

@@ -15,6 +15,9 @@ type HistoryRequest struct {
 	Namespace, Name string
 	// Tenant, TenantType and Cluster narrow the history to one tenant or cluster ("" for any).
 	Tenant, TenantType, Cluster string
+	// ExactTenant, when set, is the only tenant whose writes are listed, its type "" included (the audit
+	// API's pinned tenant).
+	ExactTenant *Tenant
 	// Limit caps the writes listed, the newest kept (DefaultLimit when 0, at most MaxLimit).
 	Limit int
 	// Whole asks for each write whole (Event.JSON), which a diff needs and a table does not.
@@ -53,14 +56,14 @@ func HistorySQL(database string, h HistoryRequest) (string, *Params, error) {
 		return "", nil, fmt.Errorf("database %q is not a ClickHouse identifier", database)
 	}
 	if h.Resource == "" || h.Name == "" {
-		return "", nil, fmt.Errorf("history needs a resource and a name, e.g. history deployments web -n shop")
+		return "", nil, invalid("history needs a resource and a name, e.g. history deployments web -n shop")
 	}
 	limit := h.Limit
 	switch {
 	case limit == 0:
 		limit = DefaultLimit
 	case limit < 0 || limit > MaxLimit:
-		return "", nil, fmt.Errorf("--limit must be between 1 and %d, not %d", MaxLimit, limit)
+		return "", nil, invalid("--limit must be between 1 and %d, not %d", MaxLimit, limit)
 	}
 	resource, group := resourceName(h.Resource)
 	p := &Params{}
@@ -71,6 +74,9 @@ func HistorySQL(database string, h HistoryRequest) (string, *Params, error) {
 	}
 	if group != "" {
 		where = append(where, "api_group = "+p.String(group))
+	}
+	if t := h.ExactTenant; t != nil {
+		where = append(where, "tenant_type = "+p.String(t.Type), "tenant = "+p.String(t.Name))
 	}
 	for _, s := range []struct{ column, value string }{{"tenant", h.Tenant}, {"tenant_type", h.TenantType}, {"cluster", h.Cluster}} {
 		if s.value != "" {

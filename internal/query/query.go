@@ -116,6 +116,17 @@ type cursor struct {
 // ErrBadContinue is wrapped by the error for a continue token that is malformed or from another list.
 var ErrBadContinue = errors.New("invalid continue token")
 
+// ErrInvalid is matched (errors.Is) by the errors of a request that cannot be asked: a time range that
+// ends before it starts, a limit out of bounds; the caller's to fix, not the server's.
+var ErrInvalid = errors.New("invalid request")
+
+// invalidError is an ErrInvalid with its own message.
+type invalidError struct{ msg string }
+
+func (e invalidError) Error() string           { return e.msg }
+func (invalidError) Is(target error) bool      { return target == ErrInvalid }
+func invalid(format string, args ...any) error { return invalidError{fmt.Sprintf(format, args...)} }
+
 // chTime is ClickHouse's text of a DateTime64(6, 'UTC') parameter.
 const chTime = "2006-01-02 15:04:05.000000"
 
@@ -129,7 +140,7 @@ func (r *Request) window() (from, to time.Time, c *cursor, err error) {
 			return time.Time{}, time.Time{}, nil, err
 		}
 		if c.Digest != r.digest() {
-			return time.Time{}, time.Time{}, nil, fmt.Errorf("%w: it belongs to a list with other filters; repeat the list's own filters with --continue", ErrBadContinue)
+			return time.Time{}, time.Time{}, nil, fmt.Errorf("%w: it belongs to a list with other filters or another scope; give it with that list's own filters", ErrBadContinue)
 		}
 		from, err1 := time.Parse(time.RFC3339Nano, c.From)
 		to, err2 := time.Parse(time.RFC3339Nano, c.To)
@@ -147,7 +158,7 @@ func (r *Request) window() (from, to time.Time, c *cursor, err error) {
 		from = to.Add(-DefaultWindow)
 	}
 	if from.After(to) {
-		return time.Time{}, time.Time{}, nil, fmt.Errorf("the time range ends (%s) before it starts (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
+		return time.Time{}, time.Time{}, nil, invalid("the time range ends (%s) before it starts (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
 	}
 	return from.UTC(), to.UTC(), nil, nil
 }
@@ -243,7 +254,7 @@ func (r *Request) limit() (int, error) {
 	case r.Limit == 0:
 		return DefaultLimit, nil
 	case r.Limit < 0 || r.Limit > MaxLimit:
-		return 0, fmt.Errorf("--limit must be between 1 and %d, not %d", MaxLimit, r.Limit)
+		return 0, invalid("--limit must be between 1 and %d, not %d", MaxLimit, r.Limit)
 	}
 	return r.Limit, nil
 }

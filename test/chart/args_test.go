@@ -33,7 +33,8 @@ func TestManagerAcceptsChartArgs(t *testing.T) {
 		}},
 		// The manager with --audit-api-service, and `manager audit-api` with the chart's flags.
 		{name: "args-audit-api", namespace: "chart-args", args: auditAPIValues("audit/cluster-audit",
-			"--set", "auditAPI.port=9443", "--set-json", `auditAPI.extraArgs=["--pipeline-refresh=30s"]`)},
+			"--set", "auditAPI.port=9443", "--set-json", `auditAPI.extraArgs=["--pipeline-refresh=30s"]`,
+			"--set", "auditAPI.tenant.name=p1", "--set", "auditAPI.tenant.type=Project", "--set", "auditAPI.queryTimeout=1m")},
 	}
 	for _, r := range releases {
 		objs := r.render(t)

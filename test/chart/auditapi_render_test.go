@@ -32,6 +32,13 @@ func auditAPIValues(pipeline string, more ...string) []string {
 // probes, the manager's hardening, a PodDisruptionBudget, the Service and the APIService, and the manager's
 // --audit-api-* flags and POD_NAMESPACE beside the user's env.
 func TestAuditAPIOperatorCertificates(t *testing.T) {
+	// A pinned tenant gives --tenant and --tenant-type.
+	pinned := release{name: "pinned", namespace: "chart-api", args: auditAPIValues("audit/cluster-audit",
+		"--set", "auditAPI.tenant.name=p1", "--set", "auditAPI.tenant.type=Project")}
+	pc := deployment(t, pinned.render(t), "pinned-auditpipeline-operator-audit-api").Spec.Template.Spec.Containers[0]
+	if !slices.Contains(pc.Args, "--tenant=p1") || !slices.Contains(pc.Args, "--tenant-type=Project") {
+		t.Errorf("auditAPI.tenant: args %v, want --tenant=p1 --tenant-type=Project", pc.Args)
+	}
 	r := release{name: "api", namespace: "chart-api", args: auditAPIValues("audit/cluster-audit",
 		"--set-json", `auditAPI.extraArgs=["--pipeline-refresh=30s"]`,
 		"--set-json", `manager.env=[{"name":"EXTRA","value":"1"}]`)}
@@ -41,7 +48,7 @@ func TestAuditAPIOperatorCertificates(t *testing.T) {
 	c := api.Spec.Template.Spec.Containers[0]
 	wantArgs := []string{"audit-api", "--pipeline=audit/cluster-audit", "--secure-port=8443",
 		"--tls-cert-file=/var/run/audit-api/tls.crt", "--tls-private-key-file=/var/run/audit-api/tls.key",
-		"--pipeline-refresh=30s"}
+		"--query-timeout=30s", "--pipeline-refresh=30s"}
 	mc := manager.Spec.Template.Spec.Containers[0]
 	if c.Image != mc.Image || !slices.Equal(c.Command, mc.Command) || !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("audit-api container: image %q command %v args %v; want the manager's image and command, args %v",
@@ -269,6 +276,7 @@ func TestAuditAPIValueErrors(t *testing.T) {
 		{[]string{"--set", "auditAPI.enabled=true"}, "auditAPI.pipeline is required when auditAPI.enabled is true"},
 		{auditAPIValues("cluster-audit"), `auditAPI.pipeline "cluster-audit" must name the AuditPipeline as namespace/name`},
 		{auditAPIValues("audit/cluster-audit", "--set", "auditAPI.certificates=vault"), "must be auto, operator or cert-manager"},
+		{auditAPIValues("audit/cluster-audit", "--set", "auditAPI.tenant.type=Project"), "auditAPI.tenant.type needs auditAPI.tenant.name"},
 		{auditAPIValues("audit/cluster-audit", "--set", "auditAPI.certificates=cert-manager",
 			"--set", "auditAPI.certManager.issuerRef.kind=ClusterIssuer"), "auditAPI.certManager.issuerRef needs a name"},
 	}
