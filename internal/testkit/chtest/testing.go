@@ -31,7 +31,14 @@ var databaseSeq atomic.Int64
 func Main(m *testing.M) { MainWithOptions(m, Options{}) }
 
 // MainWithOptions is Main with options for the shared server, e.g. Options{Keeper: true}.
-func MainWithOptions(m *testing.M, opts Options) {
+func MainWithOptions(m *testing.M, opts Options) { os.Exit(RunWithOptions(m, opts)) }
+
+// Run is Main that returns the exit code instead of exiting, for a TestMain that has more to stop after
+// the tests (a control plane: deferred calls do not run past os.Exit).
+func Run(m *testing.M) int { return RunWithOptions(m, Options{}) }
+
+// RunWithOptions is Run with options for the shared server.
+func RunWithOptions(m *testing.M, opts Options) int {
 	shared.mu.Lock()
 	shared.main, shared.opts = true, opts
 	shared.mu.Unlock()
@@ -49,7 +56,7 @@ func MainWithOptions(m *testing.M, opts Options) {
 			}
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Shared returns the test package's server, starting it on first use. It needs Main in TestMain, which
