@@ -21,10 +21,7 @@ import (
 )
 
 // reader is what the commands read through: *query.Client on the database, or apiReader.
-type reader interface {
-	List(ctx context.Context, r query.Request) (query.Page, error)
-	History(ctx context.Context, h query.HistoryRequest) ([]query.Event, error)
-}
+type reader = query.Reader
 
 // apiHelp is what a user needs to read through the audit API.
 const apiHelp = "reading through the audit API needs list on auditevents.audit.auditpipeline.io and create on " +

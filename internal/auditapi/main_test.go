@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -30,26 +29,8 @@ var (
 	k8s client.Client
 )
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-// runTests starts the control plane, runs the tests with the shared ClickHouse, and stops both: TestMain
-// exits only after its control plane is stopped.
-func runTests(m *testing.M) int {
-	var err error
-	if env, err = testenv.Start(testenv.WithAggregation()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if k8s, err = client.New(env.Config, client.Options{Scheme: env.Scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := chtest.Run(m)
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stop the control plane:", err)
-		code = max(code, 1)
-	}
-	return code
+func TestMain(m *testing.M) {
+	os.Exit(testenv.RunWithClickHouse(m, func(e *testenv.Env, c client.Client) { env, k8s = e, c }, testenv.WithAggregation()))
 }
 
 // event is a synthetic audit event of namespace ns ("" for a cluster-scoped object), answered at t.

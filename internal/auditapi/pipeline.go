@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -102,17 +101,11 @@ func (s *PipelineSource) load(ctx context.Context) error {
 		return fmt.Errorf("get AuditPipeline %s: %w", s.Key, err)
 	}
 	h := sha256.New()
+	secrets := clickhouse.SecretsOf(s.Client)
 	read := func(ctx context.Context, namespace, name, key string) ([]byte, error) {
-		var sec corev1.Secret
-		if err := s.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &sec); err != nil {
-			return nil, fmt.Errorf("read Secret %s/%s: %w", namespace, name, err)
-		}
-		v, ok := sec.Data[key]
-		if !ok {
-			return nil, fmt.Errorf("secret %s/%s has no key %q", namespace, name, key)
-		}
-		fmt.Fprintf(h, "%d:%s", len(v), v)
-		return v, nil
+		v, err := secrets(ctx, namespace, name, key)
+		fmt.Fprintf(h, "%d:%s", len(v), v) // the endpoint's digest covers every Secret value read
+		return v, err
 	}
 	ep, err := clickhouse.PipelineEndpoint(ctx, &p, read)
 	if err != nil {

@@ -23,10 +23,7 @@ import (
 )
 
 // Reader reads audit events: *query.Client, on the pipeline's database.
-type Reader interface {
-	List(ctx context.Context, r query.Request) (query.Page, error)
-	History(ctx context.Context, h query.HistoryRequest) ([]query.Event, error)
-}
+type Reader = query.Reader
 
 // Source gives a request what it reads: a Reader and the pipeline's Scope. An error is the server's
 // (the pipeline or its database unreachable): the caller gets 503 Service Unavailable with it.

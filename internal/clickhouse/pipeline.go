@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/render"
@@ -12,6 +14,22 @@ import (
 
 // SecretReader reads one key of a Secret in namespace.
 type SecretReader func(ctx context.Context, namespace, name, key string) ([]byte, error)
+
+// SecretsOf is the SecretReader that reads with c (for the operator, an uncached reader, so that Secrets
+// are not cached).
+func SecretsOf(c client.Reader) SecretReader {
+	return func(ctx context.Context, namespace, name, key string) ([]byte, error) {
+		var s corev1.Secret
+		if err := c.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s); err != nil {
+			return nil, fmt.Errorf("read Secret %s/%s: %w", namespace, name, err)
+		}
+		v, ok := s.Data[key]
+		if !ok {
+			return nil, fmt.Errorf("secret %s/%s has no key %q", namespace, name, key)
+		}
+		return v, nil
+	}
+}
 
 // PipelineEndpoint is how to reach and log in to p's ClickHouse: its native addresses (every external
 // host, or the managed installation's Service), the user of spec.clickhouse.credentials with the password

@@ -81,6 +81,12 @@ func whole(e Event, r eventrow.Row) (string, error) {
 	return string(b), err
 }
 
+// Reader reads the audit trail: *Client on the database; the plugin's reader through the audit API.
+type Reader interface {
+	Lister
+	History(ctx context.Context, h HistoryRequest) ([]Event, error)
+}
+
 // Lister lists one page of a Request: *Client on the database, or the plugin's reader through the
 // audit API.
 type Lister interface {

@@ -8,16 +8,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	nack "github.com/nats-io/nack/pkg/jetstream/apis/jetstream/v1beta2"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
 	"github.com/auditpipeline/auditpipeline-operator/internal/altinity"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 )
 
 // nackModule is the Go module of NACK, whose deploy/crds.yml holds the Stream, Consumer and Account CRDs.
@@ -160,4 +163,28 @@ func RunScript(root, script string) (string, error) {
 		return "", fmt.Errorf("%s: %w", script, err)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// RunWithClickHouse is a TestMain's body for tests of a control plane and ClickHouse: it starts the control
+// plane with opts, hands it and an admin client to ready (which keeps them for the tests), runs the tests
+// with chtest's shared server, and stops both before it returns the exit code (deferred calls would not
+// run past os.Exit): func TestMain(m *testing.M) { os.Exit(testenv.RunWithClickHouse(m, set)) }.
+func RunWithClickHouse(m *testing.M, ready func(*Env, client.Client), opts ...Option) int {
+	env, err := Start(opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := 1
+	if k, err := client.New(env.Config, client.Options{Scheme: env.Scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		ready(env, k)
+		code = chtest.Run(m)
+	}
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop the control plane:", err)
+		code = max(code, 1)
+	}
+	return code
 }
