@@ -570,3 +570,37 @@ func TestCallerMistakesAre400(t *testing.T) {
 		t.Errorf("a query starting in the future: %v, want 400", err)
 	}
 }
+
+// TestPipelineSourceServesStaleBriefly: when the pipeline cannot be read again (its password Secret
+// deleted), the source serves what it read last for a few Refresh periods, reports the error in Health
+// (readyz), and then fails.
+func TestPipelineSourceServesStaleBriefly(t *testing.T) {
+	srv := chtest.Shared(t)
+	_, database := schematest.Migrated(t, srv)
+	key := pipeline(t, srv, database, "c7")
+	src := &auditapi.PipelineSource{Client: k8s, Key: key, Refresh: 200 * time.Millisecond}
+	defer src.Close()
+	ctx := context.Background()
+	if _, scope, err := src.Reader(ctx); err != nil || scope.Cluster != "c7" || src.Health() != nil {
+		t.Fatalf("first read: scope %+v, %v, health %v", scope, err, src.Health())
+	}
+	must(t, k8s.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: "clickhouse-auth"}}))
+	time.Sleep(250 * time.Millisecond) // past Refresh: the next call reloads, and fails
+	if r, _, err := src.Reader(ctx); err != nil || r == nil {
+		t.Errorf("a failed reload within 5 Refresh periods: %v; want the last reader", err)
+	}
+	if err := src.Health(); err == nil || !strings.Contains(err.Error(), "clickhouse-auth") {
+		t.Errorf("Health after a failed reload: %v; want the Secret named", err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, _, err := src.Reader(ctx)
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the last reader is still served 3 s (15 Refresh periods) after reloads began to fail")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -18,17 +18,20 @@ import (
 )
 
 // How PipelineSource reloads: a load has loadTimeout of its own (not the request's, which a probe's
-// timeout may cancel), and a failed load is retried after errRetry.
+// timeout may cancel), a failed load is retried after errRetry, and what was read last is served for at
+// most maxStale Refresh periods while loads fail.
 const (
 	loadTimeout = 15 * time.Second
 	errRetry    = 5 * time.Second
+	maxStale    = 5
 )
 
 // PipelineSource reads an AuditPipeline's database: its ClickHouse endpoint and password (from its
 // Secret, as the operator does), its database, cluster name and tenancy. It reads the pipeline again
-// every Refresh, so a renamed cluster or a rotated password is followed without a restart; while a
-// reload fails it keeps serving with what it last read (and logs why), so a short outage of the API
-// server or ClickHouse does not fail every request for a whole Refresh.
+// every Refresh, so a renamed cluster or a rotated password is followed without a restart. While one
+// request reloads, the others are served what was read last; while reloads fail, that is served for at most
+// maxStale Refresh periods (logged, and Health reports it), so a short outage of the API server or
+// ClickHouse does not fail every request, and a long one does.
 type PipelineSource struct {
 	Client  client.Client
 	Key     types.NamespacedName
@@ -42,7 +45,8 @@ type PipelineSource struct {
 
 	mu      sync.Mutex
 	read    time.Time // when the last load ended
-	lastErr error     // of the last load, when no load ever succeeded
+	good    time.Time // when the last load succeeded
+	lastErr error     // of the last load
 	conn    driver.Conn
 	digest  [32]byte // of the endpoint conn was opened with
 	reader  *query.Client
@@ -54,7 +58,14 @@ func (s *PipelineSource) Reader(ctx context.Context) (Reader, Scope, error) {
 	if r, scope, err, ok := s.cached(); ok {
 		return r, scope, err
 	}
-	s.loading.Lock()
+	if s.servable() {
+		// Another request may be reloading: serve what was read last rather than wait for it.
+		if !s.loading.TryLock() {
+			return s.current()
+		}
+	} else {
+		s.loading.Lock()
+	}
 	defer s.loading.Unlock()
 	if r, scope, err, ok := s.cached(); ok { // loaded while this one waited
 		return r, scope, err
@@ -63,20 +74,42 @@ func (s *PipelineSource) Reader(ctx context.Context) (Reader, Scope, error) {
 	defer cancel()
 	err := s.load(lctx)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.read = time.Now()
-	if err != nil {
+	now := time.Now()
+	s.read, s.lastErr = now, err
+	if err == nil {
+		s.good = now
+	} else {
 		klog.ErrorS(err, "Cannot read the audit pipeline", "pipeline", s.Key)
-		if s.reader != nil {
-			// Serve with what was read last; try again after errRetry.
-			s.read = s.read.Add(errRetry - s.Refresh)
-			return s.reader, s.scope, nil
-		}
-		s.lastErr = err
-		return nil, Scope{}, err
 	}
-	s.lastErr = nil
-	return s.reader, s.scope, nil
+	s.mu.Unlock()
+	return s.current()
+}
+
+// Health is the last load's error: nil once the pipeline, its Secrets and ClickHouse could be read.
+func (s *PipelineSource) Health() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
+}
+
+// servable is whether a reader was read recently enough to be served while loads fail.
+func (s *PipelineSource) servable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reader != nil && time.Since(s.good) < maxStale*s.Refresh
+}
+
+// current is what was read last: the reader while servable, else the last load's error.
+func (s *PipelineSource) current() (Reader, Scope, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reader != nil && time.Since(s.good) < maxStale*s.Refresh {
+		return s.reader, s.scope, nil
+	}
+	if s.lastErr != nil {
+		return nil, Scope{}, s.lastErr
+	}
+	return nil, Scope{}, fmt.Errorf("AuditPipeline %s: not read for %s", s.Key, maxStale*s.Refresh)
 }
 
 // cached is the last load's outcome while it is fresh: Refresh after a success, errRetry after a failure.
@@ -86,9 +119,12 @@ func (s *PipelineSource) cached() (Reader, Scope, error, bool) {
 	switch {
 	case s.read.IsZero():
 		return nil, Scope{}, nil, false
-	case s.reader != nil && time.Since(s.read) < s.Refresh:
+	case s.lastErr == nil && time.Since(s.read) < s.Refresh:
 		return s.reader, s.scope, nil, true
-	case s.reader == nil && s.lastErr != nil && time.Since(s.read) < errRetry:
+	case s.lastErr != nil && time.Since(s.read) < errRetry:
+		if s.reader != nil && time.Since(s.good) < maxStale*s.Refresh {
+			return s.reader, s.scope, nil, true
+		}
 		return nil, Scope{}, s.lastErr, true
 	}
 	return nil, Scope{}, nil, false
@@ -111,9 +147,12 @@ func (s *PipelineSource) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("AuditPipeline %s: %w", s.Key, err)
 	}
-	// The endpoint's identity: addresses, user, and every Secret value read (password, TLS); its
-	// tls.Config cannot be compared.
-	fmt.Fprintf(h, "%q %q %q", ep.Addrs, ep.Username, ep.Database)
+	// The endpoint's identity: addresses, user, every Secret value read (password, TLS material) and the
+	// TLS settings; its tls.Config cannot be compared.
+	fmt.Fprintf(h, "%q %q %q %t", ep.Addrs, ep.Username, ep.Database, ep.TLS != nil)
+	if ep.TLS != nil {
+		fmt.Fprintf(h, " %q %t", ep.TLS.ServerName, ep.TLS.InsecureSkipVerify)
+	}
 	var digest [32]byte
 	copy(digest[:], h.Sum(nil))
 
@@ -124,10 +163,13 @@ func (s *PipelineSource) load(ctx context.Context) error {
 		if conn, err = clickhouse.Open(ep); err != nil {
 			return fmt.Errorf("AuditPipeline %s: %w", s.Key, err)
 		}
-		if err := conn.Ping(ctx); err != nil {
+	}
+	// Every load reaches ClickHouse, so that Health (readyz) follows it.
+	if err := conn.Ping(ctx); err != nil {
+		if !same {
 			_ = conn.Close()
-			return fmt.Errorf("AuditPipeline %s: connect to ClickHouse at %s: %w", s.Key, ep, err)
 		}
+		return fmt.Errorf("AuditPipeline %s: connect to ClickHouse at %s: %w", s.Key, ep, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

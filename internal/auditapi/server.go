@@ -73,9 +73,12 @@ func NewServer(o *ServerOptions, src Source, now func() time.Time) (*genericapis
 	if err := server.InstallAPIGroup(&info); err != nil {
 		return nil, fmt.Errorf("install %s: %w", auditv1alpha1.SchemeGroupVersion, err)
 	}
-	// Ready once the pipeline and its database can be read.
+	// Ready once the pipeline and its database can be read, and not while its last reload failed.
 	if err := server.AddReadyzChecks(healthz.NamedCheck("pipeline", func(r *http.Request) error {
 		_, scope, err := src.Reader(r.Context())
+		if h, ok := src.(interface{ Health() error }); ok && err == nil {
+			err = h.Health()
+		}
 		if err == nil && scope.Cluster == "" {
 			err = fmt.Errorf("the pipeline has no status.clusterName yet")
 		}

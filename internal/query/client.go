@@ -96,13 +96,15 @@ type Lister interface {
 // Follow lists with l, every interval until ctx ends, the events of r (its Filter and shortcuts; not its
 // range or paging) newer than those seen, oldest first, and hands each to emit. It starts with the
 // events of the last since. An event that reaches ClickHouse later than events newer than it (a slow
-// batch) is still shown: each round looks back lookBack before the newest event seen, and skips the
-// events it has shown. A round reads at most MaxLimit events, the newest; warn is told when there were
-// more.
+// batch) is still shown: each round looks back lookBack before the newest event seen or the round before,
+// whichever is later (never before the start), and skips the events it has shown; so a quiet filter's
+// window follows the clock instead of growing. A round reads at most MaxLimit events, the newest; warn is
+// told when there were more.
 func Follow(ctx context.Context, l Lister, r Request, since, interval time.Duration, emit func(Event) error, warn func(string)) error {
 	const lookBack = 30 * time.Second
 	seen := map[string]time.Time{} // event key -> event time, pruned past the look-back window
-	from := time.Now().Add(-since)
+	start := time.Now().Add(-since)
+	from, newest := start, start
 	for {
 		now := time.Now()
 		q := r
@@ -116,7 +118,6 @@ func Follow(ctx context.Context, l Lister, r Request, since, interval time.Durat
 			warn(fmt.Sprintf("more than %d events since %s: showing the newest %d; narrow the filters", MaxLimit,
 				from.UTC().Format(time.RFC3339), MaxLimit))
 		}
-		newest := from
 		for i := len(events) - 1; i >= 0; i-- { // oldest first
 			e := events[i]
 			if e.Time.Before(q.From) { // a Lister may answer a wider range (the API's whole seconds)
@@ -134,7 +135,15 @@ func Follow(ctx context.Context, l Lister, r Request, since, interval time.Durat
 				return err
 			}
 		}
-		from = newest.Add(-lookBack)
+		// The next round starts lookBack before the newest event or this round, not before the start.
+		from = newest
+		if now.After(from) {
+			from = now
+		}
+		from = from.Add(-lookBack)
+		if from.Before(start) {
+			from = start
+		}
 		for k, t := range seen {
 			if t.Before(from) {
 				delete(seen, k)

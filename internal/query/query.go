@@ -43,8 +43,8 @@ type Request struct {
 	// Tenant, when set, is the only tenant whose events are listed: tenant_type and tenant lead the tables'
 	// sorting key, so a list of one tenant reads its granules only.
 	Tenant *Tenant
-	// Whole asks for each event whole (Event.JSON), which a table does not show: putting it back
-	// together costs the server about 12 ms for 100 events (docs/bench.md).
+	// Whole asks for each event whole (Event.JSON), which a table does not show: it reads rest, the
+	// largest column, and puts each event back together (eventrow.Row.Event, docs/schema.md#whole-events).
 	Whole bool
 }
 
@@ -60,8 +60,8 @@ type Event struct {
 	APIGroup, Resource, Subresource, Namespace, Name string
 	Code                                             uint16
 	TenantType, Tenant, Cluster                      string
-	// JSON is the whole audit event as stored (what the views' event gives, put together by
-	// eventrow.Row.Event), when the request asked for it.
+	// JSON is the whole audit event as stored (the same JSON value as the views' event, put together
+	// by eventrow.Row.Event), when the request asked for it.
 	JSON string
 }
 
