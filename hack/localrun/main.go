@@ -39,7 +39,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/auditapi"
 	"github.com/auditpipeline/auditpipeline-operator/internal/controller"
+	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/auditapitest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/testenv"
 )
@@ -120,6 +122,11 @@ func run(ctx context.Context, opts options, out io.Writer) error {
 	if err := applyFile(ctx, c, filepath.Join(servers.env.Root, opts.sample), servers, out); err != nil {
 		return err
 	}
+	stopAPI, err := startAuditAPI(ctx, c, servers.env, out, opts.kubeconfigOut)
+	if err != nil {
+		return err
+	}
+	defer stopAPI()
 	fmt.Fprintln(out, "Operator running. Status follows; Ctrl-C stops everything.")
 	watchErr := watchStatus(ctx, c, out, opts.exitWhenObserved)
 	stopped := ctx.Err() != nil // Ctrl-C or SIGTERM
@@ -131,6 +138,34 @@ func run(ctx context.Context, opts options, out io.Writer) error {
 		return nil
 	}
 	return watchErr
+}
+
+// startAuditAPI serves the audit API (internal/auditapi) for the sample pipeline behind the local
+// kube-apiserver, as the chart's auditAPI does in a cluster, with the certificate the operator issues.
+func startAuditAPI(ctx context.Context, c client.Client, env *testenv.Env, out io.Writer, kubeconfig string) (func(), error) {
+	var list v1alpha1.AuditPipelineList
+	if err := c.List(ctx, &list); err != nil || len(list.Items) != 1 {
+		return nil, fmt.Errorf("the audit API serves the sample's one AuditPipeline: %d found, %v", len(list.Items), err)
+	}
+	dir, err := os.MkdirTemp("", "localrun-audit-api-")
+	if err != nil {
+		return nil, err
+	}
+	src := &auditapi.PipelineSource{Client: c, Key: client.ObjectKeyFromObject(&list.Items[0]), Refresh: 10 * time.Second}
+	s, err := auditapitest.Start(env, c, src, dir, 10*time.Second)
+	if err != nil {
+		src.Close()
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	fmt.Fprintf(out, "The audit API serves %s (docs/auditapi.md): KUBECONFIG=%s kubectl get auditevents -A (after make sample-events)\n",
+		src.Key, kubeconfig)
+	return func() {
+		if err := s.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop the audit API:", err)
+		}
+		src.Close()
+		_ = os.RemoveAll(dir)
+	}, nil
 }
 
 // localServers are what run starts in place of a cluster.
@@ -151,7 +186,7 @@ func startServers(kubeconfig string, out, stderr io.Writer) (s *localServers, er
 		}
 	}()
 	fmt.Fprintln(out, "Starting the local control plane (kube-apiserver and etcd; the first run builds them, ~6-20 min)...")
-	if s.env, err = testenv.Start(); err != nil {
+	if s.env, err = testenv.Start(testenv.WithAggregation()); err != nil {
 		return s, err
 	}
 	if err = writeKubeconfig(s.env, kubeconfig); err != nil {

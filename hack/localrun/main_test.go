@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,6 +51,29 @@ func TestLocalRunUntilCtrlC(t *testing.T) {
 			t.Fatalf("StreamReady is not True after 2 minutes:\n%s", out.String())
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+	// The audit API answers through the local kube-apiserver once the operator has named the cluster.
+	if !strings.Contains(out.String(), "The audit API serves") {
+		t.Fatalf("no audit API line:\n%s", out.String())
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", opts.kubeconfigOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiDeadline := time.Now().Add(time.Minute)
+	for {
+		body, err := cs.RESTClient().Get().AbsPath("/apis/audit.auditpipeline.io/v1alpha1/auditevents").DoRaw(context.Background())
+		if err == nil && strings.Contains(string(body), `"kind":"AuditEventList"`) {
+			break
+		}
+		if time.Now().After(apiDeadline) {
+			t.Fatalf("kubectl get auditevents -A through the local run: %v %s", err, body)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	cancel() // as Ctrl-C does
 	select {
