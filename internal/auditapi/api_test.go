@@ -146,7 +146,7 @@ func TestEventsScopedByRBAC(t *testing.T) {
 	for _, ns := range []string{"team-a", "team-b"} {
 		must(t, k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	}
-	grant(t, "alice-audit", "alice", "team-a", rule("list", "auditevents"), rule("create", "auditeventqueries"))
+	grant(t, "alice-audit", "alice", "team-a", rule("list", "auditevents"), rule("get", "auditevents"), rule("create", "auditeventqueries"))
 	grant(t, "bob-audit", "bob", "team-b", rule("list", "auditevents"))
 	grant(t, "carol-audit", "carol", "", rule("list", "auditevents"), rule("create", "clusterauditeventqueries"))
 	grant(t, "dave-queries", "dave", "team-a", rule("create", "auditeventqueries")) // may query, not list
@@ -399,6 +399,29 @@ func TestEventsScopedByRBAC(t *testing.T) {
 			if it.Metadata.Name != want["auditID"] || it.Metadata.Namespace != "team-a" || !sameJSON(it.Event, want) {
 				t.Errorf("-o yaml item %d: %s/%s\n got %v\nwant the stored event %v", i, it.Metadata.Namespace, it.Metadata.Name, it.Event, want)
 				break
+			}
+		}
+
+		// Get by name: the audit ID, in the caller's namespace only.
+		id := teamA[3]["auditID"].(string)
+		out, err = kubectl("get", "auditevent", id, "-n", "team-a", "--as", "alice", "-o", "json")
+		must(t, err)
+		var one struct {
+			Metadata struct{ Name string }
+			Event    map[string]any
+		}
+		must(t, json.Unmarshal([]byte(out), &one))
+		if one.Metadata.Name != id || !sameJSON(one.Event, teamA[3]) {
+			t.Errorf("kubectl get auditevent %s: %s", id, out)
+		}
+		for _, c := range []struct{ id, namespace, want string }{
+			{teamB[0]["auditID"].(string), "team-a", "NotFound"}, // team-b's event asked in team-a
+			{other[0]["auditID"].(string), "team-a", "NotFound"}, // another cluster's event in team-a
+			{"not-a-uuid", "team-a", "NotFound"},
+			{teamB[0]["auditID"].(string), "team-b", "Forbidden"}, // no RoleBinding in team-b
+		} {
+			if _, err := kubectl("get", "auditevent", c.id, "-n", c.namespace, "--as", "alice"); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("alice gets auditevent %s in %s: %v, want %s", c.id, c.namespace, err, c.want)
 			}
 		}
 

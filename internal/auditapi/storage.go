@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/google/uuid"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,6 +110,7 @@ type eventsREST struct {
 }
 
 var (
+	_ rest.Getter               = (*eventsREST)(nil)
 	_ rest.Lister               = (*eventsREST)(nil)
 	_ rest.Scoper               = (*eventsREST)(nil)
 	_ rest.SingularNameProvider = (*eventsREST)(nil)
@@ -149,6 +151,26 @@ func (s *eventsREST) List(ctx context.Context, o *metainternalversion.ListOption
 		out.Items = append(out.Items, auditEvent(e))
 	}
 	return out, nil
+}
+
+// Get returns the event whose audit ID is name, in the request's namespace (a cluster-scoped object's
+// events have none: list them with -A). It searches the whole audit trail of the scope, which with
+// namespace tenancy reads the tenant's audit IDs only.
+func (s *eventsREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	if _, err := uuid.Parse(name); err != nil {
+		return nil, apierrors.NewNotFound(groupResource, name)
+	}
+	now := s.now()
+	r := query.Request{Now: now, AuditID: name, From: time.Unix(0, 0).UTC(), To: now.Add(24 * time.Hour), Limit: 1}
+	page, err := list(ctx, s.src, r, genericapirequest.NamespaceValue(ctx), field.NewPath("name"))
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Events) == 0 {
+		return nil, apierrors.NewNotFound(groupResource, name)
+	}
+	e := auditEvent(page.Events[0])
+	return &e, nil
 }
 
 // queryREST serves auditeventqueries (namespaced) and clusterauditeventqueries: create only, never stored.

@@ -40,6 +40,8 @@ type Request struct {
 	Continue string
 	// Cluster, when set, is the only cluster whose events are listed (the cluster column).
 	Cluster string
+	// AuditID, when set, is the only audit ID listed (a UUID; the audit API's get by name).
+	AuditID string
 	// Tenant, when set, is the only tenant whose events are listed: tenant_type and tenant lead the tables'
 	// sorting key, so a list of one tenant reads its granules only.
 	Tenant *Tenant
@@ -173,7 +175,7 @@ func (r *Request) digest() string {
 	if r.Tenant != nil {
 		tenant = r.Tenant.Type + "/" + r.Tenant.Name
 	}
-	h := sha256.Sum256([]byte(strings.Join([]string{filter, r.User, r.Verb, r.Resource, r.Name, r.Namespace, r.Cluster, tenant}, "\x00")))
+	h := sha256.Sum256([]byte(strings.Join([]string{filter, r.User, r.Verb, r.Resource, r.Name, r.Namespace, r.Cluster, tenant, r.AuditID}, "\x00")))
 	return hex.EncodeToString(h[:8])
 }
 
@@ -229,6 +231,13 @@ func ListSQL(database string, r Request) (string, *Params, error) {
 	}
 	if r.Tenant != nil {
 		where = append(where, "tenant_type = "+p.String(r.Tenant.Type), "tenant = "+p.String(r.Tenant.Name))
+	}
+	if r.AuditID != "" {
+		id, err := uuid.Parse(r.AuditID)
+		if err != nil {
+			return "", nil, invalid("audit ID %q is not a UUID", r.AuditID)
+		}
+		where = append(where, "audit_id = "+p.Add("UUID", id.String()))
 	}
 	if r.Filter != nil {
 		sql, err := r.Filter.SQL(p, r.Now)

@@ -184,8 +184,10 @@ func readerReviews(teamX, teamY string) []review {
 		alice(true, attrs("list", "auditevents", teamX)), alice(true, attrs("create", "auditeventqueries", teamX)),
 		alice(false, attrs("list", "auditevents", teamY)), alice(false, attrs("create", "auditeventqueries", teamY)),
 		alice(false, attrs("list", "auditevents", "")), alice(false, attrs("create", "clusterauditeventqueries", "")),
-		alice(false, attrs("get", "auditevents", teamX)),
+		alice(true, attrs("get", "auditevents", teamX)), alice(false, attrs("get", "auditevents", teamY)),
+		alice(false, attrs("delete", "auditevents", teamX)), alice(false, attrs("watch", "auditevents", teamX)),
 		bob(true, attrs("list", "auditevents", "")), bob(true, attrs("list", "auditevents", teamY)),
+		bob(true, attrs("get", "auditevents", teamY)), bob(true, attrs("create", "auditeventqueries", teamY)),
 		bob(true, attrs("create", "clusterauditeventqueries", "")),
 	}
 }
