@@ -24,6 +24,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
@@ -625,5 +626,72 @@ func TestPipelineSourceServesStaleBriefly(t *testing.T) {
 			t.Fatal("the last reader is still served 3 s (15 Refresh periods) after reloads began to fail")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWatch: a watch through kube-apiserver (as kubectl get -w makes after its list) sends each new event
+// of the caller's namespace once, as ADDED, and nothing of another namespace; without the watch verb it is
+// refused.
+func TestWatch(t *testing.T) {
+	srv := chtest.Shared(t)
+	_, database := schematest.Migrated(t, srv)
+	src := &auditapi.PipelineSource{Client: k8s, Key: pipeline(t, srv, database, "c5"), Refresh: time.Minute}
+	defer src.Close()
+	auditapitest.Serve(t, env, k8s, src)
+	for _, ns := range []string{"watch-a", "watch-b"} {
+		must(t, k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
+	}
+	grant(t, "gina-audit", "gina", "watch-a", rule("list", "auditevents"), rule("watch", "auditevents"))
+	grant(t, "hal-audit", "hal", "watch-a", rule("list", "auditevents"))
+	gina, hal := auditClient(t, as("gina")), auditClient(t, as("hal"))
+
+	var l auditv1alpha1.AuditEventList
+	must(t, gina.Get().Namespace("watch-a").Resource(auditv1alpha1.ResourceAuditEvents).Do(context.Background()).Into(&l))
+	if l.ResourceVersion == "" {
+		t.Fatal("the list has no resourceVersion to watch from")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opts := &metav1.ListOptions{Watch: true, ResourceVersion: l.ResourceVersion}
+	w, err := gina.Get().Namespace("watch-a").Resource(auditv1alpha1.ResourceAuditEvents).VersionedParams(opts, metav1.ParameterCodec).Watch(ctx)
+	must(t, err)
+	defer w.Stop()
+	if _, err := hal.Get().Namespace("watch-a").Resource(auditv1alpha1.ResourceAuditEvents).VersionedParams(opts, metav1.ParameterCodec).Watch(ctx); status(err) != http.StatusForbidden {
+		t.Errorf("a watch without the watch verb: %v, want 403", err)
+	}
+	now := time.Now()
+	mine := []map[string]any{
+		event("watch-a", "update", "app", "configmaps", "one", 200, now.Add(time.Millisecond)),
+		event("watch-a", "delete", "app", "configmaps", "two", 200, now.Add(2*time.Millisecond)),
+	}
+	theirs := event("watch-b", "update", "app", "configmaps", "one", 200, now.Add(3*time.Millisecond))
+	insert(t, srv, database, "c5", append(slices.Clone(mine), theirs))
+	got := map[string]int{}
+	deadline := time.After(15 * time.Second)
+	for len(got) < len(mine) {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatalf("the watch ended after %v", got)
+			}
+			e, isEvent := ev.Object.(*auditv1alpha1.AuditEvent)
+			if ev.Type != watch.Added || !isEvent {
+				t.Fatalf("watch event %s %T, want ADDED AuditEvent", ev.Type, ev.Object)
+			}
+			got[e.Name]++
+		case <-deadline:
+			t.Fatalf("after 15 s the watch sent %v, want %v", got, ids(mine))
+		}
+	}
+	// Two more polls: nothing repeated, nothing of watch-b.
+	select {
+	case ev := <-w.ResultChan():
+		t.Errorf("after the new events the watch sent %s %v", ev.Type, ev.Object)
+	case <-time.After(2*auditapi.WatchInterval + time.Second):
+	}
+	for _, id := range ids(mine) {
+		if got[id] != 1 {
+			t.Errorf("event %s sent %d times, want once", id, got[id])
+		}
 	}
 }

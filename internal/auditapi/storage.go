@@ -86,8 +86,9 @@ func isTimeout(err error) bool {
 // auditEvent is the API object of a stored event.
 func auditEvent(e query.Event) auditv1alpha1.AuditEvent {
 	return auditv1alpha1.AuditEvent{
-		ObjectMeta: metav1.ObjectMeta{Name: e.AuditID, Namespace: e.Namespace, CreationTimestamp: metav1.NewTime(e.Time)},
-		Event:      runtime.RawExtension{Raw: []byte(e.JSON)},
+		ObjectMeta: metav1.ObjectMeta{Name: e.AuditID, Namespace: e.Namespace, CreationTimestamp: metav1.NewTime(e.Time),
+			ResourceVersion: resourceVersion(e.Time)},
+		Event: runtime.RawExtension{Raw: []byte(e.JSON)},
 	}
 }
 
@@ -137,16 +138,15 @@ func (s *eventsREST) List(ctx context.Context, o *metainternalversion.ListOption
 		if err := fromSelector(&r, o.FieldSelector); err != nil {
 			return nil, apierrors.NewBadRequest(err.Error())
 		}
-		if o.Watch {
-			return nil, apierrors.NewMethodNotSupported(groupResource, "watch")
-		}
 		r.Limit, r.Continue = limit(o.Limit), o.Continue
 	}
 	page, err := list(ctx, s.src, r, genericapirequest.NamespaceValue(ctx), field.NewPath("listOptions"))
 	if err != nil {
 		return nil, err
 	}
-	out := &auditv1alpha1.AuditEventList{ListMeta: metav1.ListMeta{Continue: page.Continue}, Items: make([]auditv1alpha1.AuditEvent, 0, len(page.Events))}
+	// The list's resource version is now, where a watch (kubectl get -w) goes on from.
+	out := &auditv1alpha1.AuditEventList{ListMeta: metav1.ListMeta{Continue: page.Continue, ResourceVersion: resourceVersion(r.Now)},
+		Items: make([]auditv1alpha1.AuditEvent, 0, len(page.Events))}
 	for _, e := range page.Events {
 		out.Items = append(out.Items, auditEvent(e))
 	}
