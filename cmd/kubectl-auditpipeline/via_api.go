@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -47,9 +46,6 @@ func newAPIReader(cfg *rest.Config) (*apiReader, error) {
 	return &apiReader{rc: rc}, nil
 }
 
-// celString is s as a CEL string literal: Go's quoting gives only escapes CEL reads the same way.
-func celString(s string) string { return strconv.Quote(s) }
-
 // List asks the query r as an AuditEventQuery: its shortcuts become CEL next to its filter.
 func (a *apiReader) List(ctx context.Context, r query.Request) (query.Page, error) {
 	var terms []string
@@ -60,7 +56,7 @@ func (a *apiReader) List(ctx context.Context, r query.Request) (query.Page, erro
 		{"user.username", r.User}, {"verb", r.Verb}, {"objectRef.resource", r.Resource}, {"objectRef.name", r.Name},
 	} {
 		if s.value != "" {
-			terms = append(terms, s.field+" == "+celString(s.value))
+			terms = append(terms, s.field+" == "+query.Quote(s.value))
 		}
 	}
 	spec := auditv1alpha1.AuditEventQuerySpec{Filter: strings.Join(terms, " && "), Limit: int32(r.Limit), Continue: r.Continue}

@@ -32,8 +32,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -189,7 +187,7 @@ func startServers(kubeconfig string, out, stderr io.Writer) (s *localServers, er
 	if s.env, err = testenv.Start(testenv.WithAggregation()); err != nil {
 		return s, err
 	}
-	if err = writeKubeconfig(s.env, kubeconfig); err != nil {
+	if err = s.env.WriteKubeconfig(kubeconfig); err != nil {
 		return s, err
 	}
 	fmt.Fprintln(out, "Starting a local ClickHouse (the first run downloads it, ~20 s)...")
@@ -419,16 +417,4 @@ func childGVK(kind string) schema.GroupVersionKind {
 		gv.Version = "v1"
 	}
 	return gv.WithKind(kind + "List")
-}
-
-func writeKubeconfig(env *testenv.Env, path string) error {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
-	cfg.AuthInfos["local"] = &clientcmdapi.AuthInfo{ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData}
-	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "local", Namespace: "default"}
-	cfg.CurrentContext = "local"
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return clientcmd.WriteToFile(*cfg, path)
 }

@@ -89,6 +89,10 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("filter:%d:%d: %s\n | %s\n | %s", e.Line, e.Column, e.Msg, line.String(), caret.String())
 }
 
+// Quote is s as a CEL string literal that reads back as s, for a filter built from values (s is valid
+// UTF-8, as every string of an audit event is): Go's quoting writes only escapes CEL reads the same way.
+func Quote(s string) string { return strconv.Quote(s) }
+
 // Compile parses and type-checks expr, a CEL expression over the audit event, and checks that SQL can
 // translate it: it translates it once, to refuse at once what SQL would.
 //

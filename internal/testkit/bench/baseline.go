@@ -201,7 +201,10 @@ func MeasureBaseline(ctx context.Context, conn driver.Conn, database string, gen
 		return res, err
 	}
 	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(p.parameters(database)))
+	// ask runs sql and returns its rows as pairs, timed with the work of reading them: two strings, or for
+	// a query of eventrow's columns the audit ID and the event put back together, as our readers do.
 	ask := func(sql string) ([][2]string, time.Duration, error) {
+		whole := strings.Contains(sql, eventrow.ColumnNames())
 		start := time.Now()
 		rows, err := conn.Query(qctx, sql)
 		if err != nil {
@@ -210,36 +213,21 @@ func MeasureBaseline(ctx context.Context, conn driver.Conn, database string, gen
 		defer rows.Close()
 		var out [][2]string
 		for rows.Next() {
-			var a, b string
-			if err := rows.Scan(&a, &b); err != nil {
+			var pair [2]string
+			if whole {
+				var r eventrow.Row
+				if err := rows.Scan(r.Fields()...); err != nil {
+					return nil, 0, err
+				}
+				ev, err := r.Event()
+				if err != nil {
+					return nil, 0, err
+				}
+				pair = [2]string{r.AuditID.String(), string(ev)}
+			} else if err := rows.Scan(&pair[0], &pair[1]); err != nil {
 				return nil, 0, err
 			}
-			out = append(out, [2]string{a, b})
-		}
-		return out, time.Since(start), rows.Err()
-	}
-	// askRebuilt runs a query of eventrow's columns and puts each event back together, as our readers do.
-	askRebuilt := func(sql string) ([][2]string, time.Duration, error) {
-		if !strings.Contains(sql, eventrow.ColumnNames()) {
-			return ask(sql) // Q4: counts
-		}
-		start := time.Now()
-		rows, err := conn.Query(qctx, sql)
-		if err != nil {
-			return nil, 0, err
-		}
-		defer rows.Close()
-		var out [][2]string
-		for rows.Next() {
-			var r eventrow.Row
-			if err := rows.Scan(r.Fields()...); err != nil {
-				return nil, 0, err
-			}
-			ev, err := r.Event()
-			if err != nil {
-				return nil, 0, err
-			}
-			out = append(out, [2]string{r.AuditID.String(), string(ev)})
+			out = append(out, pair)
 		}
 		return out, time.Since(start), rows.Err()
 	}
@@ -248,24 +236,20 @@ func MeasureBaseline(ctx context.Context, conn driver.Conn, database string, gen
 		r := BaselineQueryResult{ID: q.ID, Title: q.Title}
 		var views []time.Duration
 		for round := -1; round < max(runs, 1); round++ {
-			// Three ways in turns: each goes first, second and third as often.
+			// The ways in turns: each goes first, second (and third) as often.
 			type way struct {
-				ask   func() ([][2]string, time.Duration, error)
-				name  string
-				times *[]time.Duration
-				got   [][2]string
+				sql, name string
+				times     *[]time.Duration
+				got       [][2]string
 			}
-			ways := []*way{
-				{func() ([][2]string, time.Duration, error) { return askRebuilt(q.Ours) }, "ours", &ours, nil},
-				{func() ([][2]string, time.Duration, error) { return ask(q.Plain) }, "baseline", &plain, nil},
-			}
+			ways := []*way{{q.Ours, "ours", &ours, nil}, {q.Plain, "baseline", &plain, nil}}
 			if q.OursView != "" {
-				ways = append(ways, &way{func() ([][2]string, time.Duration, error) { return ask(q.OursView) }, "ours from the views", &views, nil})
+				ways = append(ways, &way{q.OursView, "ours from the views", &views, nil})
 			}
 			shift := (round + 1) % len(ways)
 			for i := range ways {
 				wy := ways[(i+shift)%len(ways)]
-				got, took, err := wy.ask()
+				got, took, err := ask(wy.sql)
 				if err != nil {
 					return res, fmt.Errorf("%s %s: %w", q.ID, wy.name, err)
 				}

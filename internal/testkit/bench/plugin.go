@@ -6,7 +6,6 @@ import (
 	"io"
 	"slices"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -47,13 +46,8 @@ type PluginQuery struct {
 // table: not the whole event, which no table shows (the plugin asks for it only with -o json|yaml or --diff).
 const rawColumns = "event_time, audit_id, stage, level, verb, user, api_group, resource, subresource, namespace, name, response_code, tenant_type, tenant, cluster"
 
-// celString is s as a CEL string literal.
-func celString(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
-
 func tenantCEL(p Params) string {
-	return "tenantType == " + celString(p.TenantType) + " && tenant == " + celString(p.Tenant)
+	return "tenantType == " + query.Quote(p.TenantType) + " && tenant == " + query.Quote(p.Tenant)
 }
 
 // PluginQueries are issue 23's measures: Q1, Q2 and Q3 by the plugin. Q2P is the plugin's history of
@@ -61,7 +55,7 @@ func tenantCEL(p Params) string {
 var PluginQueries = []PluginQuery{
 	{
 		ID: "Q1P", Base: "Q1", Title: "Q1 by the plugin: query --filter tenant, user --since 168h",
-		Filter: func(p Params) string { return tenantCEL(p) + " && user.username == " + celString(p.User) },
+		Filter: func(p Params) string { return tenantCEL(p) + " && user.username == " + query.Quote(p.User) },
 		Window: 7 * 24 * time.Hour, Limit: 100,
 		RawSQL: `SELECT ` + rawColumns + ` FROM {db:Identifier}.events
 			WHERE ` + tenantFilter + ` AND user = {user:String}
