@@ -17,12 +17,15 @@
 -- cut by four what reading one granule of a small column decompresses (up to 64 of its granules share
 -- a block of 64 KiB). The by_time projection (event_time and verb sorted by time) answers counts over
 -- all tenants for a time range.
--- ZSTD(1) for every column that has no codec of its own (rest included: ZSTD(3) stored 1% less and
--- made merges 20% slower), and through default_compression_codec for the projection's columns, which
--- take the part's default codec rather than their column's. Servers without the fix of ClickHouse
--- issue 84440 ignore that setting and write the projection with LZ4: about 3 bytes a row more.
--- Monthly partitions. No TTL here: the operator reconciles the move to the cold volume and the deletion
--- on the live tables (events and changes, with the same TTL).
+-- ZSTD(1) for every column, as its codec or through default_compression_codec, the part's default
+-- codec, which the projection's columns and rest take. rest, most of the bytes, has no codec of its own
+-- so that the TTL rule RECOMPRESS CODEC(ZSTD(6)) applies to it: inserts write ZSTD(1), and every merge
+-- rewrites it at level 6, about a quarter fewer bytes for twice the merge's CPU (docs/schema.md,
+-- "Compression"). Servers without the fix of ClickHouse issue 84440 ignore default_compression_codec and
+-- write the projection with LZ4: about 3 bytes a row more.
+-- Monthly partitions. The TTL here is the recompression only: the operator reconciles the whole TTL of
+-- the live tables (events and changes, the same), the recompression, the move to the cold volume and the
+-- deletion (internal/tiering.TTL).
 --
 -- changes holds the writes (create, update, patch, delete, deletecollection) a second time, sorted by
 -- tenant and object (resource, namespace, name): a resource's history reads that object's rows only,
@@ -46,14 +49,14 @@
     level         LowCardinality(String) CODEC(ZSTD(1)),
     verb          LowCardinality(String) CODEC(ZSTD(1)),
     user          LowCardinality(String) CODEC(ZSTD(1)),
-    user_uid      String CODEC(ZSTD(1)),
+    user_uid      LowCardinality(String) CODEC(ZSTD(1)),
     api_group     LowCardinality(String) CODEC(ZSTD(1)),
     resource      LowCardinality(String) CODEC(ZSTD(1)),
     subresource   LowCardinality(String) CODEC(ZSTD(1)),
     namespace     LowCardinality(String) CODEC(ZSTD(1)),
     name          String CODEC(ZSTD(1)),
     response_code UInt16 CODEC(ZSTD(1)),
-    rest          String CODEC(ZSTD(1)),
+    rest          String,
     request_received_at DateTime64(6, 'UTC') ALIAS event_time - toIntervalMicrosecond(latency_us){{end}}
 CREATE TABLE IF NOT EXISTS {{.Database}}.events{{.OnCluster}}
 ({{template "columns"}},
@@ -63,6 +66,7 @@ ENGINE = {{.Engine "ReplacingMergeTree"}}
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (tenant_type, tenant, event_time)
 ORDER BY (tenant_type, tenant, event_time, audit_id, stage)
+TTL toDateTime(event_time) RECOMPRESS CODEC(ZSTD(6))
 {{.Settings "index_granularity = 1024" "min_compress_block_size = 16384" "deduplicate_merge_projection_mode = 'rebuild'" "default_compression_codec = 'ZSTD(1)'"}};
 
 -- changes: the writes of events, sorted by tenant, object and time. The same granules and blocks; no projection.
@@ -73,6 +77,7 @@ ENGINE = {{.Engine "ReplacingMergeTree"}}
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (tenant_type, tenant, resource, namespace, name, event_time)
 ORDER BY (tenant_type, tenant, resource, namespace, name, event_time, audit_id, stage)
+TTL toDateTime(event_time) RECOMPRESS CODEC(ZSTD(6))
 {{.Settings "index_granularity = 1024" "min_compress_block_size = 16384" "default_compression_codec = 'ZSTD(1)'"}};
 
 -- The writes: what changes holds, the view copies and the statement after it backfills.

@@ -5,6 +5,7 @@ package migrations
 // operator refuses a database that applied one (ChecksumMismatch, with this note) rather than writing
 // into tables laid out differently: docs/migrations.md#a-database-from-an-earlier-build says what to do.
 var Superseded = map[string]string{
+	"sha256:68d9f155987f163c43fff4908930638363072d592d122703644334da008e8f26": recompression, // 2026-12-07, 4baf798
 	"sha256:82d15e598fee206985a16739323e16059b46433a0f164b370945adf6492d7be0": tenantColumns, // 2026-12-01, b254af4
 	"sha256:54670dccf03fc9126afbaf08234af8a6bfa4d7f8f6b4d9e84a60bf97490e0c87": tenantColumns, // 2026-12-01, 3740558
 	"sha256:ad984dcfdffc768789315389417eb3e0dedb28e769257c8d1b3f3ba99f94555d": tenantColumns, // 2026-12-01, 8052f18
@@ -19,3 +20,7 @@ var Superseded = map[string]string{
 // tenantColumns is what changed in 00001_events.sql when the tables got their tenant_type, tenant and
 // cluster columns and the tenant led their sort keys.
 const tenantColumns = "00001_events.sql before the tables had the tenant_type, tenant and cluster columns that lead their sort keys"
+
+// recompression is what changed in 00001_events.sql when rest lost its own codec for the recompression
+// in merges (a TTL rule) and user_uid became LowCardinality.
+const recompression = "00001_events.sql before rest was recompressed in merges (TTL ... RECOMPRESS) and user_uid was LowCardinality"

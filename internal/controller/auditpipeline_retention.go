@@ -126,10 +126,7 @@ func (r *AuditPipelineReconciler) applyTTL(ctx context.Context, db *sql.DB, p *v
 			inForce = res.InForce
 		}
 		if res.Changed {
-			ttl := res.InForce
-			if ttl == "" {
-				ttl = "none (events are kept forever)"
-			}
+			ttl := res.InForce // never empty: the recompression in merges is always a rule of it
 			logf.FromContext(ctx).Info("table TTL changed", "table", table.Name, "ttl", ttl, "materialized", res.Materialized)
 			r.event(p, corev1.EventTypeNormal, "TTLChanged", "Retention",
 				"TTL of %s.%s is now %s (existing data re-evaluated: %v)", table.Database, table.Name, ttl, res.Materialized)

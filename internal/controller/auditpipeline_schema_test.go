@@ -18,7 +18,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/auditpipeline/auditpipeline-operator/api/v1alpha1"
+	"github.com/auditpipeline/auditpipeline-operator/internal/retention"
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
 )
 
 // pipelineOn is a pipeline whose external ClickHouse is srv, logging in as its password-less default
@@ -106,19 +108,20 @@ func TestSchemaIsMigratedRecordedAndGuarded(t *testing.T) {
 		g.Expect(n).To(Equal(len(ms)))
 	}, timeout, interval).Should(Succeed())
 
-	// Retention is reconciled on the live tables: no TTL until the spec asks for one, then exactly that.
+	// Retention is reconciled on the live tables: the recompression in merges only until the spec asks
+	// for more, then exactly that.
 	updatePipeline(g, p, func(cur *v1alpha1.AuditPipeline) {
-		g.Expect(cur.Status.ClickHouse.TTL).To(BeEmpty())
+		g.Expect(cur.Status.ClickHouse.TTL).To(Equal(recompress))
 		cur.Spec.ClickHouse.Retention = &v1alpha1.RetentionSpec{DeleteAfter: &metav1.Duration{Duration: 365 * 24 * time.Hour}}
 	})
 	g.Eventually(func(g Gomega) {
 		cur, err := fetch(p)()
 		g.Expect(err).NotTo(HaveOccurred())
-		g.Expect(cur.Status.ClickHouse.TTL).To(Equal("toDateTime(event_time) + toIntervalDay(365)"))
+		g.Expect(cur.Status.ClickHouse.TTL).To(Equal(recompress + ", toDateTime(event_time) + toIntervalDay(365)"))
 		for _, table := range []string{"events", "changes"} {
 			var engine string
 			g.Expect(conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = 'audit_schema' AND name = ?", table).Scan(&engine)).To(Succeed())
-			g.Expect(engine).To(ContainSubstring(" TTL toDateTime(event_time) + toIntervalDay(365) "), table)
+			g.Expect(engine).To(ContainSubstring(" TTL "+recompress+", toDateTime(event_time) + toIntervalDay(365) "), table)
 		}
 	}, timeout, interval).Should(Succeed())
 
@@ -230,7 +233,7 @@ func TestPipelinesSharingADatabaseKeepOneTTL(t *testing.T) {
 	a.Spec.ClickHouse.Retention = days(365)
 	g.Expect(k8s.Create(ctx, a)).To(Succeed())
 	g.Eventually(schemaReady(a), timeout, interval).Should(Equal("True/" + v1alpha1.ReasonApplied))
-	year := []string{"TTL toDateTime(event_time) + toIntervalDay(365)", "TTL toDateTime(event_time) + toIntervalDay(365)"}
+	year := []string{"TTL " + recompress + ", toDateTime(event_time) + toIntervalDay(365)", "TTL " + recompress + ", toDateTime(event_time) + toIntervalDay(365)"}
 	g.Expect(liveTTLs(g)).To(Equal(year))
 	aID := string(system.UID) + "/" + a.Namespace + "/" + a.Name
 
@@ -245,9 +248,9 @@ func TestPipelinesSharingADatabaseKeepOneTTL(t *testing.T) {
 		g.Expect(conditionOf(cur, v1alpha1.ConditionStalled)).To(Equal("True/" + v1alpha1.ReasonRetentionConflict))
 		c := apimeta.FindStatusCondition(cur.Status.Conditions, v1alpha1.ConditionSchemaReady)
 		g.Expect(c.Message).To(ContainSubstring("is also written into by the AuditPipeline " + aID + " (uid " + string(a.UID) + ")"))
-		g.Expect(c.Message).To(ContainSubstring("the TTL in force is toDateTime(event_time) + toIntervalDay(365), this pipeline's spec asks for toDateTime(event_time) + toIntervalDay(7)"))
+		g.Expect(c.Message).To(ContainSubstring("the TTL in force is " + recompress + ", toDateTime(event_time) + toIntervalDay(365), this pipeline's spec asks for " + recompress + ", toDateTime(event_time) + toIntervalDay(7)"))
 		g.Expect(c.Message).To(ContainSubstring(AnnotationAdoptRetention + "=" + aID))
-		g.Expect(cur.Status.ClickHouse.TTL).To(Equal("toDateTime(event_time) + toIntervalDay(365)"))
+		g.Expect(cur.Status.ClickHouse.TTL).To(Equal(recompress + ", toDateTime(event_time) + toIntervalDay(365)"))
 	}, timeout, interval).Should(Succeed())
 	g.Expect(liveTTLs(g)).To(Equal(year))
 	poke(g, a, "after b")
@@ -265,7 +268,7 @@ func TestPipelinesSharingADatabaseKeepOneTTL(t *testing.T) {
 		cur.Annotations = map[string]string{AnnotationAdoptRetention: aID}
 	})
 	g.Eventually(schemaReady(b), timeout, interval).Should(Equal("True/" + v1alpha1.ReasonApplied))
-	week := []string{"TTL toDateTime(event_time) + toIntervalDay(7)", "TTL toDateTime(event_time) + toIntervalDay(7)"}
+	week := []string{"TTL " + recompress + ", toDateTime(event_time) + toIntervalDay(7)", "TTL " + recompress + ", toDateTime(event_time) + toIntervalDay(7)"}
 	g.Eventually(liveTTLs, timeout, interval).Should(Equal(week))
 	poke(g, a, "after b took over")
 	g.Eventually(schemaReady(a), timeout, interval).Should(Equal("False/" + v1alpha1.ReasonRetentionConflict))
@@ -278,3 +281,6 @@ func TestPipelinesSharingADatabaseKeepOneTTL(t *testing.T) {
 	g.Eventually(schemaReady(a), timeout, interval).Should(Equal("True/" + v1alpha1.ReasonApplied))
 	g.Eventually(liveTTLs, timeout, interval).Should(Equal(year))
 }
+
+// recompress is the TTL rule of the recompression in merges, which leads every TTL the operator sets.
+var recompress = tiering.Recompress(retention.EventTimeColumn)

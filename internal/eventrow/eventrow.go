@@ -114,7 +114,7 @@ func columns() []Column {
 	}...)
 	for _, s := range strippedStrings {
 		typ := "LowCardinality(String)"
-		if s.column == "user_uid" || s.column == "name" {
+		if s.column == "name" {
 			typ = "String"
 		}
 		cs = append(cs, Column{s.column, typ, "row_" + s.column})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/auditpipeline/auditpipeline-operator/internal/testkit/chtest"
+	"github.com/auditpipeline/auditpipeline-operator/internal/tiering"
 	"github.com/auditpipeline/auditpipeline-operator/migrations"
 	"github.com/pressly/goose/v3/database"
 )
@@ -135,9 +136,14 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if eventTime != "DateTime64(6, 'UTC') CODEC(Delta(8), ZSTD(1))" || rest != "String CODEC(ZSTD(1))" ||
-		verb != "LowCardinality(String) CODEC(ZSTD(1))" || uncoded != "" {
+	// rest takes the part's codec, ZSTD(1) at insert and the TTL's in merges; every other column its own.
+	if eventTime != "DateTime64(6, 'UTC') CODEC(Delta(8), ZSTD(1))" || rest != "String " ||
+		verb != "LowCardinality(String) CODEC(ZSTD(1))" || uncoded != "rest" {
 		t.Errorf("event_time %q, rest %q, verb %q; columns without a codec (but audit_id, an ALIAS): %q", eventTime, rest, verb, uncoded)
+	}
+	// The recompression in merges is the table's TTL from the start, as the operator renders it.
+	if want := " TTL " + tiering.Recompress("toDateTime(event_time)") + " SETTINGS "; !strings.Contains(full, want) {
+		t.Errorf("events: %s, want the TTL %q", full, want)
 	}
 	// default_compression_codec is the projection's codec; min_compress_block_size the small columns' blocks.
 	for _, setting := range []string{"default_compression_codec = 'ZSTD(1)'", "min_compress_block_size = 16384"} {

@@ -128,7 +128,8 @@ var ttlAge = regexp.MustCompile(`\+ toInterval(Day|Hour|Minute|Second)\((\d+)\)$
 
 // rule is one rule of a formatted TTL.
 type rule struct {
-	// key says what the rule does to which rows: "delete" or "volume:<name>", and its WHERE condition.
+	// key says what the rule does to which rows: "delete", "volume:<name>" or "recompress:CODEC(...)", and
+	// its WHERE condition.
 	key string
 	// age is when the rule applies; 0 when it is not one interval (a move whose age depends on the
 	// tenant: a multiIf).
@@ -144,7 +145,9 @@ func rules(ttl string) map[string]rule {
 	for _, text := range splitTopLevel(ttl, ", ") {
 		expr, where, _ := cutTopLevel(text, " WHERE ")
 		action := "delete"
-		if e, volume, ok := cutTopLevel(expr, " TO VOLUME "); ok {
+		if e, codec, ok := cutTopLevel(expr, " RECOMPRESS "); ok {
+			expr, action = e, "recompress:"+codec
+		} else if e, volume, ok := cutTopLevel(expr, " TO VOLUME "); ok {
 			expr, action = e, "volume:"+strings.Trim(volume, "'")
 		} else if e, ok := strings.CutSuffix(expr, " DELETE"); ok {
 			expr = e
@@ -198,12 +201,14 @@ func cutTopLevel(s, sep string) (before, after string, found bool) {
 // Shortens reports whether going from the TTL current to desired makes any rule apply sooner: a rule
 // that is new (a new action, or the same on other rows: a tenant's override added or removed changes
 // the default's WHERE), or whose age is smaller; a rule whose age is not one interval counts as shorter
-// whenever its text changes. Stored rows must then be re-evaluated.
+// whenever its text changes. Stored rows must then be re-evaluated. A recompression rule never counts:
+// merges apply it as they rewrite parts, where materializing it would rewrite every part at once.
 func Shortens(current, desired string) bool {
 	before := rules(current)
 	for key, r := range rules(desired) {
 		was, ok := before[key]
 		switch {
+		case strings.HasPrefix(key, "recompress:"):
 		case !ok:
 			return true
 		case r.age == 0 || was.age == 0:

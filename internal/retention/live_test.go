@@ -33,6 +33,7 @@ func TestShortens(t *testing.T) {
 	year := "toDateTime(event_time) + toIntervalDay(365)"
 	month := "toDateTime(event_time) + toIntervalDay(30)"
 	move := "toDateTime(event_time) + toIntervalDay(90) TO VOLUME 'cold'"
+	recompress := "toDateTime(event_time) RECOMPRESS CODEC(ZSTD(6))"
 	cases := []struct {
 		from, to string
 		want     bool
@@ -51,6 +52,13 @@ func TestShortens(t *testing.T) {
 		// A rule whose age is not one interval counts as shorter whenever it changes.
 		{"toDateTime(event_time) + toIntervalDay(multiIf(tenant = 'a', 30, 90)) TO VOLUME 'cold'", "toDateTime(event_time) + toIntervalDay(multiIf(tenant = 'a', 60, 90)) TO VOLUME 'cold'", true},
 		{"toDateTime(event_time) + toIntervalDay(multiIf(tenant = 'a', 30, 90)) TO VOLUME 'cold'", "toDateTime(event_time) + toIntervalDay(multiIf(tenant = 'a', 30, 90)) TO VOLUME 'cold'", false},
+		// The recompression in merges is never materialized, new or changed; the rules beside it are judged
+		// as without it.
+		{"", recompress, false},
+		{recompress, "toDateTime(event_time) RECOMPRESS CODEC(ZSTD(9))", false},
+		{recompress + ", " + year, recompress + ", " + month, true},
+		{recompress + ", " + month, recompress + ", " + year, false},
+		{year, recompress + ", " + year, false},
 	}
 	for _, c := range cases {
 		if got := Shortens(c.from, c.to); got != c.want {
@@ -80,11 +88,15 @@ func TestReconcileTTLOnARealServer(t *testing.T) {
 		return n
 	}
 	retention := func(days int) string {
-		if days == 0 {
+		if days < 0 {
 			return ""
 		}
-		d := metav1.Duration{Duration: time.Duration(days) * 24 * time.Hour}
-		return tiering.TTL(&v1alpha1.ClickHouseSpec{Retention: &v1alpha1.RetentionSpec{DeleteAfter: &d}}, EventTimeColumn)
+		spec := &v1alpha1.ClickHouseSpec{}
+		if days > 0 {
+			d := metav1.Duration{Duration: time.Duration(days) * 24 * time.Hour}
+			spec.Retention = &v1alpha1.RetentionSpec{DeleteAfter: &d}
+		}
+		return tiering.TTL(spec, EventTimeColumn)
 	}
 	table := Table{Database: db, Name: "events"}
 	steps := []struct {
@@ -97,8 +109,10 @@ func TestReconcileTTLOnARealServer(t *testing.T) {
 		{"the same rule again changes nothing", 365, false, false, 2},
 		{"a longer rule is not materialized", 730, true, false, 2},
 		{"a shorter rule is", 30, true, true, 1},
-		{"no retention removes the TTL", 0, true, false, 1},
-		{"and stays removed", 0, false, false, 1},
+		{"no retention keeps the recompression only", 0, true, false, 1},
+		{"and changes nothing next time", 0, false, false, 1},
+		{"an empty TTL removes it", -1, true, false, 1},
+		{"and it stays removed", -1, false, false, 1},
 	}
 	for _, s := range steps {
 		res, err := ReconcileTTL(ctx, sqlDB, table, retention(s.days))
@@ -108,7 +122,7 @@ func TestReconcileTTLOnARealServer(t *testing.T) {
 		if res.Changed != s.changed || res.Materialized != s.materialized {
 			t.Errorf("%s: changed=%v materialized=%v, want %v %v", s.name, res.Changed, res.Materialized, s.changed, s.materialized)
 		}
-		if s.days > 0 && res.InForce == "" || s.days == 0 && res.InForce != "" {
+		if s.days >= 0 && res.InForce == "" || s.days < 0 && res.InForce != "" {
 			t.Errorf("%s: TTL in force = %q", s.name, res.InForce)
 		}
 		if s.materialized {

@@ -72,14 +72,14 @@ CREATE TABLE IF NOT EXISTS audit.events ON CLUSTER `audit-prod`
     level         LowCardinality(String) CODEC(ZSTD(1)),
     verb          LowCardinality(String) CODEC(ZSTD(1)),
     user          LowCardinality(String) CODEC(ZSTD(1)),
-    user_uid      String CODEC(ZSTD(1)),
+    user_uid      LowCardinality(String) CODEC(ZSTD(1)),
     api_group     LowCardinality(String) CODEC(ZSTD(1)),
     resource      LowCardinality(String) CODEC(ZSTD(1)),
     subresource   LowCardinality(String) CODEC(ZSTD(1)),
     namespace     LowCardinality(String) CODEC(ZSTD(1)),
     name          String CODEC(ZSTD(1)),
     response_code UInt16 CODEC(ZSTD(1)),
-    rest          String CODEC(ZSTD(1)),
+    rest          String,
     request_received_at DateTime64(6, 'UTC') ALIAS event_time - toIntervalMicrosecond(latency_us),
     PROJECTION by_time (SELECT event_time, verb ORDER BY event_time)
 )
@@ -87,6 +87,7 @@ ENGINE = ReplicatedReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (tenant_type, tenant, event_time)
 ORDER BY (tenant_type, tenant, event_time, audit_id, stage)
+TTL toDateTime(event_time) RECOMPRESS CODEC(ZSTD(6))
 SETTINGS index_granularity = 1024, min_compress_block_size = 16384, deduplicate_merge_projection_mode = 'rebuild', default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
 
 -- 00001_events.sql, statement 2
@@ -102,20 +103,21 @@ CREATE TABLE IF NOT EXISTS audit.changes ON CLUSTER `audit-prod`
     level         LowCardinality(String) CODEC(ZSTD(1)),
     verb          LowCardinality(String) CODEC(ZSTD(1)),
     user          LowCardinality(String) CODEC(ZSTD(1)),
-    user_uid      String CODEC(ZSTD(1)),
+    user_uid      LowCardinality(String) CODEC(ZSTD(1)),
     api_group     LowCardinality(String) CODEC(ZSTD(1)),
     resource      LowCardinality(String) CODEC(ZSTD(1)),
     subresource   LowCardinality(String) CODEC(ZSTD(1)),
     namespace     LowCardinality(String) CODEC(ZSTD(1)),
     name          String CODEC(ZSTD(1)),
     response_code UInt16 CODEC(ZSTD(1)),
-    rest          String CODEC(ZSTD(1)),
+    rest          String,
     request_received_at DateTime64(6, 'UTC') ALIAS event_time - toIntervalMicrosecond(latency_us)
 )
 ENGINE = ReplicatedReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)
 PRIMARY KEY (tenant_type, tenant, resource, namespace, name, event_time)
 ORDER BY (tenant_type, tenant, resource, namespace, name, event_time, audit_id, stage)
+TTL toDateTime(event_time) RECOMPRESS CODEC(ZSTD(6))
 SETTINGS index_granularity = 1024, min_compress_block_size = 16384, default_compression_codec = 'ZSTD(1)', storage_policy = 'hot_cold';
 
 -- 00001_events.sql, statement 3
