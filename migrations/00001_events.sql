@@ -20,9 +20,10 @@
 -- ZSTD(1) for every column, as its codec or through default_compression_codec, the part's default
 -- codec, which the projection's columns and rest take. rest, most of the bytes, has no codec of its own
 -- so that the TTL rule RECOMPRESS CODEC(ZSTD(6)) applies to it: inserts write ZSTD(1), and every merge
--- rewrites it at level 6, about a quarter fewer bytes for twice the merge's CPU (docs/schema.md,
+-- rewrites it at level 6, about a quarter fewer bytes for 2.5 times the merge's CPU (docs/schema.md,
 -- "Compression"). Servers without the fix of ClickHouse issue 84440 ignore default_compression_codec and
--- write the projection with LZ4: about 3 bytes a row more.
+-- write the server's default (LZ4) instead: for the projection, about 3 bytes a row more, and for rest
+-- in the parts inserts write, until a merge rewrites them at ZSTD(6).
 -- Monthly partitions. The TTL here is the recompression only: the operator reconciles the whole TTL of
 -- the live tables (events and changes, the same), the recompression, the move to the cold volume and the
 -- deletion (internal/tiering.TTL).

@@ -145,7 +145,8 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 	if want := " TTL " + tiering.Recompress("toDateTime(event_time)") + " SETTINGS "; !strings.Contains(full, want) {
 		t.Errorf("events: %s, want the TTL %q", full, want)
 	}
-	// default_compression_codec is the projection's codec; min_compress_block_size the small columns' blocks.
+	// default_compression_codec is the projection's codec and rest's at insert; min_compress_block_size the
+	// small columns' blocks.
 	for _, setting := range []string{"default_compression_codec = 'ZSTD(1)'", "min_compress_block_size = 16384"} {
 		if !strings.Contains(full, setting) {
 			t.Errorf("events: %s, want the setting %s", full, setting)
@@ -162,13 +163,35 @@ func checkEventsTable(t *testing.T, db *sql.DB, database string) {
 	const event = `{"event_time":"2026-03-01 10:00:00.123456","latency_us":1500,"audit_id":"7c1f0e6a-4b7e-4a43-9f61-0c5c7d2f1a10",` +
 		`"stage":"ResponseComplete","verb":"update","user":"alice","resource":"deployments","api_group":"apps",` +
 		`"namespace":"shop","name":"web","response_code":200,"rest":"{\"sourceIPs\":[\"10.1.2.3\"]}"}`
+	// Inserts write the parts with the table's codec, ZSTD(1); the merge, with the TTL's, ZSTD(6). Merges
+	// wait until the inserted parts are seen (they are the table's only ones: checkChangesTable comes after).
+	if _, err := db.Exec("SYSTEM STOP MERGES " + database + ".events"); err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if _, err := db.Exec("INSERT INTO " + database + ".events FORMAT JSONEachRow " + event); err != nil {
 			t.Fatal(err)
 		}
 	}
+	codecs := func() string {
+		var c string
+		if err := db.QueryRow(`SELECT arrayStringConcat(groupUniqArray(default_compression_codec), ',') FROM system.parts
+			WHERE active AND database = ? AND table = 'events'`, database).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := codecs(); c != "ZSTD(1)" {
+		t.Errorf("inserted parts' codec %q, want ZSTD(1)", c)
+	}
+	if _, err := db.Exec("SYSTEM START MERGES " + database + ".events"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.Exec("OPTIMIZE TABLE " + database + ".events FINAL"); err != nil {
 		t.Fatal(err)
+	}
+	if c := codecs(); c != "ZSTD(6)" {
+		t.Errorf("merged part's codec %q, want ZSTD(6)", c)
 	}
 	var rows uint64
 	var received, ip string
