@@ -165,11 +165,21 @@ func RunScript(root, script string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// RunWithClickHouse is a TestMain's body for tests of a control plane and ClickHouse: it starts the control
-// plane with opts, hands it and an admin client to ready (which keeps them for the tests), runs the tests
-// with chtest's shared server, and stops both before it returns the exit code (deferred calls would not
-// run past os.Exit): func TestMain(m *testing.M) { os.Exit(testenv.RunWithClickHouse(m, set)) }.
+// Run is a TestMain's body for tests of a control plane: it starts the control plane with opts, hands it
+// and an admin client to ready (which keeps them for the tests), runs the tests, and stops the control
+// plane before it returns the exit code (deferred calls would not run past os.Exit):
+// func TestMain(m *testing.M) { os.Exit(testenv.Run(m, set)) }.
+func Run(m *testing.M, ready func(*Env, client.Client), opts ...Option) int {
+	return run(m.Run, ready, opts...)
+}
+
+// RunWithClickHouse is Run for tests of a control plane and ClickHouse: the tests run with chtest's
+// shared server, stopped with the control plane.
 func RunWithClickHouse(m *testing.M, ready func(*Env, client.Client), opts ...Option) int {
+	return run(func() int { return chtest.Run(m) }, ready, opts...)
+}
+
+func run(tests func() int, ready func(*Env, client.Client), opts ...Option) int {
 	env, err := Start(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -180,7 +190,7 @@ func RunWithClickHouse(m *testing.M, ready func(*Env, client.Client), opts ...Op
 		fmt.Fprintln(os.Stderr, err)
 	} else {
 		ready(env, k)
-		code = chtest.Run(m)
+		code = tests()
 	}
 	if err := env.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stop the control plane:", err)
